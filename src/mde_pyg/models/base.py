@@ -1,0 +1,71 @@
+"""The small protocol every recommender of :mod:`mde_pyg` implements, so that
+one trainer and one evaluator serve them all."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+
+class BPRBatch(NamedTuple):
+    """A batch of BPR triples: ``user`` interacted with ``pos``, not ``neg``."""
+
+    user: Tensor
+    pos: Tensor
+    neg: Tensor
+
+
+def bpr_loss(pos_score: Tensor, neg_score: Tensor) -> Tensor:
+    r"""Bayesian personalised ranking loss
+    :math:`-\frac{1}{|B|}\sum \log \sigma(s^+ - s^-)`."""
+    return -torch.nn.functional.logsigmoid(pos_score - neg_score).mean()
+
+
+class Recommender(torch.nn.Module):
+    r"""Base class of the recommenders: full-graph embeddings, BPR loss on a
+    :class:`BPRBatch` and dot-product scores.
+
+    Subclasses implement :meth:`forward` (final user and item embeddings) and
+    :meth:`loss`. :meth:`on_epoch_start` is a hook for models that refresh a
+    structure once per epoch (LATTICE's learned item graph).
+
+    Args:
+        num_users (int): Number of users.
+        num_items (int): Number of items.
+    """
+
+    def __init__(self, num_users: int, num_items: int) -> None:
+        super().__init__()
+        self.num_users = num_users
+        self.num_items = num_items
+
+    def forward(self) -> tuple[Tensor, Tensor]:
+        """Returns the final ``[num_users, d]`` and ``[num_items, d]``
+        embeddings."""
+        raise NotImplementedError
+
+    def loss(self, batch: BPRBatch) -> Tensor:
+        """Returns the scalar training loss of ``batch``."""
+        raise NotImplementedError
+
+    def on_epoch_start(self, epoch: int) -> None:  # noqa: B027 - optional hook
+        """Called by the trainer before the first batch of every epoch."""
+
+    @torch.no_grad()
+    def embeddings(self) -> tuple[Tensor, Tensor]:
+        """Final embeddings for evaluation: computed once, then every user
+        chunk is scored against them."""
+        return self.forward()
+
+    @staticmethod
+    def score(user_emb: Tensor, item_emb: Tensor) -> Tensor:
+        """Scores ``[B, d]`` user embeddings against all ``[I, d]`` items."""
+        return user_emb @ item_emb.t()
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}(num_users={self.num_users}, "
+            f"num_items={self.num_items})"
+        )
