@@ -3,18 +3,12 @@ one trainer and one evaluator serve them all."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 from torch import Tensor
 
+from mde_pyg.data.sampler import BPRBatch
 
-class BPRBatch(NamedTuple):
-    """A batch of BPR triples: ``user`` interacted with ``pos``, not ``neg``."""
-
-    user: Tensor
-    pos: Tensor
-    neg: Tensor
+__all__ = ["BPRBatch", "Recommender", "bpr_loss"]
 
 
 def bpr_loss(pos_score: Tensor, neg_score: Tensor) -> Tensor:

@@ -1,0 +1,230 @@
+"""The ``mde-pyg`` command: ``train``, ``evaluate`` and ``info``.
+
+``mde-pyg train [OVERRIDES]`` is a Hydra app composed from the package's
+``conf/`` (also run by ``examples/train.py``), so every key can be overridden
+and ``-m`` sweeps work. ``mde-pyg evaluate RUN_DIR`` re-evaluates the best
+checkpoint of a finished run; ``mde-pyg info [OVERRIDES]`` prints versions and
+the statistics of the composed dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+import torch
+import torch_geometric
+from hydra.utils import get_method, instantiate, to_absolute_path
+from omegaconf import DictConfig, OmegaConf
+from torch_geometric.data import HeteroData
+
+import mde_pyg
+from mde_pyg.config import ConfigError, check_kwargs
+from mde_pyg.data.errors import DatasetError
+from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
+from mde_pyg.models.base import Recommender
+from mde_pyg.training import (
+    CheckpointError,
+    Trainer,
+    format_summary,
+    load_checkpoint,
+    seed_everything,
+    summarize,
+)
+
+CONFIG_MODULE = "mde_pyg.conf"
+USAGE = """usage: mde-pyg {train,evaluate,info} ...
+
+  mde-pyg train [KEY=VALUE ...] [-m]   train a model (Hydra overrides, e.g.
+                                       model=lightgcn dataset=baby seed=1)
+  mde-pyg evaluate RUN_DIR             metrics of a finished run's best checkpoint
+  mde-pyg info [KEY=VALUE ...]         versions and dataset statistics
+"""
+_USER_ERRORS = (ConfigError, DatasetError, CheckpointError, FileNotFoundError)
+
+
+def versions() -> dict[str, str]:
+    """Versions of everything that can change a result."""
+    return {
+        "mde_pyg": mde_pyg.__version__,
+        "torch": torch.__version__,
+        "torch_geometric": torch_geometric.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+    }
+
+
+def _dataset_files(cfg: DictConfig) -> list[Path]:
+    folder = cfg.get("folder")
+    if folder is None:
+        return []
+    folder = Path(to_absolute_path(folder))
+    name = cfg.get("name") or folder.name
+    return [folder / f"{name}.inter", *sorted(folder.glob("*_feat.npy"))]
+
+
+def file_hashes(paths: list[Path]) -> dict[str, str]:
+    """SHA-1 of each existing file, read in blocks."""
+    hashes = {}
+    for path in paths:
+        if path.is_file():
+            digest = hashlib.sha1()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            hashes[str(path)] = digest.hexdigest()
+    return hashes
+
+
+def build_dataset(cfg: DictConfig) -> HeteroData:
+    """Instantiates ``cfg.dataset`` with paths resolved against the launch
+    directory."""
+    section = OmegaConf.to_container(cfg.dataset, resolve=True)
+    check_kwargs("dataset", section, section["_target_"])
+    if section.get("folder") is not None:
+        section["folder"] = to_absolute_path(section["folder"])
+    return instantiate(section)
+
+
+def build_model(cfg: DictConfig, data: HeteroData) -> Recommender:
+    """Instantiates ``cfg.model`` on ``data`` through the model's
+    ``from_data`` factory."""
+    section = OmegaConf.to_container(cfg.model, resolve=True)
+    target = get_method(section["_target_"])
+    check_kwargs(
+        "model", section, target, provided=("num_users", "num_items", "edge_index")
+    )
+    return instantiate(section, data=data, _convert_="all")
+
+
+def train_one(cfg: DictConfig, seed: int, output_dir: Path) -> Any:
+    """Trains one seed of the composed configuration."""
+    trainer_kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
+    check_kwargs(
+        "trainer",
+        trainer_kwargs,
+        Trainer,
+        provided=("model", "data", "seed", "checkpoint_dir", "resume", "results_path"),
+    )
+    seed_everything(seed)
+    data = build_dataset(cfg)
+    model = build_model(cfg, data)
+    trainer = Trainer(
+        model,
+        data,
+        seed=seed,
+        checkpoint_dir=output_dir / "checkpoints" if cfg.checkpoint else None,
+        resume=cfg.resume,
+        results_path=output_dir / "results.json",
+        metadata={
+            "config": OmegaConf.to_container(cfg, resolve=False),
+            "versions": versions(),
+            "data_files": file_hashes(_dataset_files(cfg.dataset)),
+            "model": repr(model),
+        },
+        **{**trainer_kwargs, "k": tuple(trainer_kwargs["k"])},
+    )
+    return trainer.fit()
+
+
+def run_train(cfg: DictConfig) -> float:
+    """Trains one seed, or every seed of ``cfg.seeds``, and returns the mean
+    validation Recall@20 (the value a sweep optimises: never a test score)."""
+    output_dir = Path(to_absolute_path(cfg.output_dir))
+    if cfg.seeds is None:
+        result = train_one(cfg, int(cfg.seed), output_dir)
+        return result.best_val[cfg.trainer.monitor]
+    results = [
+        train_one(cfg, int(seed), output_dir / f"seed_{seed}") for seed in cfg.seeds
+    ]
+    for name, metrics in (
+        ("valid", [r.best_val for r in results]),
+        ("test", [r.test for r in results]),
+    ):
+        print(f"{name} over seeds {list(cfg.seeds)}: {format_summary(summarize(metrics))}")
+    return float(np.mean([r.best_val[cfg.trainer.monitor] for r in results]))
+
+
+@hydra.main(version_base="1.3", config_path="pkg://mde_pyg.conf", config_name="config")
+def train_app(cfg: DictConfig) -> float:
+    try:
+        return run_train(cfg)
+    except _USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _compose(overrides: list[str]) -> DictConfig:
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module(CONFIG_MODULE, version_base="1.3"):
+        return compose("config", overrides=overrides, return_hydra_config=False)
+
+
+def run_info(overrides: list[str]) -> None:
+    for name, version in versions().items():
+        print(f"{name:16s} {version}")
+    print(f"{'cuda':16s} {torch.cuda.is_available()}")
+    print(f"{'torch_sparse':16s} {torch_geometric.typing.WITH_TORCH_SPARSE}")
+    print(f"{'torch_scatter':16s} {torch_geometric.typing.WITH_TORCH_SCATTER}")
+    cfg = _compose(overrides)
+    data = build_dataset(cfg)
+    print(f"dataset: {cfg.dataset._target_}")
+    print(f"  users {data[USER].num_nodes}  items {data[ITEM].num_nodes}")
+    for split in ("train", "val", "test"):
+        print(f"  {split:5s} pairs {split_edge_index(data, split).size(1)}")
+    for modality, x in item_features(data).items():
+        print(f"  modality {modality}: {tuple(x.shape)}")
+
+
+def run_evaluate(run_dir: str) -> None:
+    run_dir = Path(run_dir)
+    config_path = run_dir / ".hydra" / "config.yaml"
+    if not config_path.is_file():
+        raise FileNotFoundError(
+            f"'{config_path}' not found: RUN_DIR must be the output folder of "
+            "`mde-pyg train` (it holds .hydra/ and checkpoints/)"
+        )
+    cfg = OmegaConf.load(config_path)
+    data = build_dataset(cfg)
+    model = build_model(cfg, data)
+    model.load_state_dict(load_checkpoint(run_dir / "checkpoints" / "best.pt")["model"])
+    trainer = Trainer(model, data, seed=None, verbose=False, k=tuple(cfg.trainer.k))
+    for split in ("val", "test"):
+        metrics = trainer.evaluate(split)
+        print(f"{split}: " + "  ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        sys.exit(0 if argv else 2)
+    command, rest = argv[0], argv[1:]
+    if command == "train":
+        sys.argv = [f"{sys.argv[0]} train", *rest]
+        train_app()
+        return
+    try:
+        if command == "info":
+            run_info(rest)
+        elif command == "evaluate":
+            if len(rest) != 1:
+                raise ConfigError("usage: mde-pyg evaluate RUN_DIR")
+            run_evaluate(rest[0])
+        else:
+            print(f"error: unknown command '{command}'\n{USAGE}", file=sys.stderr)
+            sys.exit(2)
+    except _USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+r"""An on-disk cache of frozen item-item graphs (the :math:`k`-NN graphs of
+raw features that LATTICE-style models build once).
+
+A cached graph is found by a key that hashes the *content* of the feature
+matrix (dtype, shape and bytes), :math:`k`, the builder's options and
+:data:`GRAPH_BUILDER_VERSION`, so a changed feature file, another :math:`k`
+or a changed builder never silently reuses a stale graph. Files are written
+atomically (temporary file in the same folder, fsync, rename), so a run
+killed mid-write leaves either the old state or the complete new file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+#: Bump when :func:`mde_pyg.data.graphs.knn_graph` changes the graph it
+#: returns for the same input, so that caches written before are not reused.
+GRAPH_BUILDER_VERSION = 1
+
+Graph = tuple[Tensor, Tensor]
+
+
+def feature_digest(x: Tensor) -> str:
+    """The SHA-256 of the dtype, shape and raw bytes of ``x`` (on the CPU,
+    without autograd history)."""
+    x = x.detach().cpu().contiguous()
+    digest = hashlib.sha256()
+    digest.update(f"{x.dtype}|{tuple(x.shape)}|".encode())
+    # Viewing the storage as bytes hashes every dtype (bfloat16 included)
+    # without a copy through NumPy's type system.
+    digest.update(memoryview(x.view(-1).view(torch.uint8).numpy()))
+    return digest.hexdigest()
+
+
+class GraphCache:
+    r"""A folder of frozen graphs keyed by the content of the features they
+    were built from.
+
+    .. code-block:: python
+
+        cache = GraphCache("~/.cache/mde_pyg/graphs")
+        edge_index, edge_weight = cache.get_or_build(
+            x, k=10, build=lambda: knn_graph(x, k=10), normalization="sym")
+
+    Args:
+        root (str or pathlib.Path): The cache folder (created on first
+            write).
+        version (int, optional): The builder version that is part of every
+            key. (default: :data:`GRAPH_BUILDER_VERSION`)
+
+    Attributes:
+        hits (int): Lookups answered from disk.
+        misses (int): Lookups that had to build the graph.
+    """
+
+    def __init__(self, root: str | Path, version: int = GRAPH_BUILDER_VERSION) -> None:
+        self.root = Path(root).expanduser()
+        self.version = int(version)
+        self.hits = 0
+        self.misses = 0
+
+    def key(self, x: Tensor, k: int, **options: Any) -> str:
+        """The cache key of the graph of ``x`` with ``k`` neighbours and the
+        builder ``options`` (JSON-able values)."""
+        description = json.dumps(
+            {
+                "features": feature_digest(x),
+                "k": int(k),
+                "version": self.version,
+                "options": options,
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(description.encode()).hexdigest()
+
+    def path(self, key: str) -> Path:
+        return self.root / f"graph-{key}.pt"
+
+    def load(self, x: Tensor, k: int, **options: Any) -> Graph | None:
+        """The cached ``(edge_index, edge_weight)`` of ``x`` or :obj:`None`."""
+        path = self.path(self.key(x, k, **options))
+        if not path.is_file():
+            return None
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        return state["edge_index"], state["edge_weight"]
+
+    def save(
+        self,
+        x: Tensor,
+        k: int,
+        graph: Graph,
+        **options: Any,
+    ) -> Path:
+        """Writes ``graph`` under the key of ``(x, k, options)``, atomically."""
+        edge_index, edge_weight = graph
+        path = self.path(self.key(x, k, **options))
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".graph-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(
+                    {
+                        "edge_index": edge_index.detach().cpu(),
+                        "edge_weight": edge_weight.detach().cpu(),
+                    },
+                    f,
+                )
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    def get_or_build(
+        self,
+        x: Tensor,
+        k: int,
+        build: Callable[[], Graph],
+        **options: Any,
+    ) -> Graph:
+        """Returns the cached graph of ``(x, k, options)`` on the device of
+        ``x``, or calls ``build()``, stores its result and returns it."""
+        graph = self.load(x, k, **options)
+        if graph is not None:
+            self.hits += 1
+            return graph[0].to(x.device), graph[1].to(x.device)
+        self.misses += 1
+        graph = build()
+        self.save(x, k, graph, **options)
+        return graph
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}('{self.root}', version={self.version})"

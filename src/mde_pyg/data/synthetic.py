@@ -1,0 +1,177 @@
+r"""A synthetic multi-modal recommendation dataset with planted shared and
+modality-specific structure, for tests, examples and sanity checks."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+
+from mde_pyg.data.hetero import build_heterodata
+
+_USER_CHUNK = 1024
+
+
+def _split_per_user(user: Tensor, num_users: int, generator: torch.Generator) -> Tensor:
+    r"""The MMRec random per-user split: returns ``0`` (train), ``1``
+    (validation) or ``2`` (test) per interaction. A user with :math:`n < 10`
+    interactions gets :math:`n-2 / 1 / 1`, otherwise :math:`v = \lfloor 0.2 n
+    \rfloor` held-out interactions, :math:`\lfloor v/2 \rfloor` for validation
+    and the rest for test."""
+    count = torch.bincount(user, minlength=num_users)
+    held_out = count // 5
+    num_val = torch.where(count < 10, 1, held_out // 2)
+    num_test = torch.where(count < 10, 1, held_out - held_out // 2)
+    # A random order within each user: shuffle, then stable sort by user.
+    perm = torch.randperm(user.numel(), generator=generator)
+    order = perm[user[perm].sort(stable=True).indices]
+    ptr = torch.cumsum(count, 0) - count
+    rank = torch.empty_like(user)
+    rank[order] = torch.arange(user.numel()) - ptr[user[order]]
+    label = torch.zeros_like(user)
+    label[rank < num_val[user]] = 1
+    label[(rank >= num_val[user]) & (rank < (num_val + num_test)[user])] = 2
+    return label
+
+
+def make_synthetic(
+    num_users: int = 2000,
+    num_items: int = 1000,
+    interactions_per_user: float = 20.0,
+    modalities: Mapping[str, int] | None = None,
+    shared_dim: int = 8,
+    specific_dim: int = 8,
+    noise: float = 0.1,
+    temperature: float = 0.5,
+    popularity: float = 0.5,
+    seed: int = 0,
+    return_latents: bool = False,
+) -> HeteroData | tuple[HeteroData, dict[str, Any]]:
+    r"""Generates a recommendation dataset whose item features carry a shared
+    and a modality-specific part, both of which drive the interactions.
+
+    Every item :math:`i` has a shared latent :math:`\mathbf{c}_i \in
+    \mathbb{R}^{d_c}` and, per modality :math:`m`, a specific latent
+    :math:`\mathbf{s}^m_i \in \mathbb{R}^{d_s}`; the features of modality
+    :math:`m` are a random linear view of both plus noise. Every user has
+    preferences :math:`\mathbf{p}_u` over the shared part and
+    :math:`\mathbf{q}^m_u` over each specific part:
+
+    .. math::
+        \mathbf{x}^m_i = [\mathbf{c}_i, \mathbf{s}^m_i] \, \mathbf{P}^m +
+        \sigma \boldsymbol{\epsilon}^m_i, \qquad
+        a_{u,i} = \frac{\mathbf{p}_u^{\top} \mathbf{c}_i + \sum_m
+        {\mathbf{q}^m_u}^{\top} \mathbf{s}^m_i}{\sqrt{d_c + |M| d_s}}
+        + \beta b_i,
+
+    with all latents, :math:`\mathbf{P}^m` (scaled to unit feature variance),
+    :math:`\boldsymbol{\epsilon}` and the item popularity :math:`b_i` drawn
+    from :math:`\mathcal{N}(0, 1)`. User :math:`u` interacts with
+    :math:`n_u = 5 + \text{Geometric} - 1` items (mean
+    ``interactions_per_user``, long-tailed, at most ``num_items``), drawn
+    without replacement with probabilities proportional to
+    :math:`\exp(a_{u,i} / T)` (Gumbel top-:math:`n_u`, in user chunks). The
+    interactions are then split randomly per user by the MMRec rule
+    (:math:`n < 10`: :math:`n-2/1/1`; otherwise :math:`\lfloor 0.2 n
+    \rfloor` held out, half of it for validation), so every user has
+    training, validation and test items.
+
+    The same ``seed`` gives an identical dataset.
+
+    Args:
+        num_users (int, optional): Number of users. (default: :obj:`2000`)
+        num_items (int, optional): Number of items. (default: :obj:`1000`)
+        interactions_per_user (float, optional): Mean interactions per user,
+            at least :math:`5`. (default: :obj:`20.0`)
+        modalities (Mapping[str, int], optional): ``{name: feature size}``;
+            :obj:`None` means ``{"image": 64, "text": 32}``.
+            (default: :obj:`None`)
+        shared_dim (int, optional): :math:`d_c`. (default: :obj:`8`)
+        specific_dim (int, optional): :math:`d_s`. (default: :obj:`8`)
+        noise (float, optional): Feature noise :math:`\sigma`.
+            (default: :obj:`0.1`)
+        temperature (float, optional): Sampling temperature :math:`T`; lower
+            makes interactions follow the affinities more closely.
+            (default: :obj:`0.5`)
+        popularity (float, optional): Weight :math:`\beta` of the item
+            popularity term. (default: :obj:`0.5`)
+        seed (int, optional): Random seed. (default: :obj:`0`)
+        return_latents (bool, optional): Also return the generating latents
+            as a dictionary with ``"item_shared"``, ``"item_specific"``
+            (``{m: tensor}``), ``"user_shared"``, ``"user_specific"``,
+            ``"item_popularity"`` and ``"projection"`` (``{m: P^m}``).
+            (default: :obj:`False`)
+    """
+    modalities = dict(
+        modalities if modalities is not None else {"image": 64, "text": 32}
+    )
+    if num_items < 5:
+        raise ValueError(f"'num_items' must be >= 5 (got {num_items})")
+    if interactions_per_user < 5:
+        raise ValueError(
+            f"'interactions_per_user' must be >= 5 (got {interactions_per_user})"
+        )
+    if temperature <= 0:
+        raise ValueError(f"'temperature' must be > 0 (got {temperature})")
+    generator = torch.Generator().manual_seed(seed)
+
+    def normal(*size: int) -> Tensor:
+        return torch.randn(*size, generator=generator)
+
+    item_shared = normal(num_items, shared_dim)
+    item_specific = {m: normal(num_items, specific_dim) for m in modalities}
+    projection, features = {}, {}
+    for m, dim in modalities.items():
+        projection[m] = normal(shared_dim + specific_dim, dim)
+        projection[m] /= math.sqrt(shared_dim + specific_dim)
+        latent = torch.cat([item_shared, item_specific[m]], dim=1)
+        features[m] = latent @ projection[m] + noise * normal(num_items, dim)
+    user_shared = normal(num_users, shared_dim)
+    user_specific = {m: normal(num_users, specific_dim) for m in modalities}
+    item_popularity = normal(num_items)
+
+    # n_u = 5 + (Geometric(p) - 1) has mean 4 + 1/p.
+    p = 1.0 / (interactions_per_user - 4.0)
+    count = torch.empty(num_users).geometric_(p, generator=generator).long() + 4
+    count = count.clamp_(max=num_items)
+
+    # Scores: a_ui = [p_u, q_u^1, ...] . [c_i, s_i^1, ...] / sqrt(dim).
+    user_latent = torch.cat([user_shared, *user_specific.values()], dim=1)
+    item_latent = torch.cat([item_shared, *item_specific.values()], dim=1)
+    scale = 1.0 / (math.sqrt(item_latent.size(1)) * temperature)
+    bias = popularity * item_popularity / temperature
+    users, items = [], []
+    for start in range(0, num_users, _USER_CHUNK):
+        logits = user_latent[start : start + _USER_CHUNK] @ item_latent.t() * scale
+        # Gumbel top-n: the n largest of logits + Gumbel noise are a draw of
+        # n items without replacement with probabilities softmax(logits).
+        gumbel = -torch.empty_like(logits).exponential_(generator=generator).log()
+        n = count[start : start + _USER_CHUNK]
+        top = (logits + bias + gumbel).topk(int(n.max()), dim=1).indices
+        keep = torch.arange(top.size(1)) < n.view(-1, 1)
+        rows = torch.arange(start, start + top.size(0)).view(-1, 1).expand_as(top)
+        users.append(rows[keep])
+        items.append(top[keep])
+    user, item = torch.cat(users), torch.cat(items)
+
+    label = _split_per_user(user, num_users, generator)
+    # Sorted (user, item) pairs within every split.
+    order = (user * num_items + item).argsort()
+    user, item, label = user[order], item[order], label[order]
+    index = [torch.stack([user[label == s], item[label == s]]) for s in range(3)]
+    data = build_heterodata(num_users, num_items, *index, features=features)
+    if not return_latents:
+        return data
+    latents = {
+        "item_shared": item_shared,
+        "item_specific": item_specific,
+        "user_shared": user_shared,
+        "user_specific": user_specific,
+        "item_popularity": item_popularity,
+        "projection": projection,
+    }
+    return data, latents

@@ -1,0 +1,316 @@
+"""A model-agnostic trainer for :class:`~mde_pyg.models.base.Recommender`
+models under the MMRec protocol."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch_geometric.data import HeteroData
+
+from mde_pyg.data.hetero import ITEM, USER, split_edge_index
+from mde_pyg.data.sampler import BPRSampler
+from mde_pyg.evaluation import evaluate_embeddings
+from mde_pyg.models.base import Recommender
+from mde_pyg.training.checkpoint import load_checkpoint, save_checkpoint
+from mde_pyg.training.early_stopping import EarlyStopping
+from mde_pyg.training.seed import rng_state, seed_everything, set_rng_state
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced: validation and test metrics of the best
+    validation epoch, and the per-epoch history."""
+
+    best_epoch: int
+    best_val: dict[str, float]
+    test: dict[str, float]
+    epochs_run: int
+    stopped_early: bool
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def mean_epoch_time(self) -> float:
+        times = [h["train_time"] for h in self.history]
+        return sum(times) / max(len(times), 1)
+
+
+class Trainer:
+    r"""Trains any :class:`~mde_pyg.models.base.Recommender` with BPR batches,
+    Adam and early stopping on a validation metric, and reports the test
+    metrics of the best validation epoch (the test split is never used to
+    make a decision).
+
+    Every epoch: :meth:`Recommender.on_epoch_start`, one pass over the
+    shuffled training pairs with one sampled negative each, an optional
+    learning-rate decay :math:`\text{lr} \cdot \gamma^{\,\text{epoch}/s}`,
+    a full-ranking validation, and (with ``checkpoint_dir``) an atomic
+    checkpoint from which ``resume=True`` continues bit-for-bit.
+
+    Args:
+        model (Recommender): The model to train.
+        data (HeteroData): The dataset (layout of :mod:`mde_pyg.data.hetero`).
+        lr (float, optional): Adam learning rate. (default: :obj:`1e-3`)
+        batch_size (int, optional): Positive pairs per batch.
+            (default: :obj:`2048`)
+        max_epochs (int, optional): Epoch cap. (default: :obj:`1000`)
+        patience (int, optional): Evaluations without strict improvement
+            before stopping. (default: :obj:`20`)
+        monitor (str, optional): Validation metric to select on.
+            (default: :obj:`"recall@20"`)
+        k (tuple of int, optional): Cut-offs reported. (default: :obj:`(10, 20)`)
+        lr_decay (float, optional): :math:`\gamma`. (default: :obj:`1.0`)
+        lr_decay_every (float, optional): :math:`s`. (default: :obj:`1.0`)
+        weight_decay (float, optional): Adam weight decay.
+            (default: :obj:`0.0`)
+        seed (int, optional): Seed of the run. (default: :obj:`0`)
+        device (str, optional): ``"cpu"``, ``"cuda"`` or ``"auto"``.
+            (default: :obj:`"cpu"`)
+        eval_chunk_size (int, optional): Users scored at once; :obj:`None`
+            picks a size bounded in memory. (default: :obj:`None`)
+        checkpoint_dir (str, optional): Where ``last.pt`` (every epoch) and
+            ``best.pt`` (best model) are written. (default: :obj:`None`)
+        resume (bool, optional): Continue from ``checkpoint_dir/last.pt``.
+            (default: :obj:`False`)
+        results_path (str, optional): JSON file the results are written to.
+            (default: :obj:`None`)
+        metadata (dict, optional): Extra JSON-able facts (config, versions,
+            data hashes) stored in the results file. (default: :obj:`None`)
+        verbose (bool, optional): Print one line per epoch.
+            (default: :obj:`True`)
+    """
+
+    def __init__(
+        self,
+        model: Recommender,
+        data: HeteroData,
+        lr: float = 1e-3,
+        batch_size: int = 2048,
+        max_epochs: int = 1000,
+        patience: int = 20,
+        monitor: str = "recall@20",
+        k: tuple[int, ...] = (10, 20),
+        lr_decay: float = 1.0,
+        lr_decay_every: float = 1.0,
+        weight_decay: float = 0.0,
+        seed: int = 0,
+        device: str = "cpu",
+        eval_chunk_size: int | None = None,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
+        results_path: str | Path | None = None,
+        metadata: dict[str, Any] | None = None,
+        verbose: bool = True,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.model = model.to(self.device)
+        self.data = data
+        self.max_epochs = max_epochs
+        self.monitor = monitor
+        self.k = tuple(k)
+        if monitor.split("@")[-1] not in {str(v) for v in self.k}:
+            raise ValueError(
+                f"'monitor' is '{monitor}' but its cut-off is not in k={self.k}"
+            )
+        self.eval_chunk_size = eval_chunk_size
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self.resume = resume
+        self.results_path = Path(results_path) if results_path else None
+        self.metadata = dict(metadata or {})
+        self.verbose = verbose
+        if resume and self.checkpoint_dir is None:
+            raise ValueError("'resume=True' needs a 'checkpoint_dir'")
+
+        self.generator = seed_everything(seed) if seed is not None else None
+        self.seed = seed
+        train_index = split_edge_index(data, "train").to(self.device)
+        self.sampler = BPRSampler(
+            train_index,
+            data[USER].num_nodes,
+            data[ITEM].num_nodes,
+            batch_size=batch_size,
+            generator=self.generator,
+        )
+        self.optimizer = torch.optim.Adam(
+            model.parameters(), lr=lr, weight_decay=weight_decay
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            lambda epoch: lr_decay ** (epoch / lr_decay_every),
+        )
+        self.early_stopping = EarlyStopping(patience)
+        self.history: list[dict[str, Any]] = []
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.start_epoch = 0
+
+    # ------------------------------------------------------------------ API
+    def fit(self) -> TrainResult:
+        """Trains until early stopping or ``max_epochs`` and returns the
+        validation and test metrics of the best validation epoch."""
+        if self.resume and (self.checkpoint_dir / "last.pt").exists():
+            self._load_last()
+        epoch = self.start_epoch
+        while epoch < self.max_epochs and not self.early_stopping.should_stop:
+            record = self._run_epoch(epoch)
+            improved = self.early_stopping.step(record["val"][self.monitor], epoch)
+            if improved:
+                self.best_state = {
+                    key: value.detach().clone()
+                    for key, value in self.model.state_dict().items()
+                }
+                if self.checkpoint_dir is not None:
+                    save_checkpoint(
+                        {"model": self.best_state, "epoch": epoch},
+                        self.checkpoint_dir / "best.pt",
+                    )
+            self.history.append(record)
+            self._print_epoch(record, improved)
+            epoch += 1
+            if self.checkpoint_dir is not None:
+                self._save_last(epoch)
+
+        if self.best_state is None:
+            raise RuntimeError("No epoch was run (max_epochs <= start epoch)")
+        self.model.load_state_dict(self.best_state)
+        result = TrainResult(
+            best_epoch=self.early_stopping.best_epoch,
+            best_val=self.history_at(self.early_stopping.best_epoch)["val"],
+            test=self.evaluate("test"),
+            epochs_run=epoch,
+            stopped_early=self.early_stopping.should_stop,
+            history=self.history,
+        )
+        if self.verbose:
+            print(format_result(result, self.k))
+        if self.results_path is not None:
+            self.write_results(result)
+        return result
+
+    @torch.no_grad()
+    def evaluate(self, split: str) -> dict[str, float]:
+        """Full-ranking metrics on ``split`` (``"val"`` or ``"test"``), with
+        the training items masked."""
+        self.model.eval()
+        user_emb, item_emb = self.model.embeddings()
+        return evaluate_embeddings(
+            user_emb,
+            item_emb,
+            exclude_index=split_edge_index(self.data, "train").to(self.device),
+            target_index=split_edge_index(self.data, split).to(self.device),
+            k=self.k,
+            chunk_size=self.eval_chunk_size,
+        )
+
+    def history_at(self, epoch: int) -> dict[str, Any]:
+        return next(record for record in self.history if record["epoch"] == epoch)
+
+    def write_results(self, result: TrainResult) -> None:
+        self.results_path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"seed": self.seed, **self.metadata, "result": asdict(result)}
+        payload["result"]["mean_epoch_time"] = result.mean_epoch_time
+        tmp = self.results_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(payload, indent=2, default=str))
+        tmp.replace(self.results_path)
+
+    # -------------------------------------------------------------- private
+    def _run_epoch(self, epoch: int) -> dict[str, Any]:
+        self.model.train()
+        start = time.perf_counter()
+        self.model.on_epoch_start(epoch)
+        total_loss, num_batches = 0.0, 0
+        for batch in self.sampler:
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.model.loss(batch)
+            loss.backward()
+            self.optimizer.step()
+            total_loss += loss.item()
+            num_batches += 1
+        self.scheduler.step()
+        train_time = time.perf_counter() - start
+        loss_value = total_loss / max(num_batches, 1)
+        if not math.isfinite(loss_value):
+            raise FloatingPointError(
+                f"Training loss became {loss_value} at epoch {epoch}: lower 'lr' "
+                "or check the input features for extreme values"
+            )
+        start = time.perf_counter()
+        val = self.evaluate("val")
+        return {
+            "epoch": epoch,
+            "loss": loss_value,
+            "val": val,
+            "train_time": train_time,
+            "eval_time": time.perf_counter() - start,
+        }
+
+    def _print_epoch(self, record: dict[str, Any], improved: bool) -> None:
+        if not self.verbose:
+            return
+        print(
+            f"epoch {record['epoch']:4d} | loss {record['loss']:.4f} | "
+            f"val {self.monitor} {record['val'][self.monitor]:.4f}"
+            f"{' *' if improved else '  '} | train {record['train_time']:.2f}s "
+            f"eval {record['eval_time']:.2f}s",
+            flush=True,
+        )
+
+    def _save_last(self, next_epoch: int) -> None:
+        save_checkpoint(
+            {
+                "epoch": next_epoch,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "early_stopping": self.early_stopping.state_dict(),
+                "best_state": self.best_state,
+                "history": self.history,
+                "rng": rng_state(self.generator),
+            },
+            self.checkpoint_dir / "last.pt",
+        )
+
+    def _load_last(self) -> None:
+        state = load_checkpoint(self.checkpoint_dir / "last.pt", self.device)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.early_stopping.load_state_dict(state["early_stopping"])
+        self.best_state = state["best_state"]
+        self.history = state["history"]
+        set_rng_state(state["rng"], self.generator)
+        self.start_epoch = state["epoch"]
+        log.info("Resumed from %s at epoch %d", self.checkpoint_dir, self.start_epoch)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` picks CUDA when available; asking for an absent CUDA device
+    is an error rather than a silent fallback to the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device='{device}' but CUDA is not available; use device=cpu or auto"
+        )
+    return resolved
+
+
+def format_result(result: TrainResult, k: tuple[int, ...]) -> str:
+    """A two-line summary: validation and test Recall/NDCG at every K."""
+    lines = [f"best epoch {result.best_epoch} (of {result.epochs_run})"]
+    for name, metrics in (("valid", result.best_val), ("test", result.test)):
+        parts = [
+            f"{metric}@{cut}={metrics[f'{metric}@{cut}']:.4f}"
+            for metric in ("recall", "ndcg")
+            for cut in k
+        ]
+        lines.append(f"{name}: " + "  ".join(parts))
+    return "\n".join(lines)
