@@ -43,7 +43,9 @@ def test_every_trainer_config_instantiates(trainer):
     cfg = compose_cfg([f"trainer={trainer}", "model=lightgcn", *SMALL])
     data = build_dataset(cfg)
     kwargs = OmegaConf.to_container(cfg.trainer)
-    trainer = Trainer(build_model(cfg, data), data, **{**kwargs, "k": tuple(kwargs["k"])})
+    trainer = Trainer(
+        build_model(cfg, data), data, **{**kwargs, "k": tuple(kwargs["k"])}
+    )
     assert trainer.max_epochs == cfg.trainer.max_epochs
 
 
@@ -73,7 +75,9 @@ def test_every_dataset_config_composes(dataset, tmp_path):
 @pytest.mark.parametrize("experiment", group_options("experiment"))
 def test_every_experiment_config_composes(experiment):
     with initialize_config_module("mde_pyg.conf", version_base="1.3"):
-        cfg = compose("config", overrides=[f"+experiment={experiment}"], return_hydra_config=True)
+        cfg = compose(
+            "config", overrides=[f"+experiment={experiment}"], return_hydra_config=True
+        )
     assert cfg.hydra.sweeper.params, "an experiment defines a sweep grid"
 
 
@@ -98,8 +102,14 @@ def run_cli(args, cwd):
 def test_train_command_end_to_end(tmp_path):
     out = tmp_path / "run"
     proc = run_cli(
-        ["train", "model=lightgcn", "trainer=quick", *SMALL, f"output_dir={out}",
-         f"hydra.run.dir={out}"],
+        [
+            "train",
+            "model=lightgcn",
+            "trainer=quick",
+            *SMALL,
+            f"output_dir={out}",
+            f"hydra.run.dir={out}",
+        ],
         tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
@@ -109,7 +119,9 @@ def test_train_command_end_to_end(tmp_path):
     assert payload["config"]["model"]["num_layers"] == 2
     evaluated = run_cli(["evaluate", str(out)], tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr
-    test_line = next(line for line in evaluated.stdout.splitlines() if line.startswith("test:"))
+    test_line = next(
+        line for line in evaluated.stdout.splitlines() if line.startswith("test:")
+    )
     assert f"recall@20={payload['result']['test']['recall@20']:.4f}" in test_line
 
 

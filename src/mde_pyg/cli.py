@@ -147,7 +147,9 @@ def run_train(cfg: DictConfig) -> float:
         ("valid", [r.best_val for r in results]),
         ("test", [r.test for r in results]),
     ):
-        print(f"{name} over seeds {list(cfg.seeds)}: {format_summary(summarize(metrics))}")
+        print(
+            f"{name} over seeds {list(cfg.seeds)}: {format_summary(summarize(metrics))}"
+        )
     return float(np.mean([r.best_val[cfg.trainer.monitor] for r in results]))
 
 

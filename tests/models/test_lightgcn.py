@@ -18,7 +18,9 @@ def small_graph():
 def test_matches_pyg_lightgcn_on_homogeneous_graph():
     num_users, num_items, pairs = small_graph()
     for num_layers in (1, 2, 3):
-        model = LightGCN(num_users, num_items, pairs, embedding_dim=8, num_layers=num_layers)
+        model = LightGCN(
+            num_users, num_items, pairs, embedding_dim=8, num_layers=num_layers
+        )
         reference = PyGLightGCN(num_users + num_items, 8, num_layers)
         with torch.no_grad():
             reference.embedding.weight.copy_(
@@ -57,4 +59,7 @@ def test_from_data_repr_and_reset():
     assert not torch.equal(before, model.user_embedding.weight)
     # Adjacencies are derived from data: they must not bloat checkpoints.
     assert set(model.state_dict()) == {"user_embedding.weight", "item_embedding.weight"}
-    assert split_edge_index(data, "train").size(1) == model.propagation.adj_user_to_item._nnz()
+    assert (
+        split_edge_index(data, "train").size(1)
+        == model.propagation.adj_user_to_item._nnz()
+    )

@@ -36,7 +36,9 @@ def test_bipartite_conv_sparse_inputs_agree(bipartite):
     conv = BipartiteLGConv()
     expected = conv((x_src, x_dst), edge_index, edge_weight)
     adj_t = torch.sparse_coo_tensor(edge_index.flip(0), edge_weight, (3, 4))
-    assert torch.allclose(conv((x_src, x_dst), adj_t.to_sparse_csr()), expected, atol=1e-6)
+    assert torch.allclose(
+        conv((x_src, x_dst), adj_t.to_sparse_csr()), expected, atol=1e-6
+    )
     if torch_geometric.typing.WITH_TORCH_SPARSE:
         from torch_sparse import SparseTensor
 

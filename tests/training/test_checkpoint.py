@@ -16,9 +16,12 @@ def test_round_trip(tmp_path):
 def test_truncated_checkpoint_is_detected(tmp_path):
     path = tmp_path / "last.pt"
     save_checkpoint({"w": torch.randn(100)}, path)
+    save_checkpoint({"w": torch.ones(3)}, path)
     path.write_bytes(path.read_bytes()[:-50])
-    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+    with pytest.raises(CheckpointError, match="corrupt or truncated.*last.pt.prev"):
         load_checkpoint(path)
+    # The replaced checkpoint is intact and loadable.
+    assert load_checkpoint(tmp_path / "last.pt.prev")["w"].shape == (100,)
 
 
 def test_foreign_and_missing_files_are_reported(tmp_path):

@@ -26,7 +26,13 @@ def test_training_improves_over_first_epoch_and_reports_best(data):
     assert max(recalls) > recalls[0]
     assert result.best_val["recall@20"] == max(recalls)
     assert result.best_epoch == recalls.index(max(recalls))
-    assert set(result.test) >= {"recall@10", "ndcg@20", "precision@10", "map@20", "hit@20"}
+    assert set(result.test) >= {
+        "recall@10",
+        "ndcg@20",
+        "precision@10",
+        "map@20",
+        "hit@20",
+    }
 
 
 def test_same_seed_same_metrics_other_seed_differs(data):
@@ -51,13 +57,17 @@ def test_results_json_and_checkpoints(tmp_path, data):
     payload = json.loads((tmp_path / "results.json").read_text())
     assert payload["seed"] == 0 and payload["config"] == {"model": "lightgcn"}
     assert payload["result"]["test"] == pytest.approx(result.test)
-    assert (tmp_path / "ck" / "best.pt").is_file() and (tmp_path / "ck" / "last.pt").is_file()
+    assert (tmp_path / "ck" / "best.pt").is_file() and (
+        tmp_path / "ck" / "last.pt"
+    ).is_file()
 
 
 def test_resume_continues_to_the_same_result(tmp_path, data):
     uninterrupted = train(data, seed=5, max_epochs=6, patience=10)
     train(data, seed=5, max_epochs=3, patience=10, checkpoint_dir=tmp_path)
-    resumed = train(data, seed=5, max_epochs=6, patience=10, checkpoint_dir=tmp_path, resume=True)
+    resumed = train(
+        data, seed=5, max_epochs=6, patience=10, checkpoint_dir=tmp_path, resume=True
+    )
     assert resumed.epochs_run == 6
     assert resumed.best_val == uninterrupted.best_val
     assert resumed.test == uninterrupted.test

@@ -1,4 +1,8 @@
-from mde_pyg.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from mde_pyg.training.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
 from mde_pyg.training.early_stopping import EarlyStopping
 from mde_pyg.training.multiseed import format_summary, run_seeds, summarize
 from mde_pyg.training.seed import seed_everything

@@ -20,9 +20,10 @@ class CheckpointError(RuntimeError):
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     """Writes ``state`` to ``path`` atomically: to a temporary file in the same
-    folder, flushed and fsync'ed, then renamed over ``path``. The payload is
-    preceded by its SHA-256 so that :func:`load_checkpoint` detects
-    truncation and corruption."""
+    folder, flushed and fsync'ed, then renamed over ``path``; the file it
+    replaces is kept as ``<path>.prev``. The payload is preceded by its
+    SHA-256 so that :func:`load_checkpoint` detects truncation and
+    corruption."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
@@ -35,12 +36,30 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
         f.write(payload)
         f.flush()
         os.fsync(f.fileno())
+    if path.exists():
+        os.replace(path, previous_path(path))
     os.replace(tmp, path)
     directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def previous_path(path: Path) -> Path:
+    """Where :func:`save_checkpoint` keeps the checkpoint it replaced."""
+    return path.with_name(path.name + ".prev")
+
+
+def _damaged(path: Path, problem: str) -> CheckpointError:
+    message = f"Checkpoint '{path}' {problem}"
+    previous = previous_path(path)
+    if previous.is_file():
+        message += (
+            f". The previous checkpoint '{previous}' was kept: move it to "
+            f"'{path}' to resume from one epoch earlier"
+        )
+    return CheckpointError(message)
 
 
 def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
@@ -57,15 +76,17 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     raw = path.read_bytes()
     header_end = len(_MAGIC) + 65
     if not raw.startswith(_MAGIC) or len(raw) < header_end:
-        raise CheckpointError(
-            f"Checkpoint '{path}' is not an mde_pyg checkpoint or is truncated "
-            f"({len(raw)} bytes)"
+        raise _damaged(
+            path, f"is not an mde_pyg checkpoint or is truncated ({len(raw)} bytes)"
         )
     expected = raw[len(_MAGIC) : header_end - 1].decode(errors="replace")
     payload = raw[header_end:]
     if hashlib.sha256(payload).hexdigest() != expected:
-        raise CheckpointError(
-            f"Checkpoint '{path}' is corrupt or truncated: checksum mismatch "
-            f"({len(payload)} payload bytes); delete it or resume from another"
+        raise _damaged(
+            path,
+            f"is corrupt or truncated: checksum mismatch ({len(payload)} payload "
+            "bytes)",
         )
-    return torch.load(io.BytesIO(payload), map_location=map_location, weights_only=False)
+    return torch.load(
+        io.BytesIO(payload), map_location=map_location, weights_only=False
+    )

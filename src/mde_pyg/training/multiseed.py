@@ -33,5 +33,6 @@ def run_seeds(
 def format_summary(summary: Mapping[str, tuple[float, float]], digits: int = 4) -> str:
     """One ``metric: mean ± std`` item per metric, in the given order."""
     return "  ".join(
-        f"{key}={mean:.{digits}f}±{std:.{digits}f}" for key, (mean, std) in summary.items()
+        f"{key}={mean:.{digits}f}±{std:.{digits}f}"
+        for key, (mean, std) in summary.items()
     )

@@ -14,7 +14,8 @@ def seed_everything(seed: int) -> torch.Generator:
     sampling), so that they do not depend on how many random numbers model
     construction consumed."""
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    # The legacy global stream is seeded for third-party code that draws from it.
+    np.random.seed(seed % 2**32)  # noqa: NPY002
     torch.manual_seed(seed)
     generator = torch.Generator()
     generator.manual_seed(seed)
@@ -25,7 +26,7 @@ def rng_state(generator: torch.Generator) -> dict:
     """Captures every random stream a training run draws from."""
     return {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": np.random.get_state(),  # noqa: NPY002
         "torch": torch.get_rng_state(),
         "generator": generator.get_state(),
     }
@@ -34,6 +35,6 @@ def rng_state(generator: torch.Generator) -> dict:
 def set_rng_state(state: dict, generator: torch.Generator) -> None:
     """Restores the streams captured by :func:`rng_state`."""
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    np.random.set_state(state["numpy"])  # noqa: NPY002
     torch.set_rng_state(state["torch"])
     generator.set_state(state["generator"])

@@ -221,9 +221,10 @@ class Trainer:
         tmp.replace(self.results_path)
 
     # -------------------------------------------------------------- private
-    def _run_epoch(self, epoch: int) -> dict[str, Any]:
+    def train_epoch(self, epoch: int) -> float:
+        """Runs one pass over the shuffled training pairs and returns the mean
+        batch loss."""
         self.model.train()
-        start = time.perf_counter()
         self.model.on_epoch_start(epoch)
         total_loss, num_batches = 0.0, 0
         for batch in self.sampler:
@@ -234,18 +235,23 @@ class Trainer:
             total_loss += loss.item()
             num_batches += 1
         self.scheduler.step()
-        train_time = time.perf_counter() - start
         loss_value = total_loss / max(num_batches, 1)
         if not math.isfinite(loss_value):
             raise FloatingPointError(
                 f"Training loss became {loss_value} at epoch {epoch}: lower 'lr' "
                 "or check the input features for extreme values"
             )
+        return loss_value
+
+    def _run_epoch(self, epoch: int) -> dict[str, Any]:
+        start = time.perf_counter()
+        loss = self.train_epoch(epoch)
+        train_time = time.perf_counter() - start
         start = time.perf_counter()
         val = self.evaluate("val")
         return {
             "epoch": epoch,
-            "loss": loss_value,
+            "loss": loss,
             "val": val,
             "train_time": train_time,
             "eval_time": time.perf_counter() - start,
