@@ -26,6 +26,7 @@ from torch_geometric.data import HeteroData
 import mde_pyg
 from mde_pyg.config import ConfigError, check_kwargs
 from mde_pyg.data.errors import DatasetError
+from mde_pyg.data.features import encode_text_main
 from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
 from mde_pyg.models.base import Recommender
 from mde_pyg.training import (
@@ -44,6 +45,7 @@ USAGE = """usage: mde-pyg {train,evaluate,info} ...
                                        model=lightgcn dataset=baby seed=1)
   mde-pyg evaluate RUN_DIR             metrics of a finished run's best checkpoint
   mde-pyg info [KEY=VALUE ...]         versions and dataset statistics
+  mde-pyg encode-text ITEMS --out F    encode item text into F (-h for options)
 """
 _USER_ERRORS = (ConfigError, DatasetError, CheckpointError, FileNotFoundError)
 
@@ -220,6 +222,8 @@ def main(argv: list[str] | None = None) -> None:
             if len(rest) != 1:
                 raise ConfigError("usage: mde-pyg evaluate RUN_DIR")
             run_evaluate(rest[0])
+        elif command == "encode-text":
+            encode_text_main(rest)
         else:
             print(f"error: unknown command '{command}'\n{USAGE}", file=sys.stderr)
             sys.exit(2)

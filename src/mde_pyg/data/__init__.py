@@ -1,3 +1,5 @@
+from mde_pyg.data.dataset import MMRecDataset, file_digest
+from mde_pyg.data.errors import DatasetError
 from mde_pyg.data.graphs import (
     bipartite_norm,
     knn_graph,
@@ -6,6 +8,13 @@ from mde_pyg.data.graphs import (
     user_user_graph,
 )
 from mde_pyg.data.hetero import build_heterodata, item_features, split_edge_index
+from mde_pyg.data.mmrec import load_mmrec, read_inter, write_inter
+from mde_pyg.data.raw import (
+    k_core_filter,
+    load_raw_interactions,
+    reindex,
+    split_per_user,
+)
 from mde_pyg.data.sampler import BPRBatch, BPRSampler
 from mde_pyg.data.synthetic import make_synthetic
 from mde_pyg.data.transforms import AddModalityGraphs
@@ -14,13 +23,23 @@ __all__ = [
     "AddModalityGraphs",
     "BPRBatch",
     "BPRSampler",
+    "DatasetError",
+    "MMRecDataset",
     "bipartite_norm",
     "build_heterodata",
+    "file_digest",
     "item_features",
+    "k_core_filter",
     "knn_graph",
+    "load_mmrec",
+    "load_raw_interactions",
     "make_synthetic",
+    "read_inter",
+    "reindex",
     "split_edge_index",
+    "split_per_user",
     "to_adj",
     "user_item_adjacency",
     "user_user_graph",
+    "write_inter",
 ]

@@ -12,30 +12,9 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from mde_pyg.data.hetero import build_heterodata
+from mde_pyg.data.raw import split_per_user
 
 _USER_CHUNK = 1024
-
-
-def _split_per_user(user: Tensor, num_users: int, generator: torch.Generator) -> Tensor:
-    r"""The MMRec random per-user split: returns ``0`` (train), ``1``
-    (validation) or ``2`` (test) per interaction. A user with :math:`n < 10`
-    interactions gets :math:`n-2 / 1 / 1`, otherwise :math:`v = \lfloor 0.2 n
-    \rfloor` held-out interactions, :math:`\lfloor v/2 \rfloor` for validation
-    and the rest for test."""
-    count = torch.bincount(user, minlength=num_users)
-    held_out = count // 5
-    num_val = torch.where(count < 10, 1, held_out // 2)
-    num_test = torch.where(count < 10, 1, held_out - held_out // 2)
-    # A random order within each user: shuffle, then stable sort by user.
-    perm = torch.randperm(user.numel(), generator=generator)
-    order = perm[user[perm].sort(stable=True).indices]
-    ptr = torch.cumsum(count, 0) - count
-    rank = torch.empty_like(user)
-    rank[order] = torch.arange(user.numel()) - ptr[user[order]]
-    label = torch.zeros_like(user)
-    label[rank < num_val[user]] = 1
-    label[(rank >= num_val[user]) & (rank < (num_val + num_test)[user])] = 2
-    return label
 
 
 def make_synthetic(
@@ -158,7 +137,7 @@ def make_synthetic(
         items.append(top[keep])
     user, item = torch.cat(users), torch.cat(items)
 
-    label = _split_per_user(user, num_users, generator)
+    label = split_per_user(user, num_users, generator)
     # Sorted (user, item) pairs within every split.
     order = (user * num_items + item).argsort()
     user, item, label = user[order], item[order], label[order]

@@ -198,12 +198,16 @@ class LATTICE(Recommender):
             torch.cat([g[1] for g in frozen]),
             persistent=False,
         )
+        for modality, (index, weight) in zip(self.modalities, frozen):
+            self.register_buffer(
+                f"frozen_adj_{modality}", self._to_adj(index, weight), persistent=False
+            )
         self.register_buffer(
             "frozen_sizes",
             torch.tensor([g[1].numel() for g in frozen]),
             persistent=False,
         )
-        self._item_adj: Tensor | None = None
+        self._item_graph: Tensor | tuple[Tensor, Tensor, Tensor] | None = None
         self.reset_parameters()
 
     @classmethod
@@ -245,29 +249,42 @@ class LATTICE(Recommender):
             projection.reset_parameters()
         with torch.no_grad():
             self.modality_weight.fill_(1.0 / len(self.modalities))
-        self._item_adj = None
+        self._item_graph = None
 
-    def item_graph(self) -> tuple[Tensor, Tensor]:
-        r"""The item-item graph :math:`\mathbf{S}` of the current parameters
-        as ``(edge_index, edge_weight)`` (duplicated edges not yet summed),
-        differentiable when autograd is on."""
+    def learned_graph(self) -> tuple[Tensor, Tensor, Tensor]:
+        r"""The learned graph :math:`\mathrm{sym}(\sum_m \alpha_m
+        \tilde{\mathbf{S}}_m)` of the current parameters as ``(edge_index,
+        edge_weight)`` (duplicated edges not yet summed), and the modality
+        weights :math:`\boldsymbol{\alpha}`; differentiable when autograd is
+        on."""
         alpha = self.modality_weight.softmax(0)
-        learned_index, learned_weight = [], []
+        indices, weights = [], []
         for m, modality in enumerate(self.modalities):
             projected = self.projections[modality](self.feature(modality))
             index, weight = knn_graph(
                 projected, self.k, self.chunk_size, normalization="none"
             )
-            learned_index.append(index)
-            learned_weight.append(alpha[m] * weight)
+            indices.append(index)
+            weights.append(alpha[m] * weight)
         # The normalisation is linear per edge, so edges that two modalities
         # share need not be merged before it: their degree sums are the same.
-        learned_index, learned_weight = gcn_norm(
-            torch.cat(learned_index, 1),
-            torch.cat(learned_weight),
+        index, weight = gcn_norm(
+            torch.cat(indices, 1),
+            torch.cat(weights),
             self.num_items,
             add_self_loops=False,
         )
+        return index, weight, alpha
+
+    def item_graph(self) -> tuple[Tensor, Tensor]:
+        r"""The item-item graph :math:`\mathbf{S}` of the current parameters
+        as ``(edge_index, edge_weight)`` (duplicated edges not yet summed),
+        differentiable when autograd is on."""
+        return self._mix(*self.learned_graph())
+
+    def _mix(
+        self, learned_index: Tensor, learned_weight: Tensor, alpha: Tensor
+    ) -> tuple[Tensor, Tensor]:
         frozen_weight = self.frozen_edge_weight * alpha.repeat_interleave(
             self.frozen_sizes
         )
@@ -280,30 +297,52 @@ class LATTICE(Recommender):
         )
         return edge_index, edge_weight
 
+    def _to_adj(self, edge_index: Tensor, edge_weight: Tensor) -> Tensor:
+        return to_adj(edge_index, edge_weight, size=(self.num_items, self.num_items))
+
     def refresh_item_graph(self) -> None:
-        """Rebuilds :math:`\\mathbf{S}` from the current parameters; with
+        r"""Rebuilds :math:`\mathbf{S}` from the current parameters; with
         autograd on, the next forward pass differentiates through it."""
-        self._item_adj = to_adj(*self.item_graph(), size=(self.num_items,) * 2)
+        graph = self.learned_graph()
+        if graph[1].requires_grad:
+            self._item_graph = graph
+        else:
+            self._item_graph = self._to_adj(*self._mix(*graph))
 
     def on_epoch_start(self, epoch: int) -> None:
         self.refresh_item_graph()
 
-    def _current_item_adj(self) -> Tensor:
-        if self._item_adj is None:
+    def _propagate_items(self) -> Tensor:
+        if self._item_graph is None:
             self.refresh_item_graph()
-        adj = self._item_adj
-        if adj.requires_grad:
-            # The reference differentiates through the graph on the first
-            # batch after it was built only.
-            self._item_adj = adj.detach()
-        return adj
+        h = self.item_embedding.weight
+        if isinstance(self._item_graph, Tensor):
+            for _ in range(self.num_item_layers):
+                h = self.conv(h, self._item_graph)
+            return h
+        # The differentiable pass. The learned part is propagated over its
+        # edge list: the backward of a sparse-dense product w.r.t. the sparse
+        # values materialises a dense items x items gradient in PyTorch. The
+        # frozen graphs only need their fixed sparse matrices, scaled by
+        # alpha afterwards.
+        learned_index, learned_weight, alpha = self._item_graph
+        lam = self.lambda_coeff
+        for _ in range(self.num_item_layers):
+            frozen = [
+                alpha[m] * self.conv(h, getattr(self, f"frozen_adj_{modality}"))
+                for m, modality in enumerate(self.modalities)
+            ]
+            learned = self.conv(h, learned_index, learned_weight)
+            h = (1.0 - lam) * learned + lam * torch.stack(frozen).sum(0)
+        # As the reference, later batches use the graph detached, as one
+        # sparse matrix with the duplicated edges summed.
+        self._item_graph = self._to_adj(
+            *self._mix(learned_index, learned_weight.detach(), alpha.detach())
+        )
+        return h
 
     def forward(self) -> tuple[Tensor, Tensor]:
-        h = self.item_embedding.weight
-        item_adj = self._current_item_adj()
-        for _ in range(self.num_item_layers):
-            h = self.conv(h, item_adj)
-
+        h = self._propagate_items()
         x = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
         total = x
         for _ in range(self.num_ui_layers):
@@ -316,7 +355,7 @@ class LATTICE(Recommender):
 
     @torch.no_grad()
     def embeddings(self) -> tuple[Tensor, Tensor]:
-        """Rebuilds :math:`\\mathbf{S}` from the current parameters (as the
+        r"""Rebuilds :math:`\mathbf{S}` from the current parameters (as the
         reference does at evaluation) and returns the final embeddings."""
         self.refresh_item_graph()
         return self.forward()
@@ -330,7 +369,7 @@ class LATTICE(Recommender):
 
     def _apply(self, fn, recurse: bool = True):
         # A cached graph would stay on the old device / dtype.
-        self._item_adj = None
+        self._item_graph = None
         return super()._apply(fn, recurse)
 
     def __repr__(self) -> str:

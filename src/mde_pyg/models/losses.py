@@ -1,0 +1,99 @@
+r"""Loss terms shared by the multi-modal recommenders (BPR lives in
+:mod:`mde_pyg.models.base`)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from mde_pyg.nn.modality_discrimination_conv import modality_pairs
+
+
+def info_nce(
+    view1: Tensor,
+    view2: Tensor,
+    tau: float = 0.2,
+    weight: Tensor | None = None,
+    symmetric: bool = False,
+) -> Tensor:
+    r"""In-batch InfoNCE with cosine similarity, as MGCN's ``InfoNCE``:
+
+    .. math::
+        \mathcal{L} = \frac{1}{B} \sum_{n=1}^{B} w_n \left( -\log
+        \frac{\exp(\cos(\mathbf{a}_n, \mathbf{b}_n) / \tau)}
+        {\sum_{k=1}^{B} \exp(\cos(\mathbf{a}_n, \mathbf{b}_k) / \tau)}\right)
+
+    computed as a cross-entropy over the logits (stable for small
+    :math:`\tau`). Leading
+    dimensions are batch dimensions: ``[P, B, d]`` inputs give the mean over
+    :math:`P` independent in-batch problems in one batched product.
+
+    Args:
+        view1 (torch.Tensor): Anchors :math:`\mathbf{a}`, ``[..., B, d]``.
+        view2 (torch.Tensor): Positives :math:`\mathbf{b}` (and negatives of
+            the other anchors), ``[..., B, d]``.
+        tau (float, optional): Temperature. (default: :obj:`0.2`)
+        weight (torch.Tensor, optional): ``[B]`` per-node weights
+            :math:`w_n`; ones if :obj:`None`. (default: :obj:`None`)
+        symmetric (bool, optional): Average with the loss of the swapped
+            views, so that the term does not depend on which view comes
+            first. (default: :obj:`False`)
+    """
+    # 1/tau is applied to the [B, d] inputs, not to the [B, B] logits, and
+    # cross-entropy fuses the softmax: the logits are the largest tensor here.
+    view1 = F.normalize(view1, dim=-1) / tau
+    view2 = F.normalize(view2, dim=-1)
+    logits = view1 @ view2.transpose(-1, -2)  # [..., B anchors, B candidates]
+    num = logits.size(-1)
+    target = torch.arange(num, device=logits.device).repeat(logits.numel() // num**2)
+    loss = F.cross_entropy(logits.reshape(-1, num), target, reduction="none")
+    if symmetric:
+        swapped = logits.transpose(-1, -2).reshape(-1, num)
+        loss = 0.5 * (loss + F.cross_entropy(swapped, target, reduction="none"))
+    loss = loss.view(logits.shape[:-1])
+    if weight is not None:
+        loss = loss * weight
+    return loss.mean()
+
+
+def modality_alignment_loss(
+    views: Tensor, tau: float = 0.2, weight: Tensor | None = None
+) -> Tensor:
+    r"""Symmetric in-batch InfoNCE between the views
+    :math:`\mathbf{z}^m_n` and :math:`\mathbf{z}^{m'}_n` of the same nodes,
+    averaged over all modality pairs :math:`m < m'` (:obj:`0` with a single
+    modality).
+
+    Args:
+        views (torch.Tensor): ``[M, B, d]`` views of the batch's nodes.
+        tau (float, optional): Temperature. (default: :obj:`0.2`)
+        weight (torch.Tensor, optional): ``[B]`` per-node weights.
+            (default: :obj:`None`)
+    """
+    pairs = modality_pairs(views.size(0), views.device)
+    if pairs.size(1) == 0:
+        return views.new_zeros(())
+    return info_nce(views[pairs[0]], views[pairs[1]], tau, weight, symmetric=True)
+
+
+def orthogonality_loss(parts: Tensor) -> Tensor:
+    r"""Mean over nodes and modality pairs of
+    :math:`\cos^2(\boldsymbol{\delta}^m_n, \boldsymbol{\delta}^{m'}_n)`
+    (:obj:`0` with a single modality).
+
+    Args:
+        parts (torch.Tensor): ``[M, B, d]`` modality-specific parts.
+    """
+    pairs = modality_pairs(parts.size(0), parts.device)
+    if pairs.size(1) == 0:
+        return parts.new_zeros(())
+    cos = F.cosine_similarity(parts[pairs[0]], parts[pairs[1]], dim=-1)
+    return cos.pow(2).mean()
+
+
+def embedding_l2(*embeddings: Tensor) -> Tensor:
+    r"""MGCN's regulariser :math:`\frac{1}{2B} \sum_t \|\mathbf{E}_t\|_F^2`
+    over ``B``-row embedding matrices :math:`\mathbf{E}_t`."""
+    total = sum(emb.pow(2).sum() for emb in embeddings)
+    return total / (2 * embeddings[0].size(0))

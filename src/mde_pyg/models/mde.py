@@ -1,0 +1,429 @@
+"""MDE assembled from :class:`~mde_pyg.nn.HeteroGraphEncoder`,
+:class:`~mde_pyg.nn.ModalityDiscriminationConv` and
+:class:`~mde_pyg.nn.PreferenceGate`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+from torch_geometric.typing import EdgeType
+
+from mde_pyg.data.graphs import bipartite_norm, to_adj
+from mde_pyg.data.hetero import (
+    CO_INTERACTS,
+    INTERACTS,
+    ITEM,
+    REV_INTERACTS,
+    USER,
+    build_heterodata,
+    item_features,
+    item_sim,
+    split_edge_index,
+)
+from mde_pyg.data.transforms import AddModalityGraphs
+from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss
+from mde_pyg.models.losses import (
+    embedding_l2,
+    info_nce,
+    modality_alignment_loss,
+    orthogonality_loss,
+)
+from mde_pyg.nn.hetero_graph_encoder import HeteroEncoding, HeteroGraphEncoder
+from mde_pyg.nn.modality_discrimination_conv import ModalityDiscriminationConv
+from mde_pyg.nn.preference_gate import PreferenceGate
+
+ALIGN_MODES = ("content_behaviour", "modality")
+
+Graphs = HeteroData | Mapping[EdgeType, Tensor | tuple[Tensor, Tensor | None]]
+
+
+class MDEState(NamedTuple):
+    """Everything one full forward pass of :class:`MDE` computes, for all
+    ``N = num_users + num_items`` nodes (users first)."""
+
+    behaviour: Tensor  # e_id [N, d]
+    fused: Tensor  # f [N, d]
+    views: Tensor  # z [M, N, d]
+    specific: Tensor  # delta [M, N, d]
+    alpha: Tensor  # [N]
+    beta: Tensor  # [N, M]
+
+
+class MDE(Recommender):
+    r"""MDE from the `"MDE: Modality Discrimination Enhancement for
+    Multi-modal Recommendation" <https://arxiv.org/abs/2502.18481>`_ paper,
+    as specified in ``spec/MDE.md`` (built on MGCN and DRAGON):
+
+    .. math::
+        (\mathbf{e}, \mathbf{z}) &= \text{HeteroGraphEncoder}(
+        \mathbf{E}^{(0)}, \{\mathbf{X}^m\}), \qquad
+        (\mathbf{s}, \boldsymbol{\delta}, \boldsymbol{\Delta}, \beta) =
+        \text{ModalityDiscriminationConv}(\mathbf{z}),
+
+        (\mathbf{f}, \alpha) &= \text{PreferenceGate}(\mathbf{e}, \mathbf{s},
+        \boldsymbol{\delta}, \boldsymbol{\Delta}), \qquad
+        \hat{y}_{ui} = (\mathbf{e}_u + \mathbf{f}_u)^{\top}
+        (\mathbf{e}_i + \mathbf{f}_i).
+
+    The loss on a batch :math:`B` of (user, positive, negative) triples is
+
+    .. math::
+        \mathcal{L} = \mathcal{L}_{BPR} + \lambda_r \mathcal{L}_{reg} +
+        \lambda_a \mathcal{L}_{align} + \lambda_d \mathcal{L}_{diff} +
+        \lambda_\phi \|\mathbf{W}_\phi\|_F^2 + \lambda_\alpha
+        \overline{(\alpha_n - \alpha_0)^2}
+
+    with :math:`\mathcal{L}_{reg} = \frac{1}{2|B|}(\|\mathbf{E}_{u}\|^2 +
+    \|\mathbf{E}_{i^+}\|^2 + \|\mathbf{E}_{i^-}\|^2)` on the final embeddings,
+    and, summed over the batch's users and (separately) its positive items
+    :math:`\mathcal{B}` (duplicates kept, as MGCN),
+
+    .. math::
+        \mathcal{L}_{align} = \sum_{\mathcal{B}} \left[
+        \text{InfoNCE}(\mathbf{f}_{\mathcal{B}}, \mathbf{e}_{\mathcal{B}}) +
+        \lambda_m \frac{1}{|P|} \sum_{m < m'} \frac{1}{|\mathcal{B}|}
+        \sum_{n \in \mathcal{B}} \text{sg}(\alpha_n) \,
+        \ell^{m,m'}_n \right]
+
+    (``align_pairs="content_behaviour"``; ``"modality"`` keeps only the
+    second term, with :math:`\lambda_m = 1`), :math:`\ell^{m,m'}_n` the
+    symmetric in-batch InfoNCE between the views :math:`\mathbf{z}^m_n` and
+    :math:`\mathbf{z}^{m'}_n`, and :math:`\mathcal{L}_{diff}` the mean
+    :math:`\cos^2(\boldsymbol{\delta}^m_n, \boldsymbol{\delta}^{m'}_n)`
+    over the same nodes and all pairs. With two modalities
+    :math:`\boldsymbol{\delta}^1 = -\frac{\beta_2}{\beta_1}
+    \boldsymbol{\delta}^2` is collinear by construction, so
+    :math:`\mathcal{L}_{diff} = 1` is constant there.
+
+    With ``diff="none"``, ``tradeoff="fixed"``, ``learn_alpha=False``,
+    ``user_graph=False`` and ``lambda_modal=0`` this is exactly MGCN; the
+    default initialisation (:math:`\epsilon = 0`, :math:`\alpha = 1/3`)
+    computes the same forward pass.
+
+    All graphs are built once: the user-item weights, the per-modality item
+    graphs and the user-user graph are stored as CSR adjacencies (not saved in
+    the state dict), so a training step normalises nothing.
+
+    Args:
+        num_users (int): Number of users.
+        num_items (int): Number of items.
+        edge_index (torch.Tensor): Training ``(user, item)`` pairs ``[2, E]``.
+        features (dict): ``{modality: [num_items, d_m] features}``.
+        graphs (HeteroData or dict, optional): Prebuilt item-item and
+            user-user graphs, as a :class:`HeteroData` with the edge types of
+            :mod:`mde_pyg.data.hetero` or a ``{edge_type: (edge_index,
+            edge_weight)}`` dictionary. Missing graphs are built with
+            :class:`~mde_pyg.data.transforms.AddModalityGraphs`.
+            (default: :obj:`None`)
+        embedding_dim (int, optional): :math:`d`. (default: :obj:`64`)
+        num_ui_layers (int, optional): LightGCN layers :math:`L_{ui}`.
+            (default: :obj:`2`)
+        knn_k (int, optional): Neighbours of a missing item graph.
+            (default: :obj:`10`)
+        user_k (int, optional): Neighbours of a missing user graph.
+            (default: :obj:`40`)
+        user_graph (bool, optional): Use the user-user layer.
+            (default: :obj:`True`)
+        encoder (str, optional): :obj:`"id_purify"` (MGCN) or
+            :obj:`"feature_mlp"` (DRAGON). (default: :obj:`"id_purify"`)
+        freeze_features (bool, optional): Keep the raw features fixed
+            (buffers) rather than train them (parameters, as MGCN and
+            LATTICE). (default: :obj:`False`)
+        diff (str, optional): :obj:`"pairwise"`, :obj:`"amplify"` or
+            :obj:`"none"`. (default: :obj:`"pairwise"`)
+        tradeoff (str, optional): :obj:`"node"` or :obj:`"fixed"`.
+            (default: :obj:`"node"`)
+        learn_alpha (bool, optional): With ``tradeoff="fixed"``, learn the
+            global :math:`\alpha` (else the constant :math:`1/3`).
+            (default: :obj:`True`)
+        align_pairs (str, optional): :obj:`"content_behaviour"` or
+            :obj:`"modality"`. (default: :obj:`"content_behaviour"`)
+        lambda_align (float, optional): :math:`\lambda_a`.
+            (default: :obj:`1e-2`)
+        lambda_modal (float, optional): :math:`\lambda_m`.
+            (default: :obj:`0.0`)
+        tau (float, optional): InfoNCE temperature. (default: :obj:`0.2`)
+        lambda_reg (float, optional): :math:`\lambda_r`. (default: :obj:`1e-4`)
+        lambda_diff (float, optional): :math:`\lambda_d`. (default: :obj:`0.0`)
+        lambda_phi (float, optional): :math:`\lambda_\phi`, weight decay on
+            the difference layer :math:`\phi`. (default: :obj:`0.0`)
+        lambda_alpha (float, optional): :math:`\lambda_\alpha`, pulls the
+            batch nodes' :math:`\alpha_n` towards :math:`\alpha_0 = 1/3`.
+            (default: :obj:`0.0`)
+    """
+
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        edge_index: Tensor,
+        features: dict[str, Tensor],
+        graphs: Graphs | None = None,
+        embedding_dim: int = 64,
+        num_ui_layers: int = 2,
+        knn_k: int = 10,
+        user_k: int = 40,
+        user_graph: bool = True,
+        encoder: str = "id_purify",
+        freeze_features: bool = False,
+        diff: str = "pairwise",
+        tradeoff: str = "node",
+        learn_alpha: bool = True,
+        align_pairs: str = "content_behaviour",
+        lambda_align: float = 1e-2,
+        lambda_modal: float = 0.0,
+        tau: float = 0.2,
+        lambda_reg: float = 1e-4,
+        lambda_diff: float = 0.0,
+        lambda_phi: float = 0.0,
+        lambda_alpha: float = 0.0,
+    ) -> None:
+        super().__init__(num_users, num_items)
+        if align_pairs not in ALIGN_MODES:
+            raise ValueError(
+                f"Unknown align_pairs '{align_pairs}' (expected one of {ALIGN_MODES})"
+            )
+        if len(features) == 0:
+            raise ValueError("MDE needs at least one modality in 'features'")
+        self.modalities = list(features)
+        self.embedding_dim = embedding_dim
+        self.freeze_features = freeze_features
+        self.align_pairs = align_pairs
+        self.lambda_align = lambda_align
+        self.lambda_modal = lambda_modal
+        self.tau = tau
+        self.lambda_reg = lambda_reg
+        self.lambda_diff = lambda_diff
+        self.lambda_phi = lambda_phi
+        self.lambda_alpha = lambda_alpha
+
+        self.user_embedding = torch.nn.Embedding(num_users, embedding_dim)
+        self.item_embedding = torch.nn.Embedding(num_items, embedding_dim)
+        for m, x in features.items():
+            if freeze_features:
+                self.register_buffer(f"x_{m}", x.detach().float(), persistent=False)
+            else:
+                # A copy: training must not modify the dataset's tensors.
+                self.register_parameter(
+                    f"x_{m}", torch.nn.Parameter(x.detach().float().clone())
+                )
+        self.encoder = HeteroGraphEncoder(
+            {m: x.size(1) for m, x in features.items()},
+            embedding_dim,
+            num_layers=num_ui_layers,
+            mode=encoder,
+            user_graph=user_graph,
+            num_users=num_users,
+        )
+        self.conv = ModalityDiscriminationConv(embedding_dim, diff=diff)
+        self.gate = PreferenceGate(
+            embedding_dim, len(features), tradeoff=tradeoff, learn_alpha=learn_alpha
+        )
+        self._register_graphs(edge_index, features, graphs, knn_k, user_k)
+        self.reset_parameters()
+
+    @classmethod
+    def from_data(cls, data: HeteroData, **kwargs: Any) -> MDE:
+        """Builds the model on the training graph and item features of
+        ``data``, using the item-item and user-user graphs it already has
+        and building the missing ones."""
+        return cls(
+            data[USER].num_nodes,
+            data[ITEM].num_nodes,
+            split_edge_index(data, "train"),
+            item_features(data),
+            graphs=data,
+            **kwargs,
+        )
+
+    def _register_graphs(
+        self,
+        edge_index: Tensor,
+        features: dict[str, Tensor],
+        graphs: Graphs | None,
+        knn_k: int,
+        user_k: int,
+    ) -> None:
+        """Stores every graph the encoder reads as a CSR adjacency."""
+        num_users, num_items = self.num_users, self.num_items
+        found = {
+            et: _lookup(graphs, et)
+            for et in self.encoder.edge_types
+            if et not in (INTERACTS, REV_INTERACTS)
+        }
+        missing = [m for m in self.modalities if found[item_sim(m)] is None]
+        need_user_graph = self.encoder.user_graph and found[CO_INTERACTS] is None
+        if missing or need_user_graph:
+            # Only the missing graphs: AddModalityGraphs builds one item graph
+            # per feature matrix it sees.
+            empty = edge_index.new_empty(2, 0)
+            built = AddModalityGraphs(
+                k=knn_k, user_k=user_k, user_graph=need_user_graph
+            )(
+                build_heterodata(
+                    num_users,
+                    num_items,
+                    edge_index,
+                    empty,
+                    empty,
+                    {m: features[m] for m in missing},
+                )
+            )
+            found.update(
+                {et: _lookup(built, et) for et in built.edge_types if et in found}
+            )
+
+        weight = bipartite_norm(edge_index, num_users, num_items)
+        adjs = {
+            INTERACTS: to_adj(edge_index, weight, size=(num_users, num_items)),
+            REV_INTERACTS: to_adj(
+                edge_index.flip(0), weight, size=(num_items, num_users)
+            ),
+        }
+        for m in self.modalities:
+            adjs[item_sim(m)] = to_adj(*found[item_sim(m)], size=(num_items, num_items))
+        if self.encoder.user_graph:
+            adjs[CO_INTERACTS] = to_adj(
+                *found[CO_INTERACTS], size=(num_users, num_users)
+            )
+        # Buffers follow the model across devices; derived from the data, so
+        # they are not part of the state dict.
+        self._adj_names = {}
+        for i, (et, adj) in enumerate(adjs.items()):
+            self._adj_names[et] = f"adj_{i}"
+            self.register_buffer(f"adj_{i}", adj.detach(), persistent=False)
+
+    def reset_parameters(self) -> None:
+        torch.nn.init.xavier_uniform_(self.user_embedding.weight)
+        torch.nn.init.xavier_uniform_(self.item_embedding.weight)
+        self.encoder.reset_parameters()
+        self.conv.reset_parameters()
+        self.gate.reset_parameters()
+
+    @property
+    def features(self) -> dict[str, Tensor]:
+        """The (trainable or frozen) item features, ``{modality: x}``."""
+        return {m: getattr(self, f"x_{m}") for m in self.modalities}
+
+    @property
+    def adjacencies(self) -> dict[EdgeType, Tensor]:
+        """The precomputed ``adj_t`` of every graph, keyed by edge type."""
+        return {et: getattr(self, name) for et, name in self._adj_names.items()}
+
+    def encode(self, data: HeteroData | None = None) -> MDEState:
+        """Runs the full model on all nodes: on the stored graphs, or on
+        those of ``data`` (same users and items) if given."""
+        args = (self.user_embedding.weight, self.item_embedding.weight)
+        if data is None:
+            encoding = self.encoder(*args, self.features, self.adjacencies)
+        else:
+            encoding = self.encoder.forward_hetero(data, *args, self.features)
+        return self._fuse(encoding)
+
+    def _fuse(self, encoding: HeteroEncoding) -> MDEState:
+        # Users and items share the fusion layers (as MGCN): one call each.
+        behaviour = torch.cat([encoding.user, encoding.item])
+        views = torch.cat([encoding.user_views, encoding.item_views], dim=1)
+        shared, specific, difference, beta = self.conv(views)
+        fused, alpha = self.gate(
+            behaviour,
+            shared,
+            specific,
+            difference if self.conv.diff == "pairwise" else None,
+        )
+        return MDEState(behaviour, fused, views, specific, alpha, beta)
+
+    def forward(self) -> tuple[Tensor, Tensor]:
+        state = self.encode()
+        return (state.behaviour + state.fused).split([self.num_users, self.num_items])
+
+    def loss(self, batch: BPRBatch) -> Tensor:
+        state = self.encode()
+        emb = state.behaviour + state.fused
+        user, pos, neg = (
+            batch.user,
+            batch.pos + self.num_users,
+            batch.neg + self.num_users,
+        )
+        e_user, e_pos, e_neg = emb[user], emb[pos], emb[neg]
+        loss = bpr_loss((e_user * e_pos).sum(-1), (e_user * e_neg).sum(-1))
+        loss = loss + self.lambda_reg * embedding_l2(e_user, e_pos, e_neg)
+        nodes = (pos, user)
+        if self.lambda_align != 0.0:
+            loss = loss + self.lambda_align * sum(self._align(state, n) for n in nodes)
+        if self.lambda_diff != 0.0:
+            loss = loss + self.lambda_diff * sum(
+                orthogonality_loss(state.specific[:, n]) for n in nodes
+            )
+        if self.lambda_phi != 0.0 and self.conv.phi is not None:
+            loss = loss + self.lambda_phi * self.conv.phi.weight.pow(2).sum()
+        if self.lambda_alpha != 0.0:
+            alpha = state.alpha[torch.cat(nodes)]
+            loss = (
+                loss + self.lambda_alpha * (alpha - self.gate.alpha_init).pow(2).mean()
+            )
+        return loss
+
+    def _align(self, state: MDEState, nodes: Tensor) -> Tensor:
+        """The alignment term of one node set (the batch's users or items)."""
+        if self.align_pairs == "modality":
+            return self._modal(state, nodes)
+        loss = info_nce(state.fused[nodes], state.behaviour[nodes], self.tau)
+        if self.lambda_modal != 0.0:
+            loss = loss + self.lambda_modal * self._modal(state, nodes)
+        return loss
+
+    def _modal(self, state: MDEState, nodes: Tensor) -> Tensor:
+        # alpha is detached: aligning the views must not move the trade-off.
+        weight = state.alpha[nodes].detach()
+        return modality_alignment_loss(state.views[:, nodes], self.tau, weight)
+
+    @torch.no_grad()
+    def explain(self, data: HeteroData | None = None) -> dict[str, Any]:
+        r"""Per-node trade-off :math:`\alpha` (``[N]``, high = leans on the
+        shared part) and modality attention :math:`\beta` (``[N, M]``, in the
+        order of ``modalities``) of all users and items, on the stored graphs
+        or on those of ``data``."""
+        state = self.encode(data)
+        sizes = [self.num_users, self.num_items]
+        alpha, beta = state.alpha.split(sizes), state.beta.split(sizes)
+        return {
+            "modalities": list(self.modalities),
+            USER: {"alpha": alpha[0], "beta": beta[0]},
+            ITEM: {"alpha": alpha[1], "beta": beta[1]},
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}(num_users={self.num_users}, "
+            f"num_items={self.num_items}, modalities={self.modalities}, "
+            f"embedding_dim={self.embedding_dim}, "
+            f"num_ui_layers={self.encoder.num_layers}, "
+            f"encoder='{self.encoder.mode}', user_graph={self.encoder.user_graph}, "
+            f"freeze_features={self.freeze_features}, diff='{self.conv.diff}', "
+            f"tradeoff='{self.gate.tradeoff}', align_pairs='{self.align_pairs}', "
+            f"lambda_align={self.lambda_align}, lambda_modal={self.lambda_modal}, "
+            f"tau={self.tau}, lambda_reg={self.lambda_reg}, "
+            f"lambda_diff={self.lambda_diff}, lambda_phi={self.lambda_phi}, "
+            f"lambda_alpha={self.lambda_alpha})"
+        )
+
+
+def _lookup(
+    graphs: Graphs | None, edge_type: EdgeType
+) -> tuple[Tensor, Tensor | None] | None:
+    """``(edge_index, edge_weight)`` of ``edge_type`` in ``graphs``, or
+    :obj:`None` if absent."""
+    if graphs is None:
+        return None
+    if isinstance(graphs, HeteroData):
+        if edge_type not in graphs.edge_types:
+            return None
+        store = graphs[edge_type]
+        return store.edge_index, store.get("edge_weight")
+    value = graphs.get(edge_type)
+    return (value, None) if isinstance(value, Tensor) else value
