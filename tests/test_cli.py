@@ -53,7 +53,7 @@ def test_every_trainer_config_instantiates(trainer):
 def test_every_dataset_config_composes(dataset, tmp_path):
     cfg = compose_cfg([f"dataset={dataset}"])
     assert cfg.dataset._target_.startswith("mde_pyg.data.")
-    if "folder" in cfg.dataset:
+    if cfg.dataset._target_ == "mde_pyg.data.load_mmrec":
         # File-backed configs are instantiated on a tiny generated folder.
         data = make_synthetic(num_users=40, num_items=30, seed=0)
         name = cfg.dataset.name or "tiny"
@@ -76,7 +76,7 @@ def test_every_dataset_config_composes(dataset, tmp_path):
 def test_every_experiment_config_composes(experiment):
     with initialize_config_module("mde_pyg.conf", version_base="1.3"):
         cfg = compose(
-            "config", overrides=[f"+experiment={experiment}"], return_hydra_config=True
+            "config", overrides=[f"experiment={experiment}"], return_hydra_config=True
         )
     assert cfg.hydra.sweeper.params, "an experiment defines a sweep grid"
 

@@ -1,3 +1,18 @@
 """mde_pyg: multi-modal recommendation layers and pipelines for PyTorch Geometric."""
 
 __version__ = "0.1.0"
+
+from mde_pyg.nn import (  # noqa: E402 - the version must exist before imports
+    BipartiteLGConv,
+    HeteroGraphEncoder,
+    ModalityDiscriminationConv,
+    PreferenceGate,
+)
+
+__all__ = [
+    "BipartiteLGConv",
+    "HeteroGraphEncoder",
+    "ModalityDiscriminationConv",
+    "PreferenceGate",
+    "__version__",
+]

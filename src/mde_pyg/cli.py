@@ -100,7 +100,10 @@ def build_model(cfg: DictConfig, data: HeteroData) -> Recommender:
     section = OmegaConf.to_container(cfg.model, resolve=True)
     target = get_method(section["_target_"])
     check_kwargs(
-        "model", section, target, provided=("num_users", "num_items", "edge_index")
+        "model",
+        section,
+        target,
+        provided=("num_users", "num_items", "edge_index", "features", "graphs"),
     )
     return instantiate(section, data=data, _convert_="all")
 

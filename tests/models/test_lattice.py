@@ -296,7 +296,7 @@ def test_training_beats_popularity_on_synthetic():
 def test_configs_compose_with_the_published_grid_and_schedule():
     with initialize_config_module("mde_pyg.conf", version_base="1.3"):
         cfg = compose(
-            "config", overrides=["+experiment=lattice_grid"], return_hydra_config=True
+            "config", overrides=["experiment=lattice_grid"], return_hydra_config=True
         )
     model = OmegaConf.to_container(cfg.model)
     assert model["_target_"] == "mde_pyg.models.LATTICE.from_data"

@@ -32,7 +32,7 @@ from mde_pyg.models.losses import (
     modality_alignment_loss,
     orthogonality_loss,
 )
-from mde_pyg.nn.hetero_graph_encoder import HeteroEncoding, HeteroGraphEncoder
+from mde_pyg.nn.hetero_graph_encoder import HeteroGraphEncoder
 from mde_pyg.nn.modality_discrimination_conv import ModalityDiscriminationConv
 from mde_pyg.nn.preference_gate import PreferenceGate
 
@@ -42,8 +42,8 @@ Graphs = HeteroData | Mapping[EdgeType, Tensor | tuple[Tensor, Tensor | None]]
 
 
 class MDEState(NamedTuple):
-    """Everything one full forward pass of :class:`MDE` computes, for all
-    ``N = num_users + num_items`` nodes (users first)."""
+    """What :meth:`MDE.encode` computes for ``N`` nodes (all
+    ``num_users + num_items`` nodes, users first, or a selection)."""
 
     behaviour: Tensor  # e_id [N, d]
     fused: Tensor  # f [N, d]
@@ -278,24 +278,25 @@ class MDE(Recommender):
             )
 
         weight = bipartite_norm(edge_index, num_users, num_items)
-        adjs = {
-            INTERACTS: to_adj(edge_index, weight, size=(num_users, num_items)),
-            REV_INTERACTS: to_adj(
-                edge_index.flip(0), weight, size=(num_items, num_users)
-            ),
+        # edge type -> (edge_index, edge_weight, (num_sources, num_targets))
+        specs = {
+            INTERACTS: (edge_index, weight, (num_users, num_items)),
+            REV_INTERACTS: (edge_index.flip(0), weight, (num_items, num_users)),
         }
         for m in self.modalities:
-            adjs[item_sim(m)] = to_adj(*found[item_sim(m)], size=(num_items, num_items))
+            specs[item_sim(m)] = (*found[item_sim(m)], (num_items, num_items))
         if self.encoder.user_graph:
-            adjs[CO_INTERACTS] = to_adj(
-                *found[CO_INTERACTS], size=(num_users, num_users)
-            )
+            specs[CO_INTERACTS] = (*found[CO_INTERACTS], (num_users, num_users))
         # Buffers follow the model across devices; derived from the data, so
-        # they are not part of the state dict.
-        self._adj_names = {}
-        for i, (et, adj) in enumerate(adjs.items()):
-            self._adj_names[et] = f"adj_{i}"
-            self.register_buffer(f"adj_{i}", adj.detach(), persistent=False)
+        # they are not part of the state dict. Each adj_t is stored with its
+        # transpose, which the backward pass uses instead of transposing it.
+        self._edge_types = list(specs)
+        for i, (index, value, (num_src, num_dst)) in enumerate(specs.values()):
+            value = None if value is None else value.detach()
+            adj_t = to_adj(index, value, size=(num_src, num_dst))
+            adj = to_adj(index.flip(0), value, size=(num_dst, num_src))
+            self.register_buffer(f"adj_t_{i}", adj_t, persistent=False)
+            self.register_buffer(f"adj_{i}", adj, persistent=False)
 
     def reset_parameters(self) -> None:
         torch.nn.init.xavier_uniform_(self.user_embedding.weight)
@@ -310,24 +311,34 @@ class MDE(Recommender):
         return {m: getattr(self, f"x_{m}") for m in self.modalities}
 
     @property
-    def adjacencies(self) -> dict[EdgeType, Tensor]:
-        """The precomputed ``adj_t`` of every graph, keyed by edge type."""
-        return {et: getattr(self, name) for et, name in self._adj_names.items()}
+    def adjacencies(self) -> tuple[dict[EdgeType, Tensor], dict[EdgeType, Tensor]]:
+        """The precomputed CSR ``adj_t`` of every graph and its transpose,
+        each keyed by edge type."""
+        adj_t = {
+            et: getattr(self, f"adj_t_{i}") for i, et in enumerate(self._edge_types)
+        }
+        adj = {et: getattr(self, f"adj_{i}") for i, et in enumerate(self._edge_types)}
+        return adj_t, adj
 
-    def encode(self, data: HeteroData | None = None) -> MDEState:
-        """Runs the full model on all nodes: on the stored graphs, or on
-        those of ``data`` (same users and items) if given."""
+    def encode(
+        self, data: HeteroData | None = None, index: Tensor | None = None
+    ) -> MDEState:
+        """Runs the model on the stored graphs, or on those of ``data`` (same
+        users and items) if given, and returns the state of the nodes
+        ``index`` (users ``0..U-1``, then items ``U..U+I-1``), or of all
+        nodes."""
         args = (self.user_embedding.weight, self.item_embedding.weight)
         if data is None:
-            encoding = self.encoder(*args, self.features, self.adjacencies)
+            adj_t, adj = self.adjacencies
+            encoding = self.encoder(*args, self.features, adj_t, adj_dict=adj)
         else:
             encoding = self.encoder.forward_hetero(data, *args, self.features)
-        return self._fuse(encoding)
-
-    def _fuse(self, encoding: HeteroEncoding) -> MDEState:
-        # Users and items share the fusion layers (as MGCN): one call each.
+        # Users and items share the fusion layers (as MGCN).
         behaviour = torch.cat([encoding.user, encoding.item])
         views = torch.cat([encoding.user_views, encoding.item_views], dim=1)
+        if index is not None:
+            # The fusion is node-wise: a batch needs it on its nodes only.
+            behaviour, views = behaviour[index], views[:, index]
         shared, specific, difference, beta = self.conv(views)
         fused, alpha = self.gate(
             behaviour,
@@ -342,17 +353,14 @@ class MDE(Recommender):
         return (state.behaviour + state.fused).split([self.num_users, self.num_items])
 
     def loss(self, batch: BPRBatch) -> Tensor:
-        state = self.encode()
-        emb = state.behaviour + state.fused
-        user, pos, neg = (
-            batch.user,
-            batch.pos + self.num_users,
-            batch.neg + self.num_users,
-        )
-        e_user, e_pos, e_neg = emb[user], emb[pos], emb[neg]
+        size = batch.user.numel()
+        offset = self.num_users
+        index = torch.cat([batch.user, batch.pos + offset, batch.neg + offset])
+        state = self.encode(index=index)  # rows: users, positives, negatives
+        e_user, e_pos, e_neg = (state.behaviour + state.fused).split(size)
         loss = bpr_loss((e_user * e_pos).sum(-1), (e_user * e_neg).sum(-1))
         loss = loss + self.lambda_reg * embedding_l2(e_user, e_pos, e_neg)
-        nodes = (pos, user)
+        nodes = (slice(size, 2 * size), slice(0, size))  # positives, users
         if self.lambda_align != 0.0:
             loss = loss + self.lambda_align * sum(self._align(state, n) for n in nodes)
         if self.lambda_diff != 0.0:
@@ -362,13 +370,12 @@ class MDE(Recommender):
         if self.lambda_phi != 0.0 and self.conv.phi is not None:
             loss = loss + self.lambda_phi * self.conv.phi.weight.pow(2).sum()
         if self.lambda_alpha != 0.0:
-            alpha = state.alpha[torch.cat(nodes)]
-            loss = (
-                loss + self.lambda_alpha * (alpha - self.gate.alpha_init).pow(2).mean()
-            )
+            alpha = state.alpha[: 2 * size]
+            penalty = (alpha - self.gate.alpha_init).pow(2).mean()
+            loss = loss + self.lambda_alpha * penalty
         return loss
 
-    def _align(self, state: MDEState, nodes: Tensor) -> Tensor:
+    def _align(self, state: MDEState, nodes: slice) -> Tensor:
         """The alignment term of one node set (the batch's users or items)."""
         if self.align_pairs == "modality":
             return self._modal(state, nodes)
@@ -377,7 +384,7 @@ class MDE(Recommender):
             loss = loss + self.lambda_modal * self._modal(state, nodes)
         return loss
 
-    def _modal(self, state: MDEState, nodes: Tensor) -> Tensor:
+    def _modal(self, state: MDEState, nodes: slice) -> Tensor:
         # alpha is detached: aligning the views must not move the trade-off.
         weight = state.alpha[nodes].detach()
         return modality_alignment_loss(state.views[:, nodes], self.tau, weight)

@@ -199,18 +199,23 @@ class HeteroGraphEncoder(torch.nn.Module):
         features: dict[str, Tensor],
         edge_index_dict: dict[EdgeType, Adj],
         edge_weight_dict: dict[EdgeType, Tensor] | None = None,
+        adj_dict: dict[EdgeType, Tensor] | None = None,
     ) -> HeteroEncoding:
         """Encodes all users and items; ``x_user`` and ``x_item`` are the
-        layer-0 ID embeddings, ``features`` the raw item features."""
+        layer-0 ID embeddings, ``features`` the raw item features.
+        ``adj_dict`` optionally holds the transpose (CSR) of a sparse
+        ``adj_t`` of ``edge_index_dict``, used only by the backward pass (see
+        :class:`~mde_pyg.nn.BipartiteLGConv`)."""
         missing = [et for et in self.edge_types if et not in edge_index_dict]
         if missing:
             raise KeyError(f"Graphs missing for edge types {missing}")
         missing = [m for m in self.modalities if m not in features]
         if missing:
             raise KeyError(f"Features missing for modalities {missing}")
-        edge_weight_dict = edge_weight_dict or {}
+        edge_weight_dict, adj_dict = edge_weight_dict or {}, adj_dict or {}
+        # (adj_t or edge_index, edge_weight, adj): BipartiteLGConv's arguments.
         graphs = {
-            et: (edge_index_dict[et], edge_weight_dict.get(et))
+            et: (edge_index_dict[et], edge_weight_dict.get(et), adj_dict.get(et))
             for et in self.edge_types
         }
 
@@ -308,7 +313,7 @@ class HeteroGraphEncoder(torch.nn.Module):
         self,
         x_user: Tensor,
         x_item: Tensor,
-        graphs: dict[EdgeType, tuple[Adj, Tensor | None]],
+        graphs: dict[EdgeType, tuple[Adj, Tensor | None, Tensor | None]],
     ) -> tuple[Tensor, Tensor]:
         """Sums layers 0..L of light propagation on the user-item graph."""
         sum_user, sum_item = x_user, x_item
