@@ -1,29 +1,52 @@
+import hashlib
+
 import numpy as np
 import pytest
 import torch
 
-from mde_pyg.data import DatasetError, MMRecDataset, make_synthetic, write_inter
-from mde_pyg.data.hetero import split_edge_index
+from mde_pyg.data.dataset import MMRecDataset, file_digest
+from mde_pyg.data.errors import DatasetError
+from mde_pyg.data.hetero import item_features, split_edge_index
+from mde_pyg.data.mmrec import load_mmrec, write_inter
+from mde_pyg.data.synthetic import make_synthetic
+
+SPLITS = ("train", "val", "test")
 
 
 @pytest.fixture
 def folder(tmp_path):
     data = make_synthetic(num_users=50, num_items=30, seed=0)
-    index = [split_edge_index(data, s) for s in ("train", "val", "test")]
+    index = [split_edge_index(data, s) for s in SPLITS]
     pairs = torch.cat(index, dim=1)
     labels = torch.cat([i.new_full((i.size(1),), s) for s, i in enumerate(index)])
     folder = tmp_path / "toy"
     folder.mkdir()
     write_inter(folder / "toy.inter", pairs[0], pairs[1], labels)
     np.save(folder / "text_feat.npy", data["item"].x_text.numpy())
+    np.save(folder / "image_feat.npy", data["item"].x_image.numpy())
     return folder
+
+
+def cached_files(folder):
+    return sorted((folder / "processed").glob("data_*.pt"))
+
+
+def test_matches_load_mmrec(folder):
+    dataset = MMRecDataset(str(folder.parent), "toy")
+    assert len(dataset) == 1 and repr(dataset) == "MMRecDataset(toy)"
+    data, expected = dataset[0], load_mmrec(folder)
+    assert list(item_features(data)) == ["image", "text"]
+    for split in SPLITS:
+        assert torch.equal(
+            split_edge_index(data, split), split_edge_index(expected, split)
+        )
+    assert torch.equal(data["item"].x_text, expected["item"].x_text)
+    assert data["user"].num_nodes == expected["user"].num_nodes
 
 
 def test_processes_once_then_loads_from_cache(folder, monkeypatch):
     first = MMRecDataset(str(folder.parent), "toy")
-    assert first[0]["item"].x_text.shape == (30, 32)
-    cached = list((folder / "processed").glob("data_*.pt"))
-    assert len(cached) == 1
+    assert len(cached_files(folder)) == 1
 
     def fail(self):
         raise AssertionError("process() must not run on a cache hit")
@@ -31,16 +54,55 @@ def test_processes_once_then_loads_from_cache(folder, monkeypatch):
     monkeypatch.setattr(MMRecDataset, "process", fail)
     second = MMRecDataset(str(folder.parent), "toy")
     assert torch.equal(second[0]["item"].x_text, first[0]["item"].x_text)
+    monkeypatch.undo()
+    # force_reload processes again into the same file.
+    mtime = cached_files(folder)[0].stat().st_mtime_ns
+    MMRecDataset(str(folder.parent), "toy", force_reload=True)
+    assert cached_files(folder)[0].stat().st_mtime_ns > mtime
 
 
 def test_changed_raw_file_is_reprocessed(folder):
     MMRecDataset(str(folder.parent), "toy")
     np.save(folder / "text_feat.npy", np.ones((30, 32), dtype=np.float32))
     changed = MMRecDataset(str(folder.parent), "toy")
-    assert len(list((folder / "processed").glob("data_*.pt"))) == 2
+    assert len(cached_files(folder)) == 2
     assert bool((changed[0]["item"].x_text == 1).all())
 
 
-def test_missing_dataset_is_an_error(tmp_path):
-    with pytest.raises(DatasetError, match="nothing is downloaded"):
+def test_modality_list_is_part_of_the_key(folder):
+    both = MMRecDataset(str(folder.parent), "toy")
+    text = MMRecDataset(str(folder.parent), "toy", modalities=["text"])
+    assert list(item_features(text[0])) == ["text"]
+    reordered = MMRecDataset(str(folder.parent), "toy", modalities=["text", "image"])
+    assert list(item_features(reordered[0])) == ["text", "image"]
+    assert list(item_features(both[0])) == ["image", "text"]
+    assert len(cached_files(folder)) == 3
+
+
+def test_pre_transform_is_applied_once(folder):
+    calls = []
+
+    def mark(data):
+        calls.append(1)
+        data["item"].marked = torch.ones(1)
+        return data
+
+    MMRecDataset(str(folder.parent), "toy", pre_transform=mark)
+    again = MMRecDataset(str(folder.parent), "toy", pre_transform=mark)
+    assert len(calls) == 1 and "marked" in again[0]["item"]
+
+
+def test_missing_files_are_errors(tmp_path, folder):
+    with pytest.raises(DatasetError, match="absent.inter: file not found .*download"):
         MMRecDataset(str(tmp_path), "absent")
+    with pytest.raises(
+        DatasetError, match="audio_feat.npy: file not found .*nothing is downloaded"
+    ):
+        MMRecDataset(str(folder.parent), "toy", modalities=["audio"])
+
+
+def test_file_digest_streams_large_files(tmp_path):
+    path = tmp_path / "blob"
+    path.write_bytes(b"ab" * (1 << 20))  # two 1 MiB blocks
+    assert file_digest(path) == hashlib.sha1(b"ab" * (1 << 20)).hexdigest()
+    assert file_digest(path, "md5") == hashlib.md5(b"ab" * (1 << 20)).hexdigest()

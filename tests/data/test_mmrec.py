@@ -7,12 +7,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mde_pyg.data import load_mmrec
 from mde_pyg.data.errors import DatasetError
 from mde_pyg.data.hetero import item_features, split_edge_index
-from mde_pyg.data.mmrec import read_inter, write_inter
+from mde_pyg.data.mmrec import first_pair_mask, load_mmrec, read_inter, write_inter
 
 HEADER = "userID\titemID\tx_label\n"
+RNG = np.random.default_rng(0)
 
 
 def make_folder(tmp_path, rows, name="toy", header=HEADER, features=None):
@@ -38,18 +38,18 @@ ROWS = [
 
 
 def test_load_mmrec_layout_and_modalities(tmp_path):
-    feats = {"text": np.random.rand(4, 3), "image": np.random.rand(4, 5)}
+    feats = {"text": RNG.random((4, 3)), "image": RNG.random((4, 5))}
     folder = make_folder(tmp_path, ROWS, features=feats)
     data = load_mmrec(folder)
     assert data["user"].num_nodes == 3 and data["item"].num_nodes == 4
     assert list(item_features(data)) == ["image", "text"]  # sorted file names
     assert data["item"].x_text.dtype == torch.float32
-    assert split_edge_index(data, "train").tolist() == [[0, 0, 1, 2], [0, 1, 1, 0]]
+    assert torch.allclose(data["item"].x_text, torch.from_numpy(feats["text"]).float())
+    train = split_edge_index(data, "train")
+    assert train.dtype == torch.int64 and train.tolist() == [[0, 0, 1, 2], [0, 1, 1, 0]]
     assert split_edge_index(data, "val").tolist() == [[0, 2], [2, 3]]
-    assert torch.equal(
-        data["item", "rev_interacts", "user"].edge_index,
-        split_edge_index(data, "train").flip(0),
-    )
+    assert split_edge_index(data, "test").tolist() == [[1, 0], [3, 3]]
+    assert torch.equal(data["item", "rev_interacts", "user"].edge_index, train.flip(0))
     only_text = load_mmrec(folder, modalities=["text"])
     assert list(item_features(only_text)) == ["text"]
     explicit = load_mmrec(folder, feature_files={"v": folder / "image_feat.npy"})
@@ -57,86 +57,202 @@ def test_load_mmrec_layout_and_modalities(tmp_path):
     assert list(item_features(load_mmrec(folder, modalities=[]))) == []
 
 
+def test_counts_span_all_splits_and_name_argument(tmp_path):
+    # Item 9 and user 5 occur only in held-out rows, yet count.
+    rows = [*ROWS, (5, 0, 0), (5, 9, 2)]
+    folder = make_folder(tmp_path, rows, name="other")
+    data = load_mmrec(folder.rename(tmp_path / "renamed"), name="other")
+    assert data["user"].num_nodes == 6 and data["item"].num_nodes == 10
+
+
 def test_optional_columns_are_ignored_and_round_trip(tmp_path):
+    # Any column order; float ratings are never parsed.
     folder = make_folder(
         tmp_path,
-        [(u, i, lab, 5, 123) for u, i, lab in ROWS],
-        header="userID\titemID\tx_label\trating\ttimestamp\n",
+        [(123, u, 4.5, i, lab) for u, i, lab in ROWS],
+        header="timestamp\tuserID\trating\titemID\tx_label\n",
     )
     user, item, label = read_inter(folder / "toy.inter")
+    assert list(zip(user.tolist(), item.tolist(), label.tolist())) == ROWS
     write_inter(tmp_path / "copy.inter", user, item, label)
     again = read_inter(tmp_path / "copy.inter")
     assert all(torch.equal(a, b) for a, b in zip((user, item, label), again))
+
+
+def test_load_mmrec_round_trip_with_write_inter(tmp_path):
+    gen = torch.Generator().manual_seed(0)
+    user = torch.arange(20).repeat_interleave(6)
+    item = torch.stack([torch.randperm(15, generator=gen)[:6] for _ in range(20)])
+    label = torch.tensor([0, 0, 0, 0, 1, 2]).repeat(20)
+    folder = tmp_path / "rt"
+    folder.mkdir()
+    write_inter(folder / "rt.inter", user, item.view(-1), label)
+    np.save(folder / "image_feat.npy", np.ones((int(item.max()) + 1, 2)))
+    data = load_mmrec(folder)
+    for value, split in enumerate(("train", "val", "test")):
+        expected = torch.stack([user, item.view(-1)])[:, label == value]
+        assert torch.equal(split_edge_index(data, split), expected)
+
+
+def test_crlf_blank_lines_and_spaces(tmp_path):
+    path = tmp_path / "win.inter"
+    path.write_bytes(b"userID\titemID\tx_label\r\n0\t1\t0\r\n\r\n 2\t3\t1\r\n\r\n")
+    user, item, label = read_inter(path)
+    assert user.tolist() == [0, 2] and item.tolist() == [1, 3]
+    assert label.tolist() == [0, 1]
+    path.write_bytes(b"\xef\xbb\xbf" + HEADER.encode() + b"0\t1\t0\n0\t2\t1\n")
+    assert read_inter(path)[1].tolist() == [1, 2]  # byte order mark skipped
+    # Line numbers in errors count the skipped blank lines.
+    path.write_text(HEADER + "0\t1\t0\n\n\n-4\t1\t0\n")
+    with pytest.raises(DatasetError, match="negative value -4 at line 5"):
+        read_inter(path)
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         ("", "file is empty"),
+        ("\n0\t1\t0\n", "file is empty"),
         ("userID\titemID\n0\t1\n", "missing required column 'x_label'"),
-        ("userID,itemID,x_label\n0,1,0\n", "missing required column 'userID'.*tab"),
+        (
+            "userID,itemID,x_label\n0,1,0\n",
+            re.escape(
+                "missing required column 'userID' (found columns: "
+                "['userID,itemID,x_label']; the file must be tab-separated)"
+            ),
+        ),
         (HEADER, "no interaction rows"),
+        (HEADER + "\n\n", "no interaction rows"),
         (
             HEADER + "0\t1\t0\n1\tx7\t0\n",
             "column 'itemID' has non-integer value 'x7' at line 3",
         ),
         (
+            HEADER + "0\t1.5\t0\n",
+            "column 'itemID' has non-integer value '1.5' at line 2",
+        ),
+        (HEADER + "0\t\t0\n", "column 'itemID' has non-integer value '' at line 2"),
+        (
+            HEADER + "0\t1\t0\n99999999999999999999\t1\t0\n",
+            "column 'userID' has value '99999999999999999999' at line 3, outside",
+        ),
+        (
             HEADER + "0\t1\t0\n-3\t1\t0\n",
             "column 'userID' has negative value -3 at line 3",
         ),
+        (HEADER + "0\t-1\t0\n", "column 'itemID' has negative value -1 at line 2"),
         (HEADER + "0\t1\t0\n1\t1\t5\n", "column 'x_label' has value 5 at line 3"),
-        (HEADER + "0\t1\t0\n1\t1\n", "line 3 has 2 fields, expected 3"),
-        (HEADER + "0\t1.5\t0\n", "column 'itemID' has non-integer value '1.5'"),
+        (HEADER + "0\t1\t-1\n", "column 'x_label' has value -1 at line 2"),
+        (HEADER + "0\t1\tx\n", "column 'x_label' has non-integer value 'x' at line 2"),
+        (HEADER + "0\t1\t0\n1\t1\n", re.escape("line 3 has 2 fields, expected 3")),
+        # A short and a long line that together have the right field count.
+        (HEADER + "0\t1\n2\t3\t0\t0\n", "line 2 has 2 fields, expected 3"),
     ],
 )
 def test_malformed_inter_files(tmp_path, content, message):
     path = tmp_path / "bad.inter"
     path.write_text(content)
-    with pytest.raises(DatasetError, match=f"bad.inter: .*{message}"):
+    with pytest.raises(DatasetError, match=f"bad.inter: {message}"):
         read_inter(path)
 
 
+def test_not_utf8_and_missing_file(tmp_path):
+    with pytest.raises(DatasetError, match="nope.inter: file not found"):
+        read_inter(tmp_path / "nope.inter")
+    (tmp_path / "bin.inter").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(DatasetError, match="bin.inter: not a UTF-8 text file"):
+        read_inter(tmp_path / "bin.inter")
+
+
 def test_missing_folder_file_and_modality(tmp_path):
-    with pytest.raises(DatasetError, match="dataset folder not found"):
+    with pytest.raises(DatasetError, match="nope: dataset folder not found"):
         load_mmrec(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match=re.escape("empty.inter: file not found")):
         load_mmrec(tmp_path / "empty")
     folder = make_folder(tmp_path, ROWS)
     with pytest.raises(
-        DatasetError, match="audio_feat.npy: feature file of modality 'audio'"
+        DatasetError, match="audio_feat.npy: feature file of modality 'audio' not"
     ):
         load_mmrec(folder, modalities=["audio"])
 
 
 def test_duplicates_are_dropped_with_a_count(tmp_path):
     folder = make_folder(tmp_path, [*ROWS, (0, 0, 0), (0, 0, 1)])
-    with pytest.warns(UserWarning, match="dropped 2 duplicate"):
+    with pytest.warns(UserWarning, match="toy.inter: dropped 2 duplicate"):
         data = load_mmrec(folder)
     assert split_edge_index(data, "train").size(1) == 4
+    assert split_edge_index(data, "val").size(1) == 2  # (0, 0, 1) dropped
+
+
+def test_first_pair_mask_with_huge_ids():
+    # (max user + 1) * (max item + 1) overflows int64: the lexsort path.
+    big = 2**62
+    user = np.array([big, 0, big, 0, big])
+    item = np.array([big, 1, big, 2, 7])
+    assert first_pair_mask(user, item).tolist() == [True, True, False, True, True]
+    small = first_pair_mask(np.array([3, 1, 3, 1]), np.array([2, 2, 2, 0]))
+    assert small.tolist() == [True, True, False, True]
 
 
 def test_users_without_training_rows_are_dropped_with_a_count(tmp_path):
-    folder = make_folder(tmp_path, [*ROWS, (3, 0, 1), (3, 1, 2)])
-    with pytest.warns(UserWarning, match="dropped 2 validation/test rows of 1 users"):
+    folder = make_folder(tmp_path, [*ROWS, (3, 0, 1), (3, 1, 2), (4, 2, 2)])
+    with pytest.warns(
+        UserWarning, match="toy.inter: dropped 3 validation/test rows of 2 users"
+    ):
         data = load_mmrec(folder)
-    assert 3 not in split_edge_index(data, "val")[0].tolist()
+    assert data["user"].num_nodes == 5  # still max(userID) + 1
+    assert split_edge_index(data, "val")[0].tolist() == [0, 2]
+    assert split_edge_index(data, "test")[0].tolist() == [1, 0]
 
 
-def test_empty_split_is_an_error(tmp_path):
-    folder = make_folder(tmp_path, [r for r in ROWS if r[2] != 2])
-    with pytest.raises(DatasetError, match="the test split is empty"):
+@pytest.mark.parametrize(
+    ("rows", "split", "value"),
+    [
+        ([r for r in ROWS if r[2] != 2], "test", 2),
+        ([r for r in ROWS if r[2] != 1], "validation", 1),
+        ([(0, 0, 1), (1, 1, 2)], "train", 0),
+    ],
+)
+def test_empty_split_is_an_error(tmp_path, rows, split, value):
+    folder = make_folder(tmp_path, rows)
+    with (
+        warnings.catch_warnings(),
+        pytest.raises(
+            DatasetError,
+            match=f"toy.inter: the {split} split is empty .*'x_label'.* value {value}",
+        ),
+    ):
+        warnings.simplefilter("ignore")
+        load_mmrec(folder)
+
+
+def test_split_empty_after_dropping_users(tmp_path):
+    rows = [(0, 0, 0), (0, 1, 1), (1, 2, 2)]  # the only test row is an orphan
+    folder = make_folder(tmp_path, rows)
+    with (
+        pytest.warns(UserWarning, match="dropped 1 validation/test rows of 1 users"),
+        pytest.raises(DatasetError, match="the test split is empty"),
+    ):
         load_mmrec(folder)
 
 
 @pytest.mark.parametrize(
     ("x", "message"),
     [
-        (np.random.rand(3, 2), "have 3 rows but the dataset has 4 items"),
-        (np.random.rand(4), "must be 2-D"),
+        (
+            RNG.random((3, 2)),
+            "features of modality 'image' have 3 rows but the dataset has 4 items",
+        ),
+        (RNG.random(4), "must be 2-D [items, dim], got shape (4,)"),
+        (np.ones((4, 2), dtype=bool), "have dtype bool, expected real numbers"),
         (
             np.array([[0.0, 1], [1, 1], [np.nan, 0], [np.inf, 1]]),
             "modality 'image' contain NaN/Inf, first in row 2",
+        ),
+        (
+            np.array([[0.0, 1], [1, -np.inf], [1, 0], [0, 1]]),
+            "contain NaN/Inf, first in row 1",
         ),
     ],
 )
@@ -146,11 +262,21 @@ def test_bad_features(tmp_path, x, message):
         load_mmrec(folder)
 
 
-def test_unreadable_feature_file(tmp_path):
+def test_integer_features_are_cast(tmp_path):
+    x = np.arange(8, dtype=np.int16).reshape(4, 2)
+    data = load_mmrec(make_folder(tmp_path, ROWS, features={"image": x}))
+    assert data["item"].x_image.dtype == torch.float32
+    assert data["item"].x_image.tolist() == x.tolist()
+
+
+def test_unreadable_feature_files(tmp_path):
     folder = make_folder(tmp_path, ROWS)
     (folder / "image_feat.npy").write_bytes(b"not numpy")
-    with pytest.raises(DatasetError, match="not a readable .npy"):
+    with pytest.raises(DatasetError, match="image_feat.npy: not a readable .npy"):
         load_mmrec(folder)
+    np.savez(folder / "pair.npz", a=np.ones((4, 2)))
+    with pytest.raises(DatasetError, match="pair.npz: expected a single .npy array"):
+        load_mmrec(folder, feature_files={"v": folder / "pair.npz"})
 
 
 @settings(max_examples=40, deadline=None)
@@ -170,6 +296,8 @@ def test_read_inter_keeps_first_of_each_pair(tmp_path_factory, rows):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         user, item, label = read_inter(path)
-    assert (len(caught) == 1) == (len(first) < len(rows))
+    assert len(caught) == (len(first) < len(rows))
+    if caught:
+        assert f"dropped {len(rows) - len(first)} duplicate" in str(caught[0].message)
     got = list(zip(user.tolist(), item.tolist(), label.tolist()))
     assert got == [(u, i, lab) for (u, i), lab in first.items()]

@@ -14,7 +14,14 @@ from mde_pyg.data.mmrec import feature_paths, load_mmrec
 
 
 def file_digest(path: str | Path, algorithm: str = "sha1") -> str:
-    """Hex digest of a file's content, read in 1 MiB blocks."""
+    """Returns the hex digest of a file's content, streamed in 1 MiB blocks
+    so that large feature files are never held in memory at once.
+
+    Args:
+        path (str or Path): The file.
+        algorithm (str, optional): A :mod:`hashlib` algorithm.
+            (default: :obj:`"sha1"`)
+    """
     digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -58,7 +65,8 @@ class MMRecDataset(InMemoryDataset):
     ) -> None:
         self.name = name
         self.modalities = None if modalities is None else list(modalities)
-        folder = Path(root) / name
+        self._digest: str | None = None
+        folder = Path(root).expanduser() / name
         if not (folder / f"{name}.inter").is_file():
             raise DatasetError(
                 f"{folder / f'{name}.inter'}: file not found (MMRecDataset reads an "
@@ -82,18 +90,22 @@ class MMRecDataset(InMemoryDataset):
 
     @property
     def processed_file_names(self) -> list[str]:
-        digest = hashlib.sha1()
-        for path in self.raw_paths:
-            digest.update(file_digest(path).encode())
-        digest.update(",".join(self._features).encode())
-        return [f"data_{digest.hexdigest()[:16]}.pt"]
+        # PyG reads this several times per instantiation; hash the (possibly
+        # large) raw files once. Only reached after the raw files were found.
+        if self._digest is None:
+            digest = hashlib.sha1()
+            for path in self.raw_paths:
+                digest.update(file_digest(path).encode())
+            digest.update(",".join(self._features).encode())
+            self._digest = digest.hexdigest()[:16]
+        return [f"data_{self._digest}.pt"]
 
     def download(self) -> None:
         missing = [p for p in self.raw_paths if not Path(p).is_file()]
         raise DatasetError(f"{missing[0]}: file not found (nothing is downloaded)")
 
     def process(self) -> None:
-        data = load_mmrec(self.raw_dir, self.name, list(self._features))
+        data = load_mmrec(self.raw_dir, self.name, feature_files=self._features)
         if self.pre_transform is not None:
             data = self.pre_transform(data)
         self.save([data], self.processed_paths[0])

@@ -9,7 +9,8 @@ modality, row ``i`` for item ``i``.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -23,126 +24,216 @@ from mde_pyg.data.hetero import build_heterodata
 REQUIRED_COLUMNS = ("userID", "itemID", "x_label")
 SPLIT_NAMES = ("train", "validation", "test")
 FEATURE_SUFFIX = "_feat.npy"
+_INT64 = np.iinfo(np.int64)
 
 
-def _first_bad_row(path: Path, column: str, values: np.ndarray) -> DatasetError:
-    """The error for the first value of ``column`` that is not an integer
-    (only reached once the fast conversion has failed)."""
+def parse_int_column(
+    source: object,
+    column: str,
+    values: Sequence[str],
+    line_of: Callable[[int], int],
+) -> np.ndarray:
+    """Converts the strings of one column to ``int64``.
+
+    Args:
+        source (object): The file (or input) named in errors.
+        column (str): The column named in errors.
+        values (list of str): The column's values.
+        line_of (callable): Maps a row index to the line number named in
+            errors.
+
+    Raises:
+        DatasetError: naming the first value that is not an integer in the
+            ``int64`` range, and its line.
+    """
+    try:
+        return np.array(values, dtype=np.int64)
+    except (ValueError, OverflowError):
+        pass
+    # Slow path, only reached for a bad file: find the value to report.
     for row, value in enumerate(values):
         try:
-            int(value)
+            in_range = _INT64.min <= int(value) <= _INT64.max
         except ValueError:
-            return DatasetError(
-                f"{path}: column '{column}' has non-integer value {value!r} at "
-                f"line {row + 2}"
+            raise DatasetError(
+                f"{source}: column '{column}' has non-integer value {value!r} at "
+                f"line {line_of(row)}"
+            ) from None
+        if not in_range:
+            raise DatasetError(
+                f"{source}: column '{column}' has value {value!r} at line "
+                f"{line_of(row)}, outside the 64-bit integer range"
             )
-    raise AssertionError("unreachable: conversion failed on valid integers")
+    raise AssertionError("unreachable: every value converts on its own")
+
+
+def first_pair_mask(user: np.ndarray, item: np.ndarray) -> np.ndarray:
+    """The boolean mask of the rows that are the first occurrence of their
+    ``(user, item)`` pair.
+
+    Args:
+        user (np.ndarray): ``[E]`` non-negative user IDs.
+        item (np.ndarray): ``[E]`` non-negative item IDs.
+    """
+    # Both sorts are stable, so the first row of each group of equal pairs is
+    # the earliest one in the input. Sorting one combined key is several
+    # times faster than lexsort, but the key overflows for huge IDs.
+    span = int(item.max()) + 1
+    if (int(user.max()) + 1) * span - 1 <= _INT64.max:
+        order = np.argsort(user * span + item, kind="stable")
+    else:
+        order = np.lexsort((item, user))
+    repeat = (user[order][1:] == user[order][:-1]) & (
+        item[order][1:] == item[order][:-1]
+    )
+    mask = np.ones(user.size, dtype=bool)
+    mask[order[1:][repeat]] = False
+    return mask
 
 
 def read_inter(path: str | Path) -> tuple[Tensor, Tensor, Tensor]:
     """Reads an MMRec ``.inter`` file and returns ``(user, item, label)``
-    ``int64`` tensors, validated: IDs non-negative integers, labels in
-    ``{0, 1, 2}``. Duplicate ``(userID, itemID)`` rows are dropped (the first
-    is kept) with a warning that says how many.
+    ``int64`` tensors.
+
+    The file is tab-separated with a header that contains ``userID``,
+    ``itemID`` and ``x_label`` (other columns are ignored). Blank lines are
+    skipped. Duplicate ``(userID, itemID)`` rows are dropped (the first is
+    kept) with a :class:`UserWarning` that says how many.
+
+    Args:
+        path (str or Path): The ``.inter`` file.
 
     Raises:
-        DatasetError: naming the file, the column and the offending value.
+        DatasetError: for a missing or empty file, a missing column, a line
+            with the wrong number of fields, a non-integer or negative ID, or
+            an ``x_label`` other than ``0``, ``1`` or ``2``; the message
+            names the file, the column and the offending value with its line.
     """
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
-    text = path.read_text()
-    header_end = text.find("\n")
-    header_line = text if header_end < 0 else text[:header_end]
-    header = header_line.rstrip("\r").split("\t")
-    if not header_line.strip():
+    try:
+        # "utf-8-sig" drops a byte order mark before the first column name.
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{path}: not a UTF-8 text file ({error})") from None
+    if not lines or not lines[0].strip():
         raise DatasetError(
             f"{path}: file is empty (expected a header with {list(REQUIRED_COLUMNS)})"
         )
+    header = [name.strip() for name in lines[0].split("\t")]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise DatasetError(
             f"{path}: missing required column '{missing[0]}' (found columns: "
             f"{header}; the file must be tab-separated)"
         )
-    lines = text[header_end + 1 :].splitlines() if header_end >= 0 else []
-    lines = [line for line in lines if line.strip()]
-    if not lines:
-        raise DatasetError(f"{path}: no interaction rows after the header")
-    fields = "\t".join(lines).split("\t")
-    if len(fields) != len(lines) * len(header):
-        # Slow path only to name the offending line.
-        for row, line in enumerate(lines):
-            if line.count("\t") + 1 != len(header):
-                raise DatasetError(
-                    f"{path}: line {row + 2} has {line.count(chr(9)) + 1} fields, "
-                    f"expected {len(header)} ({header})"
-                )
-    table = np.array(fields, dtype=object).reshape(len(lines), len(header))
 
-    columns = {}
-    for column in REQUIRED_COLUMNS:
-        raw = table[:, header.index(column)]
-        try:
-            values = raw.astype(np.int64)
-        except (ValueError, OverflowError):
-            raise _first_bad_row(path, column, raw) from None
-        negative = np.flatnonzero(values < 0)
+    # One pass finds both blank lines (skipped) and lines with the wrong
+    # number of fields (an error): both have an unexpected tab count.
+    rows = lines[1:]
+    num_tabs = np.fromiter(map(str.count, rows, repeat("\t")), np.int64, len(rows))
+    odd = np.flatnonzero(num_tabs != len(header) - 1).tolist()
+    for r in odd:
+        if rows[r].strip():
+            raise DatasetError(
+                f"{path}: line {r + 2} has {num_tabs[r] + 1} fields, "
+                f"expected {len(header)} ({header})"
+            )
+    line_numbers = None
+    if odd:
+        blank = set(odd)
+        line_numbers = [r + 2 for r in range(len(rows)) if r not in blank]
+        rows = [rows[n - 2] for n in line_numbers]
+    if not rows:
+        raise DatasetError(f"{path}: no interaction rows after the header")
+
+    def line_of(row: int) -> int:
+        return row + 2 if line_numbers is None else line_numbers[row]
+
+    fields = "\t".join(rows).split("\t")
+    columns = {
+        c: parse_int_column(path, c, fields[header.index(c) :: len(header)], line_of)
+        for c in REQUIRED_COLUMNS
+    }
+    for column in ("userID", "itemID"):
+        negative = np.flatnonzero(columns[column] < 0)
         if negative.size:
             row = int(negative[0])
             raise DatasetError(
-                f"{path}: column '{column}' has negative value {values[row]} at "
-                f"line {row + 2} (IDs are 0-based)"
+                f"{path}: column '{column}' has negative value "
+                f"{columns[column][row]} at line {line_of(row)} (IDs are 0-based)"
             )
-        columns[column] = values
-    invalid = np.flatnonzero(columns["x_label"] > 2)
+    label = columns["x_label"]
+    invalid = np.flatnonzero((label < 0) | (label > 2))
     if invalid.size:
         row = int(invalid[0])
         raise DatasetError(
-            f"{path}: column 'x_label' has value {columns['x_label'][row]} at line "
-            f"{row + 2} (expected 0 = train, 1 = validation, 2 = test)"
+            f"{path}: column 'x_label' has value {label[row]} at line "
+            f"{line_of(row)} (expected 0 = train, 1 = validation, 2 = test)"
         )
 
     user, item = columns["userID"], columns["itemID"]
-    key = user * (int(item.max()) + 1) + item
-    _, first = np.unique(key, return_index=True)
-    if first.size < key.size:
+    first = first_pair_mask(user, item)
+    if not first.all():
         warnings.warn(
-            f"{path}: dropped {key.size - first.size} duplicate (userID, itemID) "
+            f"{path}: dropped {int((~first).sum())} duplicate (userID, itemID) "
             "rows, keeping the first occurrence of each pair",
             stacklevel=2,
         )
-        first.sort()
-        user, item = user[first], item[first]
-        columns["x_label"] = columns["x_label"][first]
-    return (
-        torch.from_numpy(user),
-        torch.from_numpy(item),
-        torch.from_numpy(columns["x_label"]),
-    )
+        user, item, label = user[first], item[first], label[first]
+    return torch.from_numpy(user), torch.from_numpy(item), torch.from_numpy(label)
 
 
-def write_inter(path: str | Path, user: Tensor, item: Tensor, label: Tensor) -> None:
-    """Writes ``(user, item, label)`` as an MMRec ``.inter`` file."""
-    table = torch.stack([user, item, label], dim=1).numpy()
-    np.savetxt(
-        path,
-        table,
-        fmt="%d",
-        delimiter="\t",
-        header="\t".join(REQUIRED_COLUMNS),
-        comments="",
-    )
+def write_inter(
+    path: str | Path,
+    user: Tensor | np.ndarray,
+    item: Tensor | np.ndarray,
+    label: Tensor | np.ndarray,
+) -> None:
+    """Writes ``(user, item, label)`` as an MMRec ``.inter`` file with the
+    header ``userID itemID x_label``, readable by :func:`read_inter`.
+
+    Args:
+        path (str or Path): The file to write.
+        user (torch.Tensor or np.ndarray): ``[E]`` user IDs.
+        item (torch.Tensor or np.ndarray): ``[E]`` item IDs.
+        label (torch.Tensor or np.ndarray): ``[E]`` split of each row
+            (``0`` train, ``1`` validation, ``2`` test).
+    """
+    columns = [torch.as_tensor(c).reshape(-1).tolist() for c in (user, item, label)]
+    if not len(columns[0]) == len(columns[1]) == len(columns[2]):
+        raise ValueError(
+            f"user, item and label must have the same length, got "
+            f"{[len(c) for c in columns]}"
+        )
+    body = "".join(f"{u}\t{i}\t{lab}\n" for u, i, lab in zip(*columns))
+    Path(path).write_text("\t".join(REQUIRED_COLUMNS) + "\n" + body)
 
 
-def load_features(path: Path, modality: str, num_items: int) -> Tensor:
-    """Loads and validates one ``[num_items, d]`` feature matrix."""
+def load_features(path: str | Path, modality: str, num_items: int) -> Tensor:
+    """Loads and validates one ``[num_items, d]`` feature matrix and returns
+    it as ``float32``.
+
+    Args:
+        path (str or Path): The ``.npy`` file.
+        modality (str): The modality named in errors.
+        num_items (int): The expected number of rows.
+
+    Raises:
+        DatasetError: for a missing or unreadable file, a shape other than
+            ``[num_items, d]``, a non-numeric dtype, or NaN/Inf values (naming
+            the first bad row).
+    """
+    path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: feature file of modality '{modality}' not found")
     try:
         x = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as error:
         raise DatasetError(f"{path}: not a readable .npy array ({error})") from None
+    if not isinstance(x, np.ndarray):  # an .npz archive
+        raise DatasetError(f"{path}: expected a single .npy array, got {type(x)}")
     if x.ndim != 2:
         raise DatasetError(
             f"{path}: features of modality '{modality}' must be 2-D [items, dim], "
@@ -153,8 +244,11 @@ def load_features(path: Path, modality: str, num_items: int) -> Tensor:
             f"{path}: features of modality '{modality}' have {x.shape[0]} rows but "
             f"the dataset has {num_items} items (max itemID + 1)"
         )
-    if not np.issubdtype(x.dtype, np.number):
-        raise DatasetError(f"{path}: features have non-numeric dtype {x.dtype}")
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise DatasetError(
+            f"{path}: features of modality '{modality}' have dtype {x.dtype}, "
+            "expected real numbers"
+        )
     finite = np.isfinite(x).all(axis=1)
     if not finite.all():
         row = int(np.flatnonzero(~finite)[0])
@@ -166,13 +260,23 @@ def load_features(path: Path, modality: str, num_items: int) -> Tensor:
 
 
 def feature_paths(
-    folder: Path,
+    folder: str | Path,
     modalities: Sequence[str] | None = None,
     feature_files: Mapping[str, str | Path] | None = None,
 ) -> dict[str, Path]:
-    """``{modality: path}``: ``feature_files`` if given, else
+    """Returns ``{modality: path}``: ``feature_files`` if given, else
     ``<folder>/<m>_feat.npy`` for each of ``modalities``, else every
-    ``*_feat.npy`` in the folder (sorted by name)."""
+    ``*_feat.npy`` in the folder (sorted by name, so that the order does not
+    depend on the file system).
+
+    Args:
+        folder (str or Path): The dataset folder.
+        modalities (list of str, optional): Modality names.
+            (default: :obj:`None`)
+        feature_files (dict, optional): Explicit ``{modality: path}``.
+            (default: :obj:`None`)
+    """
+    folder = Path(folder)
     if feature_files is not None:
         return {m: Path(p) for m, p in feature_files.items()}
     if modalities is None:
@@ -192,29 +296,30 @@ def load_mmrec(
 
     ``num_users = max(userID) + 1`` and ``num_items = max(itemID) + 1`` over
     all splits. Validation and test rows of users without any training
-    interaction are dropped, with a warning giving the count (they cannot be
-    ranked against a training history).
+    interaction are dropped (they have no history to rank from, and the
+    reference protocol drops them too), with a :class:`UserWarning` that
+    gives the number of rows and users.
 
     Args:
         folder (str or Path): The dataset folder.
         name (str, optional): Reads ``<folder>/<name>.inter``; defaults to
             the folder's name. (default: :obj:`None`)
         modalities (list of str, optional): Modalities to load from
-            ``<m>_feat.npy``; :obj:`None` loads every ``*_feat.npy`` found,
-            ``[]`` none. (default: :obj:`None`)
+            ``<folder>/<m>_feat.npy``; :obj:`None` loads every
+            ``*_feat.npy`` found (sorted by name), ``[]`` none.
+            (default: :obj:`None`)
         feature_files (dict, optional): Explicit ``{modality: path}``
             mapping, overriding ``modalities``. (default: :obj:`None`)
 
     Raises:
-        DatasetError: for a missing folder or file, a malformed ``.inter``,
-            feature rows that do not match the item count, NaN/Inf features,
-            or an empty split.
+        DatasetError: for a missing folder or file, a malformed ``.inter``
+            (see :func:`read_inter`), feature rows that do not match the item
+            count, NaN/Inf features, or an empty split.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"{folder}: dataset folder not found")
-    name = name or folder.name
-    inter_path = folder / f"{name}.inter"
+    inter_path = folder / f"{name or folder.name}.inter"
     user, item, label = read_inter(inter_path)
     num_users, num_items = int(user.max()) + 1, int(item.max()) + 1
 
@@ -231,12 +336,12 @@ def load_mmrec(
         user, item, label = user[~orphan], item[~orphan], label[~orphan]
 
     index = torch.stack([user, item])
-    splits = [index[:, label == s] for s in range(3)]
-    for split, split_index in zip(SPLIT_NAMES, splits):
+    splits = [index[:, label == s] for s in range(len(SPLIT_NAMES))]
+    for value, (split, split_index) in enumerate(zip(SPLIT_NAMES, splits)):
         if split_index.size(1) == 0:
             raise DatasetError(
                 f"{inter_path}: the {split} split is empty (column 'x_label' has "
-                f"no rows with value {SPLIT_NAMES.index(split)})"
+                f"no usable rows with value {value})"
             )
     features = {
         modality: load_features(path, modality, num_items)

@@ -4,6 +4,7 @@ re-indexing and the published random per-user split."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +14,17 @@ from torch_geometric.data import HeteroData
 
 from mde_pyg.data.errors import DatasetError
 from mde_pyg.data.hetero import build_heterodata
+from mde_pyg.data.mmrec import first_pair_mask
+
+_TAB_SUFFIXES = (".tsv", ".tab", ".inter")
 
 
 def k_core_filter(user: Tensor, item: Tensor, k: int = 5) -> Tensor:
     r"""Returns the mask of interactions that survive iterative :math:`k`-core
     filtering: every remaining user and item has at least ``k``
     interactions. Each round drops all users and items below ``k`` at once,
-    until nothing changes.
+    until nothing changes (removing an item can push a user below ``k`` and
+    vice versa). Duplicate pairs count as often as they occur.
 
     Args:
         user (torch.Tensor): ``[E]`` user indices (``0..num_users-1``).
@@ -38,118 +43,321 @@ def k_core_filter(user: Tensor, item: Tensor, k: int = 5) -> Tensor:
         keep = new_keep
 
 
-def reindex(values: np.ndarray) -> tuple[Tensor, np.ndarray]:
-    """Maps arbitrary IDs (integers or strings) to ``0..n-1`` in sorted order;
-    returns the new IDs and the original ID of each new one."""
-    mapping, inverse = np.unique(values, return_inverse=True)
-    return torch.from_numpy(inverse.astype(np.int64)), mapping
+def reindex(values: np.ndarray | Tensor | Sequence) -> tuple[Tensor, np.ndarray]:
+    """Maps arbitrary IDs (integers or strings) to ``0..n-1`` in sorted order.
+
+    Args:
+        values (np.ndarray, torch.Tensor or list): ``[E]`` IDs.
+
+    Returns:
+        ``(new_ids, mapping)``: the ``[E]`` ``int64`` new IDs, and the
+        ``[n]`` array of original IDs with ``mapping[new_ids] == values``.
+    """
+    mapping, inverse = np.unique(np.asarray(values), return_inverse=True)
+    return torch.from_numpy(inverse.reshape(-1).astype(np.int64)), mapping
 
 
 def split_per_user(
-    user: Tensor, num_users: int, generator: torch.Generator | int = 0
+    user: Tensor,
+    num_users: int,
+    seed: int | torch.Generator = 0,
+    timestamp: Tensor | None = None,
 ) -> Tensor:
-    r"""The published random per-user split (MMRec): returns per interaction
-    ``0`` (train), ``1`` (validation) or ``2`` (test). A user with
-    :math:`n < 10` interactions gets :math:`n-2`, 1 and 1; otherwise
-    :math:`v = \lfloor 0.2 n \rfloor` are held out, :math:`\lfloor v/2
-    \rfloor` for validation and the rest for test.
+    r"""The published per-user split (MMRec): returns per interaction ``0``
+    (train), ``1`` (validation) or ``2`` (test).
+
+    A user with :math:`n < 10` interactions gets :math:`n-2`, 1 and 1;
+    otherwise :math:`v = \lfloor 0.2 n \rfloor` are held out, :math:`\lfloor
+    v/2 \rfloor` for validation and the rest for test. Which interactions
+    are held out is random (the published rule), or, with ``timestamp``, the
+    latest ones: test the very latest, validation those just before (ties in
+    time are broken at random).
+
+    Vectorised: a random permutation, stably sorted by user, gives every
+    interaction a random rank within its user.
 
     Args:
         user (torch.Tensor): ``[E]`` user index of each interaction.
         num_users (int): Number of users.
-        generator (torch.Generator or int, optional): Random stream, or a
-            seed. (default: :obj:`0`)
+        seed (int or torch.Generator, optional): Seed of the random
+            assignment, or a generator to draw it from. (default: :obj:`0`)
+        timestamp (torch.Tensor, optional): ``[E]`` time of each
+            interaction, for a chronological split. (default: :obj:`None`)
+
+    Raises:
+        DatasetError: if a user has 1 or 2 interactions, too few to give one
+            to each split.
     """
-    if isinstance(generator, int):
-        generator = torch.Generator().manual_seed(generator)
+    generator = seed
+    if not isinstance(generator, torch.Generator):
+        generator = torch.Generator().manual_seed(int(seed))
     count = torch.bincount(user, minlength=num_users)
-    if bool(((count > 0) & (count < 3)).any()):
-        bad = int(torch.nonzero((count > 0) & (count < 3))[0])
+    too_few = torch.nonzero((count > 0) & (count < 3)).view(-1)
+    if too_few.numel():
+        bad = int(too_few[0])
         raise DatasetError(
-            f"user {bad} has {int(count[bad])} interactions: the per-user split "
-            "needs at least 3 (apply k-core filtering with k >= 3)"
+            f"user {bad} has {int(count[bad])} interactions (and {too_few.numel()} "
+            "users have fewer than 3): the per-user split needs at least 3 "
+            "(apply k-core filtering with k >= 3)"
         )
     held_out = count // 5  # int(0.2 n), exact in integers
     num_val = torch.where(count < 10, 1, held_out // 2)
     num_test = torch.where(count < 10, 1, held_out - held_out // 2)
-    # A random order within each user: shuffle, then stable sort by user.
-    perm = torch.randperm(user.numel(), generator=generator)
-    order = perm[user[perm].sort(stable=True).indices]
+
+    order = torch.randperm(user.numel(), generator=generator)
+    if timestamp is None:
+        blocks = ((1, num_val), (2, num_test))
+    else:
+        # Latest first; the stable sort keeps the random order among ties.
+        time = torch.as_tensor(timestamp)[order]
+        order = order[time.sort(stable=True, descending=True).indices]
+        blocks = ((2, num_test), (1, num_val))
+    order = order[user[order].sort(stable=True).indices]
     start = torch.cumsum(count, 0) - count
     rank = torch.empty_like(user)
     rank[order] = torch.arange(user.numel()) - start[user[order]]
+
     label = torch.zeros_like(user)
-    label[rank < num_val[user]] = 1
-    label[(rank >= num_val[user]) & (rank < (num_val + num_test)[user])] = 2
+    end = torch.zeros_like(count)
+    for value, size in blocks:
+        begin, end = end, end + size
+        label[(rank >= begin[user]) & (rank < end[user])] = value
     return label
+
+
+def _detect_sep(path: Path, header: str) -> str:
+    """Tab for ``.tsv``/``.tab``/``.inter``, comma for ``.csv``, otherwise
+    tab if the header has one, else comma."""
+    if path.suffix.lower() in _TAB_SUFFIXES:
+        return "\t"
+    if path.suffix.lower() == ".csv":
+        return ","
+    return "\t" if "\t" in header else ","
 
 
 def _read_columns(
     path: Path, columns: list[str], sep: str | None
-) -> dict[str, np.ndarray]:
+) -> tuple[dict[str, list[str]], list[int]]:
+    """Reads ``columns`` of a delimited text file with a header; returns
+    their values and the line number of every row (for errors)."""
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
-    if sep is None:
-        sep = "\t" if path.suffix in (".tsv", ".inter") else ","
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f, delimiter=sep))
-    if not rows:
-        raise DatasetError(f"{path}: file is empty (expected a header row)")
-    header, body = rows[0], [row for row in rows[1:] if row]
-    missing = [c for c in columns if c not in header]
+    try:
+        return _read_rows(path, columns, sep)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise DatasetError(
+            f"{path}: not readable as delimited text ({error})"
+        ) from None
+
+
+def _read_rows(
+    path: Path, columns: list[str], sep: str | None
+) -> tuple[dict[str, list[str]], list[int]]:
+    # "utf-8-sig" drops the byte order mark that spreadsheet exports start
+    # with, which would otherwise be glued to the first column name.
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        first_line = f.readline()
+        f.seek(0)
+        reader = csv.reader(f, delimiter=sep or _detect_sep(path, first_line))
+        header = [name.strip() for name in next(reader, [])]
+        if not any(header):
+            raise DatasetError(f"{path}: file is empty (expected a header row)")
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise DatasetError(
+                f"{path}: missing column '{missing[0]}' (found columns: {header})"
+            )
+        positions = [header.index(c) for c in columns]
+        values: list[list[str]] = [[] for _ in columns]
+        lines = []
+        for row in reader:
+            if not row:  # a blank line
+                continue
+            if len(row) != len(header):
+                raise DatasetError(
+                    f"{path}: line {reader.line_num} has {len(row)} fields, "
+                    f"expected {len(header)} ({header})"
+                )
+            for column, position, column_values in zip(columns, positions, values):
+                value = row[position].strip()
+                if not value:
+                    raise DatasetError(
+                        f"{path}: column '{column}' has an empty value at line "
+                        f"{reader.line_num}"
+                    )
+                column_values.append(value)
+            lines.append(reader.line_num)
+    if not lines:
+        raise DatasetError(f"{path}: no interaction rows after the header")
+    return dict(zip(columns, values)), lines
+
+
+def _check_arrays(
+    source: str,
+    arrays: Mapping[str, Sequence],
+    user_column: str,
+    item_column: str,
+    timestamp_column: str | None,
+) -> dict[str, np.ndarray]:
+    """Picks the columns out of in-memory arrays, checking that they exist,
+    are 1-D, non-empty and of equal length."""
+    columns = [user_column, item_column]
+    if timestamp_column is not None:
+        columns.append(timestamp_column)
+    missing = [c for c in columns if c not in arrays]
     if missing:
         raise DatasetError(
-            f"{path}: missing column '{missing[0]}' (found columns: {header})"
+            f"{source}: missing column '{missing[0]}' (found columns: {list(arrays)})"
         )
-    bad = next((i for i, row in enumerate(body) if len(row) != len(header)), None)
-    if bad is not None:
+    table = {c: np.asarray(arrays[c]) for c in columns}
+    shapes = {c: values.shape for c, values in table.items()}
+    if any(len(shape) != 1 for shape in shapes.values()) or (
+        len(set(shapes.values())) > 1
+    ):
         raise DatasetError(
-            f"{path}: line {bad + 2} has {len(body[bad])} fields, expected "
-            f"{len(header)} ({header})"
+            f"{source}: columns {columns} must be 1-D of equal length, got "
+            f"shapes {shapes}"
         )
-    table = np.array(body, dtype=str).reshape(len(body), len(header))
-    return {c: table[:, header.index(c)] for c in columns}
+    if not table[user_column].size:
+        raise DatasetError(f"{source}: no interactions")
+    return table
+
+
+def _parse_timestamps(
+    source: object, column: str, values: Sequence, lines: list[int] | None
+) -> np.ndarray:
+    """Converts timestamps to ``float64``; the error names the first value
+    that is not a finite number."""
+    try:
+        time = np.asarray(values, dtype=np.float64)
+    except (ValueError, TypeError):
+        time = None
+    if time is not None and bool(np.isfinite(time).all()):
+        return time
+    # tolist() so that the message shows 'x', not np.str_('x').
+    for row, value in enumerate(np.asarray(values).tolist()):
+        try:
+            ok = np.isfinite(float(value))
+        except (ValueError, TypeError):
+            ok = False
+        if not ok:
+            where = f"line {lines[row]}" if lines else f"index {row}"
+            raise DatasetError(
+                f"{source}: column '{column}' has value {value!r} at {where}, "
+                "not a finite number"
+            )
+    raise AssertionError("unreachable: every value converts on its own")
 
 
 def load_raw_interactions(
-    path: str | Path,
+    path_or_arrays: str | Path | Mapping[str, Sequence] | Sequence[Sequence],
     user_column: str = "user",
     item_column: str = "item",
+    timestamp_column: str | None = None,
     sep: str | None = None,
     k_core: int = 5,
     seed: int = 0,
 ) -> HeteroData:
-    r"""Loads raw ``(user, item)`` interactions from a CSV/TSV file with a
-    header, applies :func:`k_core_filter`, re-indexes users and items
-    (any ID type) and splits with :func:`split_per_user`. Duplicate pairs
-    count once.
+    r"""Builds a split dataset from raw ``(user, item)`` interactions:
+    duplicate pairs are merged (keeping the earliest when timestamps are
+    given), :func:`k_core_filter` is applied, users and items are re-indexed
+    to ``0..n-1`` (:func:`reindex`, any ID type) and the interactions are
+    split with :func:`split_per_user`.
+
+    The original IDs are kept as ``data['user'].raw_id`` and
+    ``data['item'].raw_id`` (arrays; entry ``i`` is the original ID of node
+    ``i``), which is what aligns item feature rows with the new item IDs.
+    To convert raw data once into an MMRec folder, write the splits with
+    :func:`~mde_pyg.data.mmrec.write_inter`.
 
     Args:
-        path (str or Path): The file (``.tsv``/``.inter`` tab-separated,
-            otherwise comma-separated, unless ``sep`` is given).
+        path_or_arrays (str, Path, dict or tuple): A CSV/TSV file with a
+            header; or a ``{column: values}`` mapping of arrays, read with
+            the column arguments; or a ``(user, item)`` or ``(user, item,
+            timestamp)`` tuple of arrays.
         user_column (str, optional): User ID column. (default: :obj:`"user"`)
         item_column (str, optional): Item ID column. (default: :obj:`"item"`)
-        sep (str, optional): Field separator. (default: :obj:`None`)
-        k_core (int, optional): Minimum interactions per user and item.
-            (default: :obj:`5`)
+        timestamp_column (str, optional): If set (or if a tuple of three
+            arrays is given), the split is chronological per user (the
+            latest interactions are held out) instead of random.
+            (default: :obj:`None`)
+        sep (str, optional): Field separator of the file; by default tab for
+            ``.tsv``/``.tab``/``.inter``, comma for ``.csv``, otherwise
+            detected from the header. (default: :obj:`None`)
+        k_core (int, optional): Minimum interactions per user and item. Must
+            be at least 3 unless every user already has 3 interactions,
+            since each user needs one train, one validation and one test
+            interaction. (default: :obj:`5`)
         seed (int, optional): Seed of the split. (default: :obj:`0`)
+
+    Raises:
+        DatasetError: for a missing or malformed file (missing column, wrong
+            number of fields, empty ID, non-numeric timestamp), inputs of
+            different lengths, no interaction left after filtering, or a
+            user left with fewer than 3 interactions.
     """
-    path = Path(path)
-    table = _read_columns(path, [user_column, item_column], sep)
-    pairs = np.unique(np.stack([table[user_column], table[item_column]]), axis=1)
-    user, _ = reindex(pairs[0])
-    item, _ = reindex(pairs[1])
+    lines = None
+    if isinstance(path_or_arrays, str | Path):
+        source = Path(path_or_arrays)
+        columns = [user_column, item_column]
+        if timestamp_column is not None:
+            columns.append(timestamp_column)
+        table, lines = _read_columns(source, columns, sep)
+    else:
+        source = "input arrays"
+        if not isinstance(path_or_arrays, Mapping):
+            if len(path_or_arrays) not in (2, 3):
+                raise DatasetError(
+                    f"{source}: expected (user, item) or (user, item, timestamp) "
+                    f"arrays, got {len(path_or_arrays)} arrays"
+                )
+            if len(path_or_arrays) == 3:
+                timestamp_column = timestamp_column or "timestamp"
+            names = [user_column, item_column, timestamp_column]
+            path_or_arrays = dict(zip(names, path_or_arrays))
+        table = _check_arrays(
+            source, path_or_arrays, user_column, item_column, timestamp_column
+        )
+
+    user, user_ids = reindex(table[user_column])
+    item, item_ids = reindex(table[item_column])
+    user, item = user.numpy(), item.numpy()
+    if timestamp_column is None:
+        time = None
+        first = first_pair_mask(user, item)
+    else:
+        time = _parse_timestamps(
+            source, timestamp_column, table[timestamp_column], lines
+        )
+        # Sorting by time first makes the first occurrence the earliest.
+        by_time = np.argsort(time, kind="stable")
+        first = np.zeros(user.size, dtype=bool)
+        first[by_time[first_pair_mask(user[by_time], item[by_time])]] = True
+        time = torch.from_numpy(time[first])
+    user, item = torch.from_numpy(user[first]), torch.from_numpy(item[first])
+
     keep = k_core_filter(user, item, k_core)
     if not bool(keep.any()):
         raise DatasetError(
-            f"{path}: no interaction survives {k_core}-core filtering "
+            f"{source}: no interaction survives {k_core}-core filtering "
             f"({user.numel()} unique pairs before)"
         )
-    user, _ = reindex(user[keep].numpy())
-    item, _ = reindex(item[keep].numpy())
-    num_users, num_items = int(user.max()) + 1, int(item.max()) + 1
-    label = split_per_user(user, num_users, seed)
+    user, kept_users = reindex(user[keep])
+    item, kept_items = reindex(item[keep])
+    num_users, num_items = kept_users.size, kept_items.size
+    count = torch.bincount(user, minlength=num_users)
+    if bool((count < 3).any()):
+        bad = int(torch.nonzero(count < 3)[0])
+        raise DatasetError(
+            f"{source}: user '{user_ids[kept_users[bad]]}' has {int(count[bad])} "
+            f"interactions after {k_core}-core filtering, too few to split into "
+            "train/validation/test (use k_core >= 3)"
+        )
+    label = split_per_user(user, num_users, seed, None if time is None else time[keep])
     index = torch.stack([user, item])
-    return build_heterodata(
+    data = build_heterodata(
         num_users, num_items, *(index[:, label == s] for s in range(3))
     )
+    data["user"].raw_id = user_ids[kept_users]
+    data["item"].raw_id = item_ids[kept_items]
+    return data
