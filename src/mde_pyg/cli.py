@@ -39,7 +39,7 @@ from mde_pyg.training import (
 )
 
 CONFIG_MODULE = "mde_pyg.conf"
-USAGE = """usage: mde-pyg {train,evaluate,info} ...
+USAGE = """usage: mde-pyg {train,evaluate,info,encode-text} ...
 
   mde-pyg train [KEY=VALUE ...] [-m]   train a model (Hydra overrides, e.g.
                                        model=lightgcn dataset=baby seed=1)

@@ -1,0 +1,362 @@
+r"""Training and evaluation speed, and peak memory, of every model of
+:mod:`mde_pyg.models` on the Baby- and Sports-sized graphs, side by side.
+
+::
+
+    python benchmarks/prepare_data.py --quick     # the placeholder folders
+    python benchmarks/speed.py                    # -> benchmarks/results/speed.{md,csv}
+    python benchmarks/speed.py --quick            # smoke test, to /tmp/mde_pyg_speed
+
+Data: the ``baby_placeholder`` and ``sports_placeholder`` folders of
+``benchmarks/prepare_data.py``: the real interaction graphs with random
+features of the published shapes (4096-d image, 384-d text). The features
+carry no information, so the numbers say nothing about accuracy.
+
+Each (dataset, model) runs in its own subprocess, so the peak RSS is that
+model's (data included). Models: ``LightGCN``, ``LATTICE`` and ``MDE`` where
+:mod:`mde_pyg.models` provides them (the others are listed as skipped), each
+built by ``from_data`` with the package's ``conf/model/<name>.yaml`` settings
+(the ones ``mde-pyg train model=<name>`` uses). Measured through the public
+:class:`~mde_pyg.training.Trainer` API:
+
+* epoch: :meth:`Trainer.train_epoch` (``on_epoch_start``, e.g. a learned-graph
+  rebuild, then one pass over the shuffled training pairs, batch 2048, Adam),
+  median of ``--epochs`` after one warm-up epoch;
+* evaluation: :meth:`Trainer.evaluate` on the validation split (embeddings
+  plus full ranking of all items for every validation user), median of
+  ``--evals`` after one warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import psutil
+import torch
+from omegaconf import OmegaConf
+
+import mde_pyg.models
+from mde_pyg.cli import versions
+from mde_pyg.data import load_mmrec
+from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
+from mde_pyg.training import Trainer, seed_everything
+
+RESULTS = Path(__file__).resolve().parent / "results"
+QUICK_RESULTS = Path("/tmp/mde_pyg_speed")
+DEFAULT_CACHE = "~/.cache/mde_pyg/benchmarks"
+DATASETS = ("baby_placeholder", "sports_placeholder")
+MODELS = ("LightGCN", "LATTICE", "MDE")
+BASELINE = "LightGCN"
+GIB = 1024**3
+CSV_FIELDS = [
+    "dataset",
+    "model",
+    "status",
+    "users",
+    "items",
+    "train_pairs",
+    "modalities",
+    "threads",
+    "config",
+    "load_s",
+    "build_s",
+    "epoch_s",
+    "epoch_ratio",
+    "eval_s",
+    "eval_ratio",
+    "data_rss_gib",
+    "peak_rss_gib",
+    "peak_ratio",
+    "epoch_times",
+    "eval_times",
+    "note",
+]
+
+
+def model_kwargs(name: str) -> tuple[dict[str, Any], str]:
+    """The settings of ``conf/model/<name>.yaml`` without ``_target_``, and
+    where they came from (the ``from_data`` defaults when the package has no
+    such config)."""
+    config = resources.files("mde_pyg.conf") / "model" / f"{name.lower()}.yaml"
+    if not config.is_file():
+        return {}, "from_data defaults"
+    kwargs = OmegaConf.to_container(OmegaConf.create(config.read_text()))
+    kwargs.pop("_target_", None)
+    return kwargs, f"conf/model/{config.name}"
+
+
+def peak_rss_gib() -> float:
+    # ru_maxrss is in KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB
+
+
+def timed(fn: Any, *args: Any) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def worker(spec: dict[str, Any]) -> dict[str, Any]:
+    """Measures one model on one dataset folder (run in a subprocess)."""
+    torch.set_num_threads(spec["threads"])
+    seed_everything(0)
+    start = time.perf_counter()
+    data = load_mmrec(spec["folder"])
+    load_s = time.perf_counter() - start
+    data_rss = psutil.Process().memory_info().rss / GIB
+
+    model_cls = getattr(mde_pyg.models, spec["model"])
+    start = time.perf_counter()
+    model = model_cls.from_data(data, **spec["kwargs"])
+    build_s = time.perf_counter() - start
+    trainer = Trainer(model, data, seed=0, verbose=False)
+    trainer.train_epoch(0)
+    epoch_times = [timed(trainer.train_epoch, e + 1) for e in range(spec["epochs"])]
+    trainer.evaluate("val")
+    eval_times = [timed(trainer.evaluate, "val") for _ in range(spec["evals"])]
+    return {
+        "users": data[USER].num_nodes,
+        "items": data[ITEM].num_nodes,
+        "train_pairs": split_edge_index(data, "train").size(1),
+        "modalities": " ".join(
+            f"{m}:{x.size(1)}" for m, x in item_features(data).items()
+        ),
+        "threads": torch.get_num_threads(),
+        "load_s": load_s,
+        "build_s": build_s,
+        "epoch_s": statistics.median(epoch_times),
+        "eval_s": statistics.median(eval_times),
+        "data_rss_gib": data_rss,
+        "peak_rss_gib": peak_rss_gib(),
+        "epoch_times": " ".join(f"{t:.3f}" for t in epoch_times),
+        "eval_times": " ".join(f"{t:.3f}" for t in eval_times),
+    }
+
+
+def run_worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Runs :func:`worker` in a fresh interpreter; a failure or timeout is
+    recorded in the row rather than ending the benchmark."""
+    row = {"dataset": Path(spec["folder"]).name, "model": spec["model"]}
+    try:
+        done = subprocess.run(
+            [sys.executable, __file__, "--worker", json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return {**row, "status": "timeout", "note": f"over {timeout:.0f}s"}
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return {**row, "status": "failed", "note": last[:200]}
+    return {**row, "status": "ok", **json.loads(done.stdout.strip().splitlines()[-1])}
+
+
+def available_models() -> tuple[list[str], dict[str, str]]:
+    """The models :mod:`mde_pyg.models` provides, and why the others are
+    skipped."""
+    found, skipped = [], {}
+    for name in MODELS:
+        if hasattr(getattr(mde_pyg.models, name, None), "from_data"):
+            found.append(name)
+        else:
+            skipped[name] = "not provided by mde_pyg.models"
+    return found, skipped
+
+
+def add_ratios(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        base = next(
+            (
+                r
+                for r in rows
+                if r["dataset"] == row["dataset"]
+                and r["model"] == BASELINE
+                and r["status"] == "ok"
+            ),
+            None,
+        )
+        if base is None or row["status"] != "ok":
+            continue
+        for key, ratio in (
+            ("epoch_s", "epoch_ratio"),
+            ("eval_s", "eval_ratio"),
+            ("peak_rss_gib", "peak_ratio"),
+        ):
+            row[ratio] = row[key] / base[key]
+
+
+def machine() -> dict[str, str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": f"{cpu}, {os.cpu_count()} cores",
+        "memory": f"{psutil.virtual_memory().total / GIB:.1f} GiB",
+    }
+
+
+def fmt(row: dict[str, Any], key: str, digits: int = 2) -> str:
+    value = row.get(key)
+    return "-" if value in (None, "") else f"{value:.{digits}f}"
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+            )
+
+
+def write_markdown(
+    rows: list[dict[str, Any]],
+    skipped: dict[str, str],
+    args: argparse.Namespace,
+    load: tuple[float, float],
+    path: Path,
+) -> None:
+    info = machine()
+    lines = [
+        "# Speed: training epoch and full-ranking evaluation",
+        "",
+        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- Machine: {info['cpu']}, {info['memory']} RAM, shared with other jobs "
+        f"(1-min load average {load[0]:.2f} at the start, {load[1]:.2f} at the "
+        "end: timings are noisy).",
+        "- Versions: "
+        + ", ".join(f"{k} {v}" for k, v in versions().items() if k != "machine"),
+        f"- Threads: {args.threads} torch thread(s) per run, one run at a time.",
+        f"- Command: `{shlex.join(['python', *sys.argv])}`",
+        "- Data: the real Baby / Sports interaction graphs with RANDOM "
+        "placeholder features of the published shapes (image 4096-d, text 384-d) "
+        "from `benchmarks/prepare_data.py`; speed and memory only, never accuracy.",
+        f"- Epoch: `Trainer.train_epoch` (`on_epoch_start` + one pass over all "
+        f"training pairs, batch 2048, Adam), median of {args.epochs} after 1 "
+        f"warm-up. Eval: `Trainer.evaluate('val')` (embeddings + full ranking of "
+        f"every validation user), median of {args.evals} after 1 warm-up.",
+        "- Models: `from_data` with the package's settings ("
+        + "; ".join(sorted({f"{r['model']}: {r['config']}" for r in rows}))
+        + "), each (dataset, model) in its own subprocess. `build` = model "
+        "construction (e.g. frozen k-NN graphs). Peak RSS = whole worker process; "
+        "`data RSS` = after loading the folder, before the model. Ratios are to "
+        f"{BASELINE} on the same graph.",
+        "",
+        "| dataset | model | users | items | train pairs | build s | epoch s | "
+        f"epoch x{BASELINE} | eval s | eval x{BASELINE} | data RSS GiB | "
+        f"peak RSS GiB | peak x{BASELINE} | status |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        status = row["status"] + (f": {row['note']}" if row.get("note") else "")
+        lines.append(
+            f"| {row['dataset']} | {row['model']} | {row.get('users', '-')} | "
+            f"{row.get('items', '-')} | {row.get('train_pairs', '-')} | "
+            f"{fmt(row, 'build_s')} | {fmt(row, 'epoch_s')} | "
+            f"{fmt(row, 'epoch_ratio')} | {fmt(row, 'eval_s')} | "
+            f"{fmt(row, 'eval_ratio')} | {fmt(row, 'data_rss_gib')} | "
+            f"{fmt(row, 'peak_rss_gib')} | {fmt(row, 'peak_ratio')} | {status} |"
+        )
+    if skipped:
+        lines += ["", "Skipped models:"]
+        lines += [f"- {name}: {reason}" for name, reason in skipped.items()]
+    lines += ["", "Per-run epoch and evaluation times: `speed.csv`."]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--cache", default=DEFAULT_CACHE, help="prepare_data's folder")
+    parser.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS)
+    parser.add_argument("--models", nargs="+", choices=MODELS)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--evals", type=int, default=5)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: steadier on a shared machine)",
+    )
+    parser.add_argument("--timeout", type=float, default=1800, help="s per run")
+    parser.add_argument("--out", type=Path, help="results folder")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="Baby only, 1 timed epoch / evaluation, to /tmp",
+    )
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    if args.quick:
+        args.datasets, args.epochs, args.evals = DATASETS[:1], 1, 1
+    out = args.out or (QUICK_RESULTS if args.quick else RESULTS)
+    cache_dir = Path(args.cache).expanduser()
+    missing = [d for d in args.datasets if not (cache_dir / d).is_dir()]
+    if missing:
+        parser.error(
+            f"{', '.join(missing)} not in '{cache_dir}': run "
+            "`python benchmarks/prepare_data.py --quick` first"
+        )
+
+    models, skipped = available_models()
+    if args.models:
+        models = [m for m in models if m in args.models]
+    load_start = os.getloadavg()[0]
+    rows = []
+    for dataset in args.datasets:
+        for name in models:
+            kwargs, config = model_kwargs(name)
+            spec = {
+                "folder": str(cache_dir / dataset),
+                "model": name,
+                "kwargs": kwargs,
+                "epochs": args.epochs,
+                "evals": args.evals,
+                "threads": args.threads,
+            }
+            row = {**run_worker(spec, args.timeout), "config": config}
+            print(
+                f"{dataset} {name}: {row['status']} "
+                + (
+                    f"epoch {row['epoch_s']:.2f}s eval {row['eval_s']:.2f}s "
+                    f"peak {row['peak_rss_gib']:.2f} GiB"
+                    if row["status"] == "ok"
+                    else row.get("note", "")
+                ),
+                flush=True,
+            )
+            rows.append(row)
+    add_ratios(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(rows, out / "speed.csv")
+    write_markdown(
+        rows, skipped, args, (load_start, os.getloadavg()[0]), out / "speed.md"
+    )
+    print(f"wrote {out / 'speed.md'} and {out / 'speed.csv'}")
+
+
+if __name__ == "__main__":
+    main()
