@@ -223,8 +223,6 @@ class HeteroGraphEncoder(torch.nn.Module):
         num_modalities, d = len(self.modalities), self.channels
         if self.mode == "id_purify":
             user, item = self._propagate(x_user, x_item, graphs)
-            scale = 1.0 / (self.num_layers + 1)
-            user, item = user * scale, item * scale
             views = [
                 self.conv(
                     x_item * self.item_input[m](features[m]).sigmoid(),
@@ -248,9 +246,8 @@ class HeteroGraphEncoder(torch.nn.Module):
                 torch.cat([x_item, *feat], dim=-1),
                 graphs,
             )
-            scale = 1.0 / (self.num_layers + 1)
-            user, user_views = user[:, :d] * scale, user[:, d:]
-            item, item_views = item[:, :d] * scale, item[:, d:]
+            user, user_views = user[:, :d], user[:, d:]
+            item, item_views = item[:, :d], item[:, d:]
             views = item_views.view(num_items, num_modalities, d).unbind(dim=1)
             views = [
                 z + self.conv(z, *graphs[item_sim(m)])
@@ -260,9 +257,11 @@ class HeteroGraphEncoder(torch.nn.Module):
 
         if self.user_graph:
             user_views = user_views + self.conv(user_views, *graphs[CO_INTERACTS])
+        # The behaviour channel is the mean over layers 0..L.
+        scale = 1.0 / (self.num_layers + 1)
         return HeteroEncoding(
-            user,
-            item,
+            user * scale,
+            item * scale,
             user_views.view(num_users, num_modalities, d).transpose(0, 1),
             item_views.view(num_items, num_modalities, d).transpose(0, 1),
         )
@@ -275,9 +274,11 @@ class HeteroGraphEncoder(torch.nn.Module):
         features: dict[str, Tensor] | None = None,
     ) -> HeteroEncoding:
         r"""Runs :meth:`forward` on the graphs of ``data`` (layout of
-        :mod:`mde_pyg.data.hetero`): every edge type uses its ``adj_t`` if it
-        has one (e.g. after :class:`~torch_geometric.transforms.ToSparseTensor`),
-        else its ``edge_index`` and ``edge_weight``. User-item edges without
+        :mod:`mde_pyg.data.hetero`): every edge type uses its ``adj_t`` (which
+        must hold the weights, e.g. from
+        :class:`~torch_geometric.transforms.ToSparseTensor` with
+        ``attr="edge_weight"``) if it has one, else its ``edge_index`` and
+        ``edge_weight``. User-item edges without
         weights get the LightGCN weights of
         :func:`~mde_pyg.data.graphs.bipartite_norm`, computed here on every
         call; a training loop should precompute its graphs once instead.
