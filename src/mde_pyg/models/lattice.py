@@ -16,6 +16,9 @@ from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
 from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss
 from mde_pyg.nn.lg_conv import BipartiteLGConv
 
+# Chunks of the learned graph's edges in the differentiable item propagation.
+_EDGE_CHUNKS = 8
+
 
 class LATTICE(Recommender):
     r"""LATTICE from the `"Mining Latent Structures for Multimedia
@@ -332,7 +335,15 @@ class LATTICE(Recommender):
                 alpha[m] * self.conv(h, getattr(self, f"frozen_adj_{modality}"))
                 for m, modality in enumerate(self.modalities)
             ]
-            learned = self.conv(h, learned_index, learned_weight)
+            # In edge chunks: message passing keeps one [edges, d] tensor for
+            # the weights' gradient, but its transients would be several.
+            learned = sum(
+                self.conv(h, index, weight)
+                for index, weight in zip(
+                    learned_index.tensor_split(_EDGE_CHUNKS, dim=1),
+                    learned_weight.tensor_split(_EDGE_CHUNKS),
+                )
+            )
             h = (1.0 - lam) * learned + lam * torch.stack(frozen).sum(0)
         # As the reference, later batches use the graph detached, as one
         # sparse matrix with the duplicated edges summed.
