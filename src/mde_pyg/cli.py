@@ -9,7 +9,6 @@ the statistics of the composed dataset.
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ from torch_geometric.data import HeteroData
 
 import mde_pyg
 from mde_pyg.config import ConfigError, check_kwargs
+from mde_pyg.data.dataset import file_digest
 from mde_pyg.data.errors import DatasetError
 from mde_pyg.data.features import encode_text_main
 from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
@@ -72,16 +72,8 @@ def _dataset_files(cfg: DictConfig) -> list[Path]:
 
 
 def file_hashes(paths: list[Path]) -> dict[str, str]:
-    """SHA-1 of each existing file, read in blocks."""
-    hashes = {}
-    for path in paths:
-        if path.is_file():
-            digest = hashlib.sha1()
-            with open(path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(block)
-            hashes[str(path)] = digest.hexdigest()
-    return hashes
+    """SHA-1 of each existing file."""
+    return {str(path): file_digest(path) for path in paths if path.is_file()}
 
 
 def build_dataset(cfg: DictConfig) -> HeteroData:
