@@ -146,3 +146,17 @@ def test_evaluate_embeddings_validation():
             chunk_size=2,
             score_fn=lambda users: torch.zeros(users.numel(), 28),
         )
+
+
+def test_chunk_that_cannot_fit_in_memory_names_the_setting(monkeypatch):
+    from mde_pyg.evaluation import metrics
+
+    monkeypatch.setattr(metrics, "available_memory_bytes", lambda: 1 << 20)
+    user_emb, item_emb = torch.randn(600, 4), torch.randn(1000, 4)
+    index = torch.tensor([[0, 1], [2, 3]])
+    with pytest.raises(
+        ValueError, match=r"lower 'chunk_size' \(trainer.eval_chunk_size\)"
+    ):
+        evaluate_embeddings(user_emb, item_emb, index, index, chunk_size=600)
+    # Unset, the chunk size adapts to a bounded block instead.
+    assert evaluate_embeddings(user_emb, item_emb, index, index)["recall@20"] >= 0

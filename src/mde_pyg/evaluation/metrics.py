@@ -47,6 +47,7 @@ passed inside a prediction list.
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Sequence
 
 import torch
@@ -171,7 +172,26 @@ def resolve_chunk_size(
         )
     if chunk_size <= 0:
         raise ValueError(f"'chunk_size' must be a positive integer (got {chunk_size})")
+    block_bytes = min(chunk_size, max(1, num_users)) * num_items * element_size
+    available = available_memory_bytes()
+    if torch.device(device).type == "cpu" and available and block_bytes > available:
+        raise ValueError(
+            f"An evaluation chunk of {chunk_size} users x {num_items} items needs "
+            f"{block_bytes / 2**30:.1f} GiB of scores but only "
+            f"{available / 2**30:.1f} GiB of memory is available: lower "
+            "'chunk_size' (trainer.eval_chunk_size) or leave it unset (null) to "
+            "size chunks automatically"
+        )
     return chunk_size
+
+
+def available_memory_bytes() -> int | None:
+    """Physical memory currently available to new allocations, or
+    :obj:`None` where the platform does not report it."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 class RankingMetrics:
