@@ -44,6 +44,18 @@ class Recommender(torch.nn.Module):
         """Returns the scalar training loss of ``batch``."""
         raise NotImplementedError
 
+    def register_item_features(self, features: dict[str, Tensor], freeze: bool) -> None:
+        """Stores each modality's raw item features as ``x_<modality>``: a
+        trainable copy (fine-tuned, as MGCN and LATTICE do; a copy so that
+        training never modifies the dataset's tensors), or with ``freeze`` a
+        non-persistent buffer (fixed data, not in the state dict)."""
+        for modality, x in features.items():
+            x = x.detach().float()
+            if freeze:
+                self.register_buffer(f"x_{modality}", x, persistent=False)
+            else:
+                self.register_parameter(f"x_{modality}", torch.nn.Parameter(x.clone()))
+
     def on_epoch_start(self, epoch: int) -> None:  # noqa: B027 - optional hook
         """Called by the trainer before the first batch of every epoch."""
 

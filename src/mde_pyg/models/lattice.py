@@ -163,14 +163,7 @@ class LATTICE(Recommender):
 
         self.user_embedding = torch.nn.Embedding(num_users, embedding_dim)
         self.item_embedding = torch.nn.Embedding(num_items, embedding_dim)
-        for modality, x in features.items():
-            x = x.detach().float()
-            if freeze_features:
-                # Fixed data: shared with the caller, not in the state dict.
-                self.register_buffer(f"x_{modality}", x, persistent=False)
-            else:
-                # Fine-tuned in place, so never the caller's tensor.
-                self.register_parameter(f"x_{modality}", torch.nn.Parameter(x.clone()))
+        self.register_item_features(features, freeze_features)
         self.projections = torch.nn.ModuleDict(
             {m: torch.nn.Linear(x.size(1), feat_embed_dim) for m, x in features.items()}
         )

@@ -203,14 +203,7 @@ class MDE(Recommender):
 
         self.user_embedding = torch.nn.Embedding(num_users, embedding_dim)
         self.item_embedding = torch.nn.Embedding(num_items, embedding_dim)
-        for m, x in features.items():
-            if freeze_features:
-                self.register_buffer(f"x_{m}", x.detach().float(), persistent=False)
-            else:
-                # A copy: training must not modify the dataset's tensors.
-                self.register_parameter(
-                    f"x_{m}", torch.nn.Parameter(x.detach().float().clone())
-                )
+        self.register_item_features(features, freeze_features)
         self.encoder = HeteroGraphEncoder(
             {m: x.size(1) for m, x in features.items()},
             embedding_dim,
