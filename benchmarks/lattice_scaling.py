@@ -590,7 +590,8 @@ def machine(threads: int) -> dict[str, str]:
     )
     return {
         "cpu": (
-            f"{model}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
+            f"{model}, {os.cpu_count()} cores, runs with "
+            f"torch.set_num_threads({threads})"
         ),
         "memory": f"{psutil.virtual_memory().total / GIB:.1f} GiB",
         "versions": (
@@ -619,7 +620,10 @@ def write_report(
         "OpenMP threads, an epoch slowed down up to 4x whenever another job held a "
         "core.",
         f"- Versions: {info['versions']}",
-        f"- Command: `{command}` (resumable; see the script's docstring)",
+        "- Reproduce: `python benchmarks/lattice_scaling.py` (all sizes; resumable: "
+        "finished sizes in the CSV are skipped). To keep each invocation under ~10 "
+        "minutes: `--sizes 5000 10000 20000`, then `--sizes 80000`, then "
+        f"`--sizes 320000`. Last invocation: `{command}`.",
         f"- Data: synthetic, users = {USERS_PER_ITEM} x items, "
         f"~{PAIRS_PER_ITEM} training pairs per item (long-tailed popularity), two "
         f"**frozen** {FEATURE_DIM}-d feature modalities (`freeze_features=True` "
@@ -637,7 +641,10 @@ def write_report(
         "`extrapolated`). In `standin` mode the peak RSS misses the searches' "
         "chunk buffers (~3 x chunk_size x items x 4 B = "
         f"{3 * 1024 * 320_000 * 4 / GIB:.1f} GiB at 320k items).",
-        "- Dense: its peak memory is predicted from the largest measured size "
+        "- Dense: as in the published code the graph is rebuilt inside the first "
+        "batch of an epoch, so its rebuild time is in `first batch` (with the "
+        "O(N^3) diagflat products of its normalisation and their backward). Its "
+        "peak memory is predicted from the largest measured size "
         "(bytes per item^2) and the size is skipped when the prediction exceeds "
         f"{MEMORY_CAP_GIB:.0f} GiB.",
         "",

@@ -79,7 +79,9 @@ class LATTICE(Recommender):
     per evaluated user batch; the regulariser divides by the actual batch
     size (the reference divides by the configured one, which differs on the
     last, smaller batch of an epoch); an item is always its own neighbour
-    (the reference's top-:math:`k` may drop it if duplicates tie with it).
+    (the reference's top-:math:`k` may drop it if duplicates tie with it);
+    any number of modalities (the reference has image and text; with one
+    modality :math:`\alpha = 1`, its single-modality path).
 
     Args:
         num_users (int): Number of users.
