@@ -9,7 +9,7 @@ from torch_geometric.data import HeteroData
 from mde_pyg.data.graphs import bipartite_norm, to_adj
 from mde_pyg.data.hetero import ITEM, USER, split_edge_index
 from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss
-from mde_pyg.nn.lg_conv import BipartiteLGConv
+from mde_pyg.nn.lg_conv import BipartiteLGConv, sum_user_item_layers
 
 
 class UserItemPropagation(torch.nn.Module):
@@ -60,18 +60,14 @@ class UserItemPropagation(torch.nn.Module):
         )
 
     def forward(self, x_user: Tensor, x_item: Tensor) -> tuple[Tensor, Tensor]:
-        sum_user, sum_item = x_user, x_item
-        for _ in range(self.num_layers):
-            x_user, x_item = (
-                self.conv(
-                    (x_item, x_user), self.adj_item_to_user, adj=self.adj_user_to_item
-                ),
-                self.conv(
-                    (x_user, x_item), self.adj_user_to_item, adj=self.adj_item_to_user
-                ),
-            )
-            sum_user = sum_user + x_user
-            sum_item = sum_item + x_item
+        sum_user, sum_item = sum_user_item_layers(
+            self.conv,
+            x_user,
+            x_item,
+            (self.adj_item_to_user, None, self.adj_user_to_item),
+            (self.adj_user_to_item, None, self.adj_item_to_user),
+            self.num_layers,
+        )
         scale = 1.0 / (self.num_layers + 1)
         return sum_user * scale, sum_item * scale
 

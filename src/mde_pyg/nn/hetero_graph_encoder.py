@@ -21,7 +21,7 @@ from mde_pyg.data.hetero import (
     item_features,
     item_sim,
 )
-from mde_pyg.nn.lg_conv import BipartiteLGConv
+from mde_pyg.nn.lg_conv import BipartiteLGConv, sum_user_item_layers
 
 ENCODER_MODES = ("id_purify", "feature_mlp")
 
@@ -317,15 +317,14 @@ class HeteroGraphEncoder(torch.nn.Module):
         graphs: dict[EdgeType, tuple[Adj, Tensor | None, Tensor | None]],
     ) -> tuple[Tensor, Tensor]:
         """Sums layers 0..L of light propagation on the user-item graph."""
-        sum_user, sum_item = x_user, x_item
-        for _ in range(self.num_layers):
-            x_user, x_item = (
-                self.conv((x_item, x_user), *graphs[REV_INTERACTS]),
-                self.conv((x_user, x_item), *graphs[INTERACTS]),
-            )
-            sum_user = sum_user + x_user
-            sum_item = sum_item + x_item
-        return sum_user, sum_item
+        return sum_user_item_layers(
+            self.conv,
+            x_user,
+            x_item,
+            graphs[REV_INTERACTS],
+            graphs[INTERACTS],
+            self.num_layers,
+        )
 
     def __repr__(self) -> str:
         return (

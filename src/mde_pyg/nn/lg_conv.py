@@ -70,3 +70,27 @@ class BipartiteLGConv(MessagePassing):
         self, adj_t: Adj, x: OptPairTensor, adj: OptTensor
     ) -> Tensor:
         return spmm_with_transpose(adj_t, x[0], adj)
+
+
+def sum_user_item_layers(
+    conv: BipartiteLGConv,
+    x_user: Tensor,
+    x_item: Tensor,
+    item_to_user: tuple,
+    user_to_item: tuple,
+    num_layers: int,
+) -> tuple[Tensor, Tensor]:
+    r"""Sums layers :math:`0..L` of light propagation on a bipartite
+    user-item graph: layer :math:`l+1` of users aggregates layer :math:`l` of
+    items through ``conv(..., *item_to_user)`` and vice versa. The tuples hold
+    the graph arguments of :meth:`BipartiteLGConv.forward` (``edge_index``,
+    ``edge_weight``, ``adj``) of each direction."""
+    sum_user, sum_item = x_user, x_item
+    for _ in range(num_layers):
+        x_user, x_item = (
+            conv((x_item, x_user), *item_to_user),
+            conv((x_user, x_item), *user_to_item),
+        )
+        sum_user = sum_user + x_user
+        sum_item = sum_item + x_item
+    return sum_user, sum_item
