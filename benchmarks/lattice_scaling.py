@@ -33,12 +33,9 @@ random trainable features of the published shapes 4096-d and 384-d)::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -47,14 +44,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import psutil
 import torch
 import torch.nn.functional as F
-import torch_geometric
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+from common import (
+    GIB,
+    fmt,
+    machine,
+    num,
+    peak_rss_gib,
+    read_rows,
+    rss_gib,
+    save_row,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = (5_000, 10_000, 20_000, 80_000, 320_000)
@@ -72,7 +77,6 @@ EXACT_LEARNED = ("full", "sampled", "learned")
 # gradients) before any size was measured; then the largest measured size's.
 DENSE_BYTES_PER_ITEM2 = 16 * 4
 MEMORY_CAP_GIB = 16.0
-GIB = 1024**3
 CSV_FIELDS = [
     "impl",
     "items",
@@ -296,15 +300,6 @@ def standin_knn_graph(
 
 
 # --------------------------------------------------------------- worker
-def rss_gib() -> float:
-    return psutil.Process().memory_info().rss / GIB
-
-
-def peak_rss_gib() -> float:
-    # ru_maxrss is in KiB on Linux.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB
-
-
 def train_steps(model: Any, sampler: Any, epochs: int, max_batches: int | None):
     """Times ``epochs`` epochs (or their first ``max_batches`` batches): the
     per-epoch graph rebuild, the first batch and every further batch."""
@@ -386,18 +381,6 @@ def worker(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------- plan
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def num(row: dict[str, Any], key: str) -> float:
-    value = row.get(key, "")
-    return float(value) if value not in ("", None) else float("nan")
-
-
 def reference_row(rows, impl: str, items: int, modes: tuple[str, ...]):
     """The largest smaller size of ``impl`` measured in one of ``modes``."""
     done = [
@@ -563,49 +546,6 @@ def run_size(args, rows, impl: str, items: int) -> dict[str, Any]:
     return row
 
 
-def save_row(path: Path, rows: list[dict[str, Any]], row: dict[str, Any]) -> None:
-    """Rewrites the CSV (atomically) with ``row`` replacing any earlier,
-    unfinished attempt at the same ``(impl, items)``."""
-    rows = [
-        r for r in rows if (r["impl"], int(r["items"])) != (row["impl"], row["items"])
-    ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        for r in [*rows, row]:
-            writer.writerow({key: r.get(key, "") for key in CSV_FIELDS})
-    tmp.replace(path)
-
-
-def machine(threads: int) -> dict[str, str]:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return {
-        "cpu": (
-            f"{model}, {os.cpu_count()} cores, runs with "
-            f"torch.set_num_threads({threads})"
-        ),
-        "memory": f"{psutil.virtual_memory().total / GIB:.1f} GiB",
-        "versions": (
-            f"python {platform.python_version()}, torch {torch.__version__}, "
-            f"torch_geometric {torch_geometric.__version__}, numpy {np.__version__}"
-        ),
-    }
-
-
-def fmt(row: dict[str, Any], key: str, digits: int = 2) -> str:
-    value = num(row, key)
-    return "-" if math.isnan(value) else f"{value:.{digits}f}"
-
-
 def write_report(
     out: Path, rows: list[dict[str, Any]], command: str, threads: int
 ) -> None:
@@ -614,7 +554,8 @@ def write_report(
         "# LATTICE scaling: sparse (ours) vs dense (published code)",
         "",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
-        f"- Machine: {info['cpu']}; {info['memory']} RAM, shared with other jobs "
+        f"- Machine: {info['cpu']}, runs with torch.set_num_threads({threads}); "
+        f"{info['memory']} RAM, shared with other jobs "
         "(timings are noisy; `load` is the 1-min load average when the size "
         "started). One thread per run because the two cores are shared: with two "
         "OpenMP threads, an epoch slowed down up to 4x whenever another job held a "
@@ -845,7 +786,7 @@ def run_baby(args) -> None:
         "# LATTICE on Amazon Baby: speed and memory",
         "",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
-        f"- Machine: {info['cpu'].split(',')[0]}, {os.cpu_count()} cores; "
+        f"- Machine: {info['cpu']}; "
         f"{info['memory']} RAM, shared with other jobs (timings are noisy; `load` "
         "is the 1-min load average when the run started: above 2, other jobs "
         "held cores)",
@@ -960,7 +901,7 @@ def main() -> None:
                     continue
                 row = run_size(args, rows, impl, items)
                 print(f"[{impl} {items}] {row['status']}: {row}", flush=True)
-                save_row(path, rows, row)
+                save_row(path, rows, row, CSV_FIELDS, ("impl", "items"))
                 rows = read_rows(path)
     write_report(out, rows, command, args.threads)
     print(f"wrote {out.with_suffix('.md')}, .csv, .png")

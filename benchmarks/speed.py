@@ -33,11 +33,8 @@ import argparse
 import csv
 import json
 import os
-import platform
-import resource
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -45,12 +42,19 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import psutil
 import torch
 from omegaconf import OmegaConf
 
 import mde_pyg.models
-from mde_pyg.cli import versions
+from common import (
+    fmt,
+    machine,
+    peak_rss_gib,
+    print_result,
+    rss_gib,
+    run_worker,
+    timed,
+)
 from mde_pyg.data import load_mmrec
 from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
 from mde_pyg.training import Trainer, seed_everything
@@ -61,7 +65,6 @@ DEFAULT_CACHE = "~/.cache/mde_pyg/benchmarks"
 DATASETS = ("baby_placeholder", "sports_placeholder")
 MODELS = ("LightGCN", "LATTICE", "MDE")
 BASELINE = "LightGCN"
-GIB = 1024**3
 CSV_FIELDS = [
     "dataset",
     "model",
@@ -99,17 +102,6 @@ def model_kwargs(name: str) -> tuple[dict[str, Any], str]:
     return kwargs, f"conf/model/{config.name}"
 
 
-def peak_rss_gib() -> float:
-    # ru_maxrss is in KiB on Linux.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB
-
-
-def timed(fn: Any, *args: Any) -> float:
-    start = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - start
-
-
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
     """Measures one model on one dataset folder (run in a subprocess)."""
     torch.set_num_threads(spec["threads"])
@@ -117,7 +109,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     data = load_mmrec(spec["folder"])
     load_s = time.perf_counter() - start
-    data_rss = psutil.Process().memory_info().rss / GIB
+    data_rss = rss_gib()
 
     model_cls = getattr(mde_pyg.models, spec["model"])
     start = time.perf_counter()
@@ -145,25 +137,6 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         "epoch_times": " ".join(f"{t:.3f}" for t in epoch_times),
         "eval_times": " ".join(f"{t:.3f}" for t in eval_times),
     }
-
-
-def run_worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """Runs :func:`worker` in a fresh interpreter; a failure or timeout is
-    recorded in the row rather than ending the benchmark."""
-    row = {"dataset": Path(spec["folder"]).name, "model": spec["model"]}
-    try:
-        done = subprocess.run(
-            [sys.executable, __file__, "--worker", json.dumps(spec)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        return {**row, "status": "timeout", "note": f"over {timeout:.0f}s"}
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["?"])[-1]
-        return {**row, "status": "failed", "note": last[:200]}
-    return {**row, "status": "ok", **json.loads(done.stdout.strip().splitlines()[-1])}
 
 
 def available_models() -> tuple[list[str], dict[str, str]]:
@@ -200,26 +173,6 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
             row[ratio] = row[key] / base[key]
 
 
-def machine() -> dict[str, str]:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return {
-        "cpu": f"{cpu}, {os.cpu_count()} cores",
-        "memory": f"{psutil.virtual_memory().total / GIB:.1f} GiB",
-    }
-
-
-def fmt(row: dict[str, Any], key: str, digits: int = 2) -> str:
-    value = row.get(key)
-    return "-" if value in (None, "") else f"{value:.{digits}f}"
-
-
 def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
@@ -245,8 +198,7 @@ def write_markdown(
         f"- Machine: {info['cpu']}, {info['memory']} RAM, shared with other jobs "
         f"(1-min load average {load[0]:.2f} at the start, {load[1]:.2f} at the "
         "end: timings are noisy).",
-        "- Versions: "
-        + ", ".join(f"{k} {v}" for k, v in versions().items() if k != "machine"),
+        f"- Versions: {info['versions']}",
         f"- Threads: {args.threads} torch thread(s) per run, one run at a time.",
         f"- Command: `{shlex.join(['python', *sys.argv])}`",
         "- Data: the real Baby / Sports interaction graphs with RANDOM "
@@ -308,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
+        print_result(worker(json.loads(args.worker)))
         return
     if args.quick:
         args.datasets, args.epochs, args.evals = DATASETS[:1], 1, 1
@@ -337,7 +289,12 @@ def main(argv: list[str] | None = None) -> None:
                 "evals": args.evals,
                 "threads": args.threads,
             }
-            row = {**run_worker(spec, args.timeout), "config": config}
+            row = {
+                "dataset": dataset,
+                "model": name,
+                **run_worker(__file__, spec, args.timeout),
+                "config": config,
+            }
             print(
                 f"{dataset} {name}: {row['status']} "
                 + (

@@ -139,8 +139,14 @@ class Trainer:
             batch_size=batch_size,
             generator=self.generator,
         )
+        # The fused kernel is one pass over each parameter; the default
+        # per-tensor CPU Adam is 6x slower on the 29M trainable feature
+        # values of LATTICE and MDE on Baby.
         self.optimizer = torch.optim.Adam(
-            model.parameters(), lr=lr, weight_decay=weight_decay
+            model.parameters(),
+            lr=lr,
+            weight_decay=weight_decay,
+            fused=self.device.type in ("cpu", "cuda"),
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
