@@ -350,6 +350,7 @@ def plot(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     done = ok_rows(rows)
     if not done:
@@ -401,6 +402,8 @@ def plot(
         title="MDE peak memory",
     )
     for ax in axes:
+        # Minor-tick labels of a log axis overlap at this width.
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
