@@ -205,7 +205,7 @@ def write_markdown(
         "placeholder features of the published shapes (image 4096-d, text 384-d) "
         "from `benchmarks/prepare_data.py`; speed and memory only, never accuracy.",
         f"- Epoch: `Trainer.train_epoch` (`on_epoch_start` + one pass over all "
-        f"training pairs, batch 2048, Adam), median of {args.epochs} after 1 "
+        f"training pairs, batch 2048, fused Adam), median of {args.epochs} after 1 "
         f"warm-up. Eval: `Trainer.evaluate('val')` (embeddings + full ranking of "
         f"every validation user), median of {args.evals} after 1 warm-up.",
         "- Models: `from_data` with the package's settings ("
