@@ -441,6 +441,18 @@ def write_report(args, out: Path, datasets: dict[str, DatasetSpec]) -> None:
             f"{g['ndcg@20 p']:.3f} |"
             for g in gains
         ]
+    capped = [
+        f"{r['dataset']} / {r['model']} / {tag(tuple(r['setting']))} / seed "
+        f"{r['seed']} (best epoch {r['best_epoch']} of {r['epochs_run']})"
+        for r in runs
+        if not r.get("stopped_early", True) and r["dataset"] in args.datasets
+    ]
+    if capped:
+        lines += [
+            "",
+            "Runs ended by the epoch cap rather than by early stopping (they "
+            "might have improved further): " + "; ".join(capped) + ".",
+        ]
     points = [
         r
         for r in runs
