@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from hydra import compose, initialize_config_module
 
 from common import machine
@@ -579,9 +580,6 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown datasets {unknown} (choose from {list(datasets)})")
     out.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    import torch
-
     torch.set_num_threads(args.threads)
     args.device_name = (
         torch.cuda.get_device_name()

@@ -1,5 +1,5 @@
 r"""Helpers shared by the scripts of ``benchmarks/``: memory, timing, machine
-description, CSV rows, worker subprocesses and power-law fits.
+description, CSV rows, worker subprocesses, power-law fits and log-log axes.
 
 The scripts run as ``python benchmarks/<script>.py``, which puts
 ``benchmarks/`` on :obj:`sys.path`, so they import this module as
@@ -225,3 +225,15 @@ def fit_power_law(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]
     cov = sum((u - mean_x) * (v - mean_y) for u, v in zip(log_x, log_y))
     exponent = cov / var_x
     return exponent, math.exp(mean_y - exponent * mean_x)
+
+
+def style_log_log(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+    r"""Gives a matplotlib axis of a scaling plot log-log scales, labels, a
+    grid and a legend (call it after plotting)."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel, title=title)
+    # Minor-tick labels of a log axis overlap at the plots' widths.
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)

@@ -59,6 +59,7 @@ from common import (
     read_rows,
     rss_gib,
     save_row,
+    style_log_log,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -659,23 +660,8 @@ def plot(out: Path, rows: list[dict[str, Any]]) -> None:
                 label=f"{label}: predicted, not run",
             )
     axes[1].axhline(24, color="gray", lw=0.8, ls=":", label="machine RAM (24 GiB)")
-    axes[0].set(
-        xscale="log",
-        yscale="log",
-        xlabel="items",
-        ylabel="epoch time (s)",
-        title="Epoch time (hollow: estimated)",
-    )
-    axes[1].set(
-        xscale="log",
-        yscale="log",
-        xlabel="items",
-        ylabel="peak RSS (GiB)",
-        title="Peak memory",
-    )
-    for ax in axes:
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+    style_log_log(axes[0], "items", "epoch time (s)", "Epoch time (hollow: estimated)")
+    style_log_log(axes[1], "items", "peak RSS (GiB)", "Peak memory")
     fig.tight_layout()
     fig.savefig(out.with_suffix(".png"), dpi=120)
     plt.close(fig)

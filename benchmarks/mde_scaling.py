@@ -61,6 +61,7 @@ from common import (
     rss_gib,
     run_worker,
     save_row,
+    style_log_log,
     timed,
 )
 
@@ -350,7 +351,6 @@ def plot(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import matplotlib.ticker
 
     done = ok_rows(rows)
     if not done:
@@ -387,25 +387,9 @@ def plot(
                 lw=1,
                 label=f"fit: {a:.2g} n^{b:.2f}",
             )
-    axes[0].set(
-        xscale="log",
-        yscale="log",
-        xlabel="training interactions n",
-        ylabel="epoch time (s)",
-        title="MDE epoch time",
-    )
-    axes[1].set(
-        xscale="log",
-        yscale="log",
-        xlabel="training interactions n",
-        ylabel="GiB",
-        title="MDE peak memory",
-    )
-    for ax in axes:
-        # Minor-tick labels of a log axis overlap at this width.
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+    xlabel = "training interactions n"
+    style_log_log(axes[0], xlabel, "epoch time (s)", "MDE epoch time")
+    style_log_log(axes[1], xlabel, "GiB", "MDE peak memory")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
