@@ -107,3 +107,12 @@ def test_quick_suite_runs_and_resumes(accuracy, tmp_path):
     assert (out / "accuracy.png").stat().st_size > 0
     result = json.loads(files[0].read_text())
     assert result["val"]["recall@20"] > 0
+
+
+def test_unknown_dataset_is_a_clear_error(accuracy, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        accuracy.main(["--datasets", "babby", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err
+    assert "unknown datasets ['babby']" in message
+    assert "'baby'" in message and "'ml100k'" in message
