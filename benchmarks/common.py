@@ -103,6 +103,23 @@ def machine(threads: int | None = None) -> dict[str, str]:
     }
 
 
+def describe_graph(data: Any, pairs_column: str) -> dict[str, Any]:
+    r"""The size of a recommendation :class:`~torch_geometric.data.HeteroData`
+    as result columns: ``users``, ``items``, the number of training pairs
+    under ``pairs_column`` (each script keeps the column name its committed
+    CSV already uses) and ``modalities`` as ``name:dim`` pairs."""
+    from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
+
+    return {
+        "users": data[USER].num_nodes,
+        "items": data[ITEM].num_nodes,
+        pairs_column: split_edge_index(data, "train").size(1),
+        "modalities": " ".join(
+            f"{name}:{x.size(1)}" for name, x in item_features(data).items()
+        ),
+    }
+
+
 # ----------------------------------------------------------------- rows
 def num(row: dict[str, Any], key: str) -> float:
     r"""``row[key]`` as a :obj:`float` (:obj:`nan` where it is missing or

@@ -51,6 +51,7 @@ from typing import Any
 import torch
 
 from common import (
+    describe_graph,
     fit_power_law,
     fmt,
     machine,
@@ -101,7 +102,6 @@ CSV_FIELDS = [
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
     """Builds and trains MDE on the dataset file of one size (run in a
     subprocess)."""
-    from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
     from mde_pyg.models import MDE
     from mde_pyg.training import Trainer, seed_everything
 
@@ -118,12 +118,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     warmup_s = timed(trainer.train_epoch, 0)
     epoch_times = [timed(trainer.train_epoch, e + 1) for e in range(spec["epochs"])]
     return {
-        "users": data[USER].num_nodes,
-        "items": data[ITEM].num_nodes,
-        "train_interactions": split_edge_index(data, "train").size(1),
-        "modalities": " ".join(
-            f"{m}:{x.size(1)}" for m, x in item_features(data).items()
-        ),
+        **describe_graph(data, "train_interactions"),
         "threads": torch.get_num_threads(),
         "batches": len(trainer.sampler),
         "build_s": build_s,

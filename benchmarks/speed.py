@@ -47,6 +47,7 @@ from omegaconf import OmegaConf
 
 import mde_pyg.models
 from common import (
+    describe_graph,
     fmt,
     machine,
     peak_rss_gib,
@@ -56,7 +57,6 @@ from common import (
     timed,
 )
 from mde_pyg.data import load_mmrec
-from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
 from mde_pyg.training import Trainer, seed_everything
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -121,12 +121,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     trainer.evaluate("val")
     eval_times = [timed(trainer.evaluate, "val") for _ in range(spec["evals"])]
     return {
-        "users": data[USER].num_nodes,
-        "items": data[ITEM].num_nodes,
-        "train_pairs": split_edge_index(data, "train").size(1),
-        "modalities": " ".join(
-            f"{m}:{x.size(1)}" for m, x in item_features(data).items()
-        ),
+        **describe_graph(data, "train_pairs"),
         "threads": torch.get_num_threads(),
         "load_s": load_s,
         "build_s": build_s,
