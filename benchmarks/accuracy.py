@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import shlex
 import shutil
@@ -299,6 +300,14 @@ def welch(a: list[float], b: list[float]) -> float:
     return float(ttest_ind(a, b, equal_var=False).pvalue)
 
 
+def p_value(p: float) -> str:
+    """A p-value for a table: three decimals, ``< 0.001`` below that, ``-``
+    where there were too few seeds to test."""
+    if math.isnan(p):
+        return "-"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def summary_rows(runs: list[dict[str, Any]], args) -> list[dict[str, Any]]:
     rows = []
     for dataset, model in product(args.datasets, args.models):
@@ -363,7 +372,7 @@ def write_report(args, out: Path, datasets: dict[str, DatasetSpec]) -> None:
     if not rows:
         print("no finished (dataset, model) yet")
         return
-    with open(out / "accuracy.csv", "w", newline="") as f:
+    with open(out / f"{args.report_name}.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(
             ["dataset", "model", "setting", "seeds", "val_recall@20_mean", "val_std"]
@@ -438,8 +447,8 @@ def write_report(args, out: Path, datasets: dict[str, DatasetSpec]) -> None:
         ]
         lines += [
             f"| {g['dataset']} | {g['baseline']} | {g['recall@20 gain %']:+.1f}% | "
-            f"{g['recall@20 p']:.3f} | {g['ndcg@20 gain %']:+.1f}% | "
-            f"{g['ndcg@20 p']:.3f} |"
+            f"{p_value(g['recall@20 p'])} | {g['ndcg@20 gain %']:+.1f}% | "
+            f"{p_value(g['ndcg@20 p'])} |"
             for g in gains
         ]
     capped = [

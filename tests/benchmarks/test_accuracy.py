@@ -90,6 +90,13 @@ def test_comparison_against_the_best_validation_baseline(accuracy):
     assert 0 < gain["recall@20 p"] < 0.05
 
 
+@pytest.mark.parametrize(
+    "p, shown", [(0.0004, "< 0.001"), (0.0123, "0.012"), (float("nan"), "-")]
+)
+def test_p_values_below_the_shown_precision_are_bounded(accuracy, p, shown):
+    assert accuracy.p_value(p) == shown
+
+
 def test_quick_suite_runs_and_resumes(accuracy, tmp_path):
     out, work = tmp_path / "out", tmp_path / "work"
     argv = ["--quick", "--models", "lightgcn", "--seeds", "0", "1"]
@@ -101,10 +108,11 @@ def test_quick_suite_runs_and_resumes(accuracy, tmp_path):
     stamps = {f: f.stat().st_mtime_ns for f in files}
     accuracy.main([*argv, "--worker"])
     assert {f: f.stat().st_mtime_ns for f in files} == stamps
-    accuracy.main([*argv, "--report-only"])
-    report = (out / "accuracy.md").read_text()
+    accuracy.main([*argv, "--report-only", "--report-name", "quick"])
+    report = (out / "quick.md").read_text()
     assert "| synthetic | lightgcn |" in report
-    assert (out / "accuracy.png").stat().st_size > 0
+    assert (out / "quick.png").stat().st_size > 0
+    assert (out / "quick.csv").read_text().count("\n") == 2  # header + 1 row
     result = json.loads(files[0].read_text())
     assert result["val"]["recall@20"] > 0
 
