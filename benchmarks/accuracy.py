@@ -265,15 +265,23 @@ def pending(args, out: Path) -> list[Run]:
     return [r for r in todo if not r.path(out).exists()]
 
 
-def work(args, datasets: dict[str, DatasetSpec], out: Path) -> None:
-    """Runs pending runs until none is left (or all left are claimed)."""
+def work(
+    args, datasets: dict[str, DatasetSpec], out: Path, poll_s: float = 30.0
+) -> None:
+    """Runs pending runs until none is left. While every pending run is
+    claimed by another worker it waits rather than exits: a grid finishing
+    there makes its seeds pending."""
     while True:
-        for run in pending(args, out):
+        todo = pending(args, out)
+        if not todo:
+            return
+        for run in todo:
             path = run.path(out)
             if claim(path):
                 break
         else:
-            return
+            time.sleep(poll_s)
+            continue
         try:
             if path.exists():
                 continue

@@ -3,6 +3,7 @@ grid, resumes from its run files and reports MDE against the best baseline."""
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -71,6 +72,41 @@ def test_seeds_are_scheduled_after_the_grid(accuracy, tmp_path):
         accuracy.save(run.path(tmp_path), record("lightgcn", point, 0, val, 0.0))
     todo = accuracy.pending(args, tmp_path)
     assert [(r.setting, r.seed) for r in todo] == [(points[1], 1), (points[1], 2)]
+
+
+def test_idle_worker_waits_for_the_seeds_a_running_grid_unlocks(
+    accuracy, tmp_path, monkeypatch
+):
+    args = SimpleNamespace(
+        datasets=["d"], models=["lightgcn"], seeds=[0, 1, 2], no_grid=False
+    )
+    first, second = accuracy.grid("lightgcn", True)
+    done = accuracy.Run("d", "lightgcn", first, 0).path(tmp_path)
+    done.parent.mkdir(parents=True)
+    accuracy.save(done, record("lightgcn", first, 0, 0.1, 0.0))
+    # The other grid point is being trained by a live worker (this process).
+    running = accuracy.Run("d", "lightgcn", second, 0).path(tmp_path)
+    running.with_suffix(".lock").write_text(str(os.getpid()))
+
+    waits = []
+
+    def other_worker_finishes(seconds):
+        waits.append(seconds)
+        accuracy.save(running, record("lightgcn", second, 0, 0.3, 0.0))
+        running.with_suffix(".lock").unlink()
+
+    executed = []
+
+    def fake_execute(run, datasets, args):
+        executed.append(run)
+        return {**record(run.model, run.setting, run.seed, 0.2, 0.0), "epochs_run": 9}
+
+    monkeypatch.setattr(accuracy.time, "sleep", other_worker_finishes)
+    monkeypatch.setattr(accuracy, "execute", fake_execute)
+    accuracy.work(args, {}, tmp_path, poll_s=5.0)
+    assert waits == [5.0]
+    assert [(r.setting, r.seed) for r in executed] == [(second, 1), (second, 2)]
+    assert not list(tmp_path.rglob("*.lock"))
 
 
 def test_comparison_against_the_best_validation_baseline(accuracy):
