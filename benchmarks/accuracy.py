@@ -374,8 +374,33 @@ def pm(mean_std: tuple[float, float]) -> str:
     return "{:.4f} ± {:.4f}".format(*mean_std)
 
 
+def compute_hours(runs: list[dict[str, Any]]) -> float:
+    """The training + per-epoch validation time the runs took, in hours."""
+    return (
+        sum(
+            (r["mean_epoch_time"] + r["mean_eval_time"]) * r["epochs_run"] for r in runs
+        )
+        / 3600
+    )
+
+
+def report_header(args, title: str, *details: str) -> list[str]:
+    """The title and the Date / Machine / Versions lines of a report, then
+    ``details`` and the command that made it."""
+    info = machine(args.threads)
+    return [
+        f"# {title}",
+        "",
+        f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"- Machine: {info['machine']}",
+        f"- Versions: {info['versions']}",
+        *details,
+        f"- Command: `{args.command}`",
+    ]
+
+
 def write_report(args, out: Path, datasets: dict[str, DatasetSpec]) -> None:
-    runs = load_runs(out)
+    runs = [r for r in load_runs(out) if r["dataset"] in args.datasets]
     rows = summary_rows(runs, args)
     if not rows:
         print("no finished (dataset, model) yet")
@@ -398,15 +423,15 @@ def write_report(args, out: Path, datasets: dict[str, DatasetSpec]) -> None:
                     r["device"],
                 ]
             )
-    info = machine(args.threads)
     lines = [
-        f"# {args.title}",
-        "",
-        f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-        f"- Machine: {info['machine']}",
-        f"- Versions: {info['versions']}",
-        f"- Device: {args.device_name}, {args.threads} torch thread(s) per run",
-        f"- Command: `{args.command}`",
+        *report_header(
+            args,
+            args.title,
+            f"- Device: {args.device_name}, {args.threads} torch thread(s) per run",
+            f"- Compute: {len(runs)} runs, {compute_hours(runs):.1f} h of "
+            "training + validation in all (epochs run x mean epoch and "
+            "evaluation times, summed over the runs)",
+        ),
         "- Protocol: Adam lr 1e-3 (LATTICE: its grid and 0.96^(epoch/50) decay), "
         "batch 2048, early stopping on validation Recall@20 (patience 20) within "
         "the epoch cap, test metrics of the best validation epoch; settings "
@@ -463,7 +488,7 @@ def write_report(args, out: Path, datasets: dict[str, DatasetSpec]) -> None:
         f"{r['dataset']} / {r['model']} / {tag(tuple(r['setting']))} / seed "
         f"{r['seed']} (best epoch {r['best_epoch']} of {r['epochs_run']})"
         for r in runs
-        if not r.get("stopped_early", True) and r["dataset"] in args.datasets
+        if not r.get("stopped_early", True)
     ]
     if capped:
         lines += [
@@ -471,11 +496,7 @@ def write_report(args, out: Path, datasets: dict[str, DatasetSpec]) -> None:
             "Runs ended by the epoch cap rather than by early stopping (they "
             "might have improved further): " + "; ".join(capped) + ".",
         ]
-    points = [
-        r
-        for r in runs
-        if r["seed"] == 0 and r["setting"] and r["dataset"] in args.datasets
-    ]
+    points = [r for r in runs if r["seed"] == 0 and r["setting"]]
     if points:
         lines += ["", "Grid (seed 0, validation Recall@20):", ""]
         lines += [
@@ -519,14 +540,8 @@ def plan(args, datasets: dict[str, DatasetSpec], out: Path) -> None:
     """Times two epochs (training + validation) of each (dataset, model) in a
     subprocess, estimates the suite's cost from the epoch caps and writes
     both to ``out/plan.md``."""
-    info = machine(args.threads)
     lines = [
-        "# Accuracy suite: per-epoch times and cost estimate",
-        "",
-        f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-        f"- Machine: {info['machine']}",
-        f"- Versions: {info['versions']}",
-        f"- Command: `{args.command}`",
+        *report_header(args, "Accuracy suite: per-epoch times and cost estimate"),
         "- Time of the second of two epochs (training + full-ranking "
         "validation) of the first grid point, seed 0, in a subprocess.",
         "",
@@ -569,8 +584,9 @@ def plan(args, datasets: dict[str, DatasetSpec], out: Path) -> None:
             f"{runs} runs x cap {cap} / 2 -> {estimate / 3600:.2f} h"
         )
         print(lines[-1], flush=True)
-    lines += [f"total (one worker): {total / 3600:.1f} h", "```", ""]
-    print(lines[-3])
+    total_line = f"total (one worker): {total / 3600:.1f} h"
+    print(total_line)
+    lines += [total_line, "```", ""]
     (out / "plan.md").write_text("\n".join(lines))
     shutil.rmtree("/tmp/mde_pyg_plan", ignore_errors=True)
 

@@ -147,6 +147,7 @@ def test_quick_suite_runs_and_resumes(accuracy, tmp_path):
     accuracy.main([*argv, "--report-only", "--report-name", "quick"])
     report = (out / "quick.md").read_text()
     assert "| synthetic | lightgcn |" in report
+    assert "- Compute: 3 runs, " in report
     assert (out / "quick.png").stat().st_size > 0
     assert (out / "quick.csv").read_text().count("\n") == 2  # header + 1 row
     result = json.loads(files[0].read_text())
