@@ -310,12 +310,14 @@ def user_user_graph(
         edge_index,
         torch.ones(edge_index.size(1), dtype=torch.float32, device=device),
         (num_users, num_items),
+        device=device,
         check_invariants=False,
     ).coalesce()
     adj = torch.sparse_coo_tensor(
         adj.indices(),
         adj.values().clamp(max=1.0),
         adj.size(),
+        device=device,
         is_coalesced=True,
         check_invariants=False,
     )
@@ -332,6 +334,7 @@ def user_user_graph(
             col_index[lo:hi],
             adj_csr.values()[lo:hi],
             (end - start, num_items),
+            device=device,
             check_invariants=False,
         )
         co = torch.sparse.mm(chunk, adj_t_csr).to_sparse_coo()
@@ -424,11 +427,12 @@ def to_adj(
             torch.stack([row, col]),
             value,
             (num_dst, num_src),
+            device=row.device,
             is_coalesced=True,
             check_invariants=False,
         )
     crow = torch.zeros(num_dst + 1, dtype=torch.long, device=row.device)
     crow[1:] = torch.bincount(row, minlength=num_dst).cumsum(0)
     return torch.sparse_csr_tensor(
-        crow, col, value, (num_dst, num_src), check_invariants=False
+        crow, col, value, (num_dst, num_src), device=row.device, check_invariants=False
     )

@@ -99,7 +99,7 @@ def make_synthetic(
     generator = torch.Generator().manual_seed(seed)
 
     def normal(*size: int) -> Tensor:
-        return torch.randn(*size, generator=generator)
+        return torch.randn(*size, generator=generator, device=generator.device)
 
     item_shared = normal(num_items, shared_dim)
     item_specific = {m: normal(num_items, specific_dim) for m in modalities}
@@ -115,7 +115,8 @@ def make_synthetic(
 
     # n_u = 5 + (Geometric(p) - 1) has mean 4 + 1/p.
     p = 1.0 / (interactions_per_user - 4.0)
-    count = torch.empty(num_users).geometric_(p, generator=generator).long() + 4
+    count = torch.empty(num_users, device=generator.device)
+    count = count.geometric_(p, generator=generator).long() + 4
     count = count.clamp_(max=num_items)
 
     # Scores: a_ui = [p_u, q_u^1, ...] . [c_i, s_i^1, ...] / sqrt(dim).
@@ -131,8 +132,9 @@ def make_synthetic(
         gumbel = -torch.empty_like(logits).exponential_(generator=generator).log()
         n = count[start : start + _USER_CHUNK]
         top = (logits + bias + gumbel).topk(int(n.max()), dim=1).indices
-        keep = torch.arange(top.size(1)) < n.view(-1, 1)
-        rows = torch.arange(start, start + top.size(0)).view(-1, 1).expand_as(top)
+        keep = torch.arange(top.size(1), device=top.device) < n.view(-1, 1)
+        rows = torch.arange(start, start + top.size(0), device=top.device)
+        rows = rows.view(-1, 1).expand_as(top)
         users.append(rows[keep])
         items.append(top[keep])
     user, item = torch.cat(users), torch.cat(items)

@@ -285,7 +285,9 @@ class RankingMetrics:
 
         # IDCG for n relevant items, n = 0..max_k (entry 0 is never used since
         # only users with targets are scored).
-        discount = torch.arange(2, self.max_k + 2, dtype=torch.float64).log2()
+        discount = torch.arange(
+            2, self.max_k + 2, dtype=torch.float64, device=device
+        ).log2()
         self._inv_discount = 1.0 / discount
         self._idcg = torch.cat(
             [discount.new_zeros(1), torch.cumsum(self._inv_discount, dim=0)]
@@ -295,7 +297,10 @@ class RankingMetrics:
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
         r"""Clears the accumulated sums."""
-        self._sums = torch.zeros(len(METRICS), len(self.k), dtype=torch.float64)
+        # On the CPU whatever the scores' device: `compute` reads them there.
+        self._sums = torch.zeros(
+            len(METRICS), len(self.k), dtype=torch.float64, device="cpu"
+        )
         self._count = 0
 
     @property
@@ -310,7 +315,8 @@ class RankingMetrics:
         return self._count
 
     def _to(self, device: torch.device) -> None:
-        # Index structures follow the scores (e.g. CUDA score blocks).
+        # Index structures follow the scores (e.g. CUDA score blocks); they
+        # are all built on one device, so one of them tells where all are.
         if self._hit_key.device != device:
             for name in (
                 "_target_count",

@@ -202,7 +202,10 @@ class LATTICE(Recommender):
             )
         self.register_buffer(
             "frozen_sizes",
-            torch.tensor([g[1].numel() for g in frozen]),
+            torch.tensor(
+                [g[1].numel() for g in frozen],
+                device=self.frozen_edge_weight.device,
+            ),
             persistent=False,
         )
         self._item_graph: Tensor | tuple[Tensor, Tensor, Tensor] | None = None

@@ -89,7 +89,7 @@ class PreferenceGate(torch.nn.Module):
             self.register_parameter("alpha_logit", None)
         else:
             self.alpha_lin = None
-            logit = torch.tensor(math.log(alpha / (1.0 - alpha)))
+            logit = torch.tensor(math.log(alpha / (1.0 - alpha)), device="cpu")
             if self.learn_alpha:
                 self.alpha_logit = torch.nn.Parameter(logit)
             else:
