@@ -171,7 +171,7 @@ def overrides_of(run: Run, datasets: dict[str, DatasetSpec], args) -> list[str]:
         f"trainer.device={args.device}",
         "trainer.verbose=false",
         "checkpoint=true",
-        "resume=true",
+        "resume=auto",
         f"seed={run.seed}",
     ]
 

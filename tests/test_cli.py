@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +9,7 @@ from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 import mde_pyg
+from forged import forge_checkpoint, marker_payload
 from mde_pyg.cli import build_dataset, build_model, main
 from mde_pyg.config import ConfigError
 from mde_pyg.data import make_synthetic
@@ -139,3 +141,108 @@ def test_info_prints_versions_and_dataset(capsys):
     main(["info", *SMALL])
     out = capsys.readouterr().out
     assert "torch_geometric" in out and "users 80  items 50" in out
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished LightGCN run whose output_dir is not Hydra's run folder."""
+    root = tmp_path_factory.mktemp("runs")
+    out = root / "run"
+    proc = run_cli(
+        [
+            "train",
+            "model=lightgcn",
+            "trainer=quick",
+            *SMALL,
+            f"output_dir={out}",
+            f"hydra.run.dir={root / 'hydra'}",
+        ],
+        root,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def copy_run(run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    return copy
+
+
+def exit_status(argv, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    return exited.value.code, capsys.readouterr()
+
+
+def test_evaluate_reads_a_run_folder_set_by_output_dir(finished_run, capsys):
+    assert not (finished_run / ".hydra").exists()
+    main(["evaluate", str(finished_run)])
+    expected = json.loads((finished_run / "results.json").read_text())["result"]
+    out = capsys.readouterr().out
+    assert f"recall@20={expected['test']['recall@20']:.4f}" in out
+
+
+def test_evaluate_refuses_a_malicious_checkpoint(finished_run, tmp_path, capsys):
+    run = copy_run(finished_run, tmp_path)
+    marker = tmp_path / "pwned"
+    forge_checkpoint(run / "checkpoints" / "best.pt", {"model": marker_payload(marker)})
+    status, captured = exit_status(["evaluate", str(run)], capsys)
+    assert status == 2 and "best.pt' holds objects" in captured.err
+    assert "refused" in captured.err and not marker.exists()
+
+
+@pytest.mark.parametrize("key", ["dataset", "model"])
+def test_evaluate_refuses_a_target_outside_the_package(
+    finished_run, tmp_path, capsys, key
+):
+    run = copy_run(finished_run, tmp_path)
+    marker = tmp_path / "pwned"
+    cfg = OmegaConf.load(run / "config.yaml")
+    cfg[key] = {"_target_": "builtins.exec", "source": f"open('{marker}','w')"}
+    OmegaConf.save(cfg, run / "config.yaml")
+    status, captured = exit_status(["evaluate", str(run)], capsys)
+    assert status == 2 and not marker.exists()
+    assert f"'{key}._target_' is 'builtins.exec'" in captured.err
+    assert "refused" in captured.err
+
+
+def test_evaluate_refuses_a_checkpoint_of_another_model(finished_run, tmp_path, capsys):
+    run = copy_run(finished_run, tmp_path)
+    cfg = OmegaConf.load(run / "config.yaml")
+    cfg.model.embedding_dim = 8
+    OmegaConf.save(cfg, run / "config.yaml")
+    status, captured = exit_status(["evaluate", str(run)], capsys)
+    assert status == 2 and "does not fit the model" in captured.err
+
+
+def test_dataset_errors_are_one_line_for_every_subcommand(
+    finished_run, tmp_path, capsys
+):
+    missing = tmp_path / "nowhere"
+    overrides = ["dataset=mmrec", f"dataset.folder={missing}"]
+    status, captured = exit_status(["info", *overrides], capsys)
+    assert status == 2
+    assert captured.err.strip() == f"error: {missing}: dataset folder not found"
+
+    run = copy_run(finished_run, tmp_path)
+    cfg = OmegaConf.load(run / "config.yaml")
+    cfg.dataset = {"_target_": "mde_pyg.data.load_mmrec", "folder": str(missing)}
+    OmegaConf.save(cfg, run / "config.yaml")
+    status, captured = exit_status(["evaluate", str(run)], capsys)
+    assert status == 2
+    assert captured.err.strip() == f"error: {missing}: dataset folder not found"
+
+    proc = run_cli(["train", *overrides, f"hydra.run.dir={tmp_path / 'h'}"], tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {missing}: dataset folder not found"
+
+
+def test_resume_through_the_cli_refuses_another_run(finished_run, tmp_path):
+    run = copy_run(finished_run, tmp_path)
+    args = ["train", "trainer=quick", *SMALL, "resume=true", f"output_dir={run}"]
+    proc = run_cli(
+        [*args, "model=lightgcn", "seed=5", f"hydra.run.dir={tmp_path / 'h'}"],
+        tmp_path,
+    )
+    assert proc.returncode == 2 and "trainer.seed: checkpoint 0, now 5" in proc.stderr

@@ -5,12 +5,19 @@
 and ``-m`` sweeps work. ``mde-pyg evaluate RUN_DIR`` re-evaluates the best
 checkpoint of a finished run; ``mde-pyg info [OVERRIDES]`` prints versions and
 the statistics of the composed dataset.
+
+A run folder is untrusted input (users download and share them): its config
+may only name ``_target_`` values that the package's own ``conf/`` names, and its
+checkpoints are read without unpickling anything but tensors and plain data
+(:mod:`mde_pyg.training.checkpoint`).
 """
 
 from __future__ import annotations
 
 import platform
 import sys
+from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +54,28 @@ USAGE = """usage: mde-pyg {train,evaluate,info,encode-text} ...
   mde-pyg info [KEY=VALUE ...]         versions and dataset statistics
   mde-pyg encode-text ITEMS --out F    encode item text into F (-h for options)
 """
-_USER_ERRORS = (ConfigError, DatasetError, CheckpointError, FileNotFoundError)
+_USER_ERRORS = (
+    ConfigError,
+    DatasetError,
+    CheckpointError,
+    FileNotFoundError,
+    PermissionError,
+)
+#: The file a run folder's composed config is written to (resolved).
+RUN_CONFIG = "config.yaml"
+
+
+def user_error(error: BaseException) -> BaseException | None:
+    """The user error (bad config, data file or checkpoint) behind ``error``,
+    which Hydra's ``instantiate`` wraps in an ``InstantiationException``; or
+    :obj:`None` for a bug, whose traceback should be seen."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, _USER_ERRORS):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def versions() -> dict[str, str]:
@@ -62,6 +90,59 @@ def versions() -> dict[str, str]:
     }
 
 
+def _config_targets(node: Any, where: str = "") -> Iterator[tuple[str, Any]]:
+    """Every ``(key path, _target_ value)`` in a config, however nested."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            path = f"{where}.{key}" if where else str(key)
+            if key == "_target_":
+                yield path, value
+            else:
+                yield from _config_targets(value, path)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _config_targets(value, f"{where}[{i}]")
+
+
+def allowed_targets() -> set[str]:
+    """The ``_target_`` values a run folder's config may name: those of the
+    package's own ``conf/dataset`` and ``conf/model`` files."""
+    root = resources.files(CONFIG_MODULE)
+    return {
+        target
+        for group in ("dataset", "model")
+        for file in (root / group).iterdir()
+        if file.name.endswith(".yaml")
+        for _, target in _config_targets(
+            OmegaConf.to_container(OmegaConf.create(file.read_text()))
+        )
+    }
+
+
+def load_run_config(run_dir: Path) -> DictConfig:
+    """The composed config of a run folder, after checking that it names
+    only allowed ``_target_`` values (a crafted config could otherwise call any
+    importable function)."""
+    for path in (run_dir / RUN_CONFIG, run_dir / ".hydra" / "config.yaml"):
+        if path.is_file():
+            break
+    else:
+        raise FileNotFoundError(
+            f"'{run_dir / RUN_CONFIG}' not found: RUN_DIR must be the output folder "
+            "of `mde-pyg train` (it holds config.yaml and checkpoints/)"
+        )
+    cfg = OmegaConf.load(path)
+    allowed = allowed_targets()
+    for key, target in _config_targets(OmegaConf.to_container(cfg, resolve=False)):
+        if target not in allowed:
+            raise ConfigError(
+                f"{path}: '{key}' is {target!r}, which is not one of the "
+                f"package's own targets; refused to instantiate it (allowed: "
+                f"{', '.join(sorted(allowed))})"
+            )
+    return cfg
+
+
 def _dataset_files(cfg: DictConfig) -> list[Path]:
     folder = cfg.get("folder")
     if folder is None:
@@ -74,6 +155,20 @@ def _dataset_files(cfg: DictConfig) -> list[Path]:
 def file_hashes(paths: list[Path]) -> dict[str, str]:
     """SHA-1 of each existing file."""
     return {str(path): file_digest(path) for path in paths if path.is_file()}
+
+
+def run_fingerprint(cfg: DictConfig, data_files: dict[str, str]) -> dict[str, Any]:
+    """The config entries a resumed run must share with its checkpoint, on
+    top of the trainer's own (:meth:`Trainer.fingerprint`): the model and
+    dataset sections and the content of the data files (by file name, so
+    that a moved folder still resumes)."""
+    dataset = OmegaConf.to_container(cfg.dataset, resolve=True)
+    dataset.pop("folder", None)
+    return {
+        "config.model": OmegaConf.to_container(cfg.model, resolve=True),
+        "config.dataset": dataset,
+        **{f"file.{Path(path).name}": digest for path, digest in data_files.items()},
+    }
 
 
 def build_dataset(cfg: DictConfig) -> HeteroData:
@@ -112,6 +207,11 @@ def train_one(cfg: DictConfig, seed: int, output_dir: Path) -> Any:
     seed_everything(seed)
     data = build_dataset(cfg)
     model = build_model(cfg, data)
+    data_files = file_hashes(_dataset_files(cfg.dataset))
+    output_dir.mkdir(parents=True, exist_ok=True)
+    run_config = OmegaConf.to_container(cfg, resolve=True)
+    run_config["seed"] = seed
+    OmegaConf.save(OmegaConf.create(run_config), output_dir / RUN_CONFIG)
     trainer = Trainer(
         model,
         data,
@@ -122,9 +222,10 @@ def train_one(cfg: DictConfig, seed: int, output_dir: Path) -> Any:
         metadata={
             "config": OmegaConf.to_container(cfg, resolve=False),
             "versions": versions(),
-            "data_files": file_hashes(_dataset_files(cfg.dataset)),
+            "data_files": data_files,
             "model": repr(model),
         },
+        fingerprint=run_fingerprint(cfg, data_files),
         **{**trainer_kwargs, "k": tuple(trainer_kwargs["k"])},
     )
     return trainer.fit()
@@ -154,9 +255,18 @@ def run_train(cfg: DictConfig) -> float:
 def train_app(cfg: DictConfig) -> float:
     try:
         return run_train(cfg)
-    except _USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    except Exception as error:
+        _exit_on_user_error(error)
+
+
+def _exit_on_user_error(error: Exception) -> None:
+    """Prints a user error as one ``error:`` line and exits with status 2;
+    re-raises anything else."""
+    cause = user_error(error)
+    if cause is None:
+        raise error
+    print(f"error: {cause}", file=sys.stderr)
+    sys.exit(2)
 
 
 def _compose(overrides: list[str]) -> DictConfig:
@@ -184,17 +294,25 @@ def run_info(overrides: list[str]) -> None:
 
 def run_evaluate(run_dir: str) -> None:
     run_dir = Path(run_dir)
-    config_path = run_dir / ".hydra" / "config.yaml"
-    if not config_path.is_file():
-        raise FileNotFoundError(
-            f"'{config_path}' not found: RUN_DIR must be the output folder of "
-            "`mde-pyg train` (it holds .hydra/ and checkpoints/)"
-        )
-    cfg = OmegaConf.load(config_path)
+    cfg = load_run_config(run_dir)
+    best = load_checkpoint(run_dir / "checkpoints" / "best.pt")
     data = build_dataset(cfg)
     model = build_model(cfg, data)
-    model.load_state_dict(load_checkpoint(run_dir / "checkpoints" / "best.pt")["model"])
-    trainer = Trainer(model, data, seed=None, verbose=False, k=tuple(cfg.trainer.k))
+    try:
+        model.load_state_dict(best["model"])
+    except RuntimeError as error:
+        raise CheckpointError(
+            f"{run_dir / 'checkpoints' / 'best.pt'} does not fit the model of "
+            f"{run_dir}'s config: {str(error).splitlines()[0]}"
+        ) from None
+    trainer = Trainer(
+        model,
+        data,
+        seed=None,
+        verbose=False,
+        k=tuple(cfg.trainer.k),
+        device=cfg.trainer.get("device", "auto"),
+    )
     for split in ("val", "test"):
         metrics = trainer.evaluate(split)
         print(f"{split}: " + "  ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
@@ -222,9 +340,8 @@ def main(argv: list[str] | None = None) -> None:
         else:
             print(f"error: unknown command '{command}'\n{USAGE}", file=sys.stderr)
             sys.exit(2)
-    except _USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    except Exception as error:
+        _exit_on_user_error(error)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,27 @@
-"""Atomic, verified checkpoints: a crash mid-write never destroys the last
-good checkpoint, and a damaged file is reported, not half-loaded."""
+"""Atomic, verified, safe checkpoints.
+
+* A crash mid-write never destroys the last good checkpoint: the new one is
+  written to a temporary file and renamed over the old one, which is kept as
+  ``<path>.prev`` (a hard link made *before* the rename, so the checkpoint
+  path exists at every instant).
+* A damaged file is reported, not half-loaded: the payload is preceded by its
+  SHA-256, which detects truncation and corruption (it is a checksum, not a
+  signature: it does not make a file trustworthy).
+* Loading never runs code from the file: payloads are read with
+  ``torch.load(weights_only=True)``, which only rebuilds tensors and plain
+  Python containers and numbers; anything else (a pickled object, a function,
+  a class) is refused with a :class:`CheckpointError`. Run folders are what
+  users download and share.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import os
+import pickle
+import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,21 +31,43 @@ _MAGIC = b"MDEPYGCK1\n"
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint file is missing, truncated or corrupt."""
+    """A checkpoint file is missing, truncated, corrupt, unsafe, or does not
+    belong to the run that reads it."""
+
+
+def previous_path(path: Path) -> Path:
+    """Where :func:`save_checkpoint` keeps the checkpoint it replaced."""
+    return path.with_name(path.name + ".prev")
+
+
+def temporary_path(path: Path) -> Path:
+    """Where :func:`save_checkpoint` writes before renaming over ``path``."""
+    return path.with_name(f".{path.name}.tmp")
+
+
+def _fsync_directory(folder: Path) -> None:
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     """Writes ``state`` to ``path`` atomically: to a temporary file in the same
     folder, flushed and fsync'ed, then renamed over ``path``; the file it
-    replaces is kept as ``<path>.prev``. The payload is preceded by its
-    SHA-256 so that :func:`load_checkpoint` detects truncation and
-    corruption."""
+    replaces is kept as ``<path>.prev``.
+
+    ``state`` must hold tensors and plain Python data only (dicts, lists,
+    tuples, strings, numbers, booleans, :obj:`None`), the types that
+    :func:`load_checkpoint` accepts back.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     torch.save(state, buffer)
     payload = buffer.getvalue()
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = temporary_path(path)
     with open(tmp, "wb") as f:
         f.write(_MAGIC)
         f.write(hashlib.sha256(payload).hexdigest().encode() + b"\n")
@@ -37,18 +75,14 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
         f.flush()
         os.fsync(f.fileno())
     if path.exists():
-        os.replace(path, previous_path(path))
+        previous = previous_path(path)
+        previous.unlink(missing_ok=True)
+        try:
+            os.link(path, previous)
+        except OSError:  # a file system without hard links
+            shutil.copy2(path, previous)
     os.replace(tmp, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
-def previous_path(path: Path) -> Path:
-    """Where :func:`save_checkpoint` keeps the checkpoint it replaced."""
-    return path.with_name(path.name + ".prev")
+    _fsync_directory(path.parent)
 
 
 def _damaged(path: Path, problem: str) -> CheckpointError:
@@ -62,15 +96,7 @@ def _damaged(path: Path, problem: str) -> CheckpointError:
     return CheckpointError(message)
 
 
-def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
-    """Reads a checkpoint written by :func:`save_checkpoint`.
-
-    Raises:
-        CheckpointError: if the file is missing, was not written by
-            :func:`save_checkpoint`, or its content does not match its
-            checksum (truncated or corrupt).
-    """
-    path = Path(path)
+def _verified_payload(path: Path) -> bytes:
     if not path.is_file():
         raise CheckpointError(f"Checkpoint '{path}' does not exist")
     raw = path.read_bytes()
@@ -87,6 +113,55 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
             f"is corrupt or truncated: checksum mismatch ({len(payload)} payload "
             "bytes)",
         )
-    return torch.load(
-        io.BytesIO(payload), map_location=map_location, weights_only=False
-    )
+    return payload
+
+
+def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """Reads a checkpoint written by :func:`save_checkpoint`, safely.
+
+    Raises:
+        CheckpointError: if the file is missing, was not written by
+            :func:`save_checkpoint`, its content does not match its checksum
+            (truncated or corrupt), or it holds anything but tensors and
+            plain Python data (which is refused, never unpickled).
+    """
+    path = Path(path)
+    payload = _verified_payload(path)
+    try:
+        return torch.load(
+            io.BytesIO(payload), map_location=map_location, weights_only=True
+        )
+    except pickle.UnpicklingError as error:
+        reason = str(error).strip().splitlines()[0]
+        raise CheckpointError(
+            f"Checkpoint '{path}' holds objects other than tensors and plain "
+            f"Python data and was refused, not loaded (loading it could run "
+            f"code): {reason}"
+        ) from None
+
+
+def recover_checkpoint(path: str | Path) -> Path | None:
+    """Returns ``path`` if it exists, else restores it after a crash inside
+    :func:`save_checkpoint` (or the older two-rename writer): from the
+    complete temporary file when its checksum holds (the newest state), else
+    from ``<path>.prev`` (one save earlier), with a warning that says which.
+    Returns :obj:`None` when there is nothing to recover."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    for candidate, what in (
+        (temporary_path(path), "the complete temporary file"),
+        (previous_path(path), "the previous checkpoint (one save earlier)"),
+    ):
+        try:
+            _verified_payload(candidate)
+        except CheckpointError:
+            continue
+        shutil.copy2(candidate, path)
+        warnings.warn(
+            f"Checkpoint '{path}' was missing (a crash while it was being "
+            f"replaced): recovered it from {what} '{candidate}'",
+            stacklevel=2,
+        )
+        return path
+    return None

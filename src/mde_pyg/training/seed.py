@@ -23,18 +23,36 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def rng_state(generator: torch.Generator) -> dict:
-    """Captures every random stream a training run draws from."""
+    """Captures every random stream a training run draws from, as tensors and
+    plain Python values only, so that a checkpoint holding it loads with
+    ``torch.load(weights_only=True)``."""
+    kind, keys, pos, has_gauss, cached_gaussian = np.random.get_state()  # noqa: NPY002
     return {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),  # noqa: NPY002
+        "numpy": (
+            kind,
+            torch.from_numpy(keys.astype(np.int64)),
+            pos,
+            has_gauss,
+            cached_gaussian,
+        ),
         "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "generator": generator.get_state(),
     }
 
 
 def set_rng_state(state: dict, generator: torch.Generator) -> None:
-    """Restores the streams captured by :func:`rng_state`."""
+    """Restores the streams captured by :func:`rng_state`. The CUDA streams
+    are restored when the run resumes on as many GPUs as it was saved from
+    (a GPU run resumed on the CPU needs none of them)."""
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])  # noqa: NPY002
+    kind, keys, pos, has_gauss, cached_gaussian = state["numpy"]
+    np.random.set_state(  # noqa: NPY002
+        (kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached_gaussian)
+    )
     torch.set_rng_state(state["torch"])
+    cuda = state.get("cuda", [])
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
     generator.set_state(state["generator"])

@@ -3,6 +3,7 @@ models under the MMRec protocol."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -18,7 +19,12 @@ from mde_pyg.data.hetero import ITEM, USER, split_edge_index
 from mde_pyg.data.sampler import BPRSampler
 from mde_pyg.evaluation import evaluate_embeddings
 from mde_pyg.models.base import Recommender
-from mde_pyg.training.checkpoint import load_checkpoint, save_checkpoint
+from mde_pyg.training.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    recover_checkpoint,
+    save_checkpoint,
+)
 from mde_pyg.training.early_stopping import EarlyStopping
 from mde_pyg.training.seed import rng_state, seed_everything, set_rng_state
 
@@ -55,6 +61,13 @@ class Trainer:
     a full-ranking validation, and (with ``checkpoint_dir``) an atomic
     checkpoint from which ``resume=True`` continues bit-for-bit.
 
+    A checkpoint records the run's fingerprint (:meth:`fingerprint`: model
+    class and parameter shapes, the trainer settings that shape the run, a
+    hash of every split, plus the caller's ``fingerprint`` entries); resuming
+    with anything else stops with a :class:`CheckpointError` that lists the
+    differences. ``max_epochs``, ``device``, ``eval_chunk_size`` and
+    ``verbose`` may change between the two.
+
     Args:
         model (Recommender): The model to train.
         data (HeteroData): The dataset (layout of :mod:`mde_pyg.data.hetero`).
@@ -72,18 +85,23 @@ class Trainer:
         weight_decay (float, optional): Adam weight decay.
             (default: :obj:`0.0`)
         seed (int, optional): Seed of the run. (default: :obj:`0`)
-        device (str, optional): ``"cpu"``, ``"cuda"`` or ``"auto"``.
-            (default: :obj:`"cpu"`)
+        device (str, optional): ``"cpu"``, ``"cuda"``, ``"cuda:<i>"`` or
+            ``"auto"`` (CUDA when available). (default: :obj:`"auto"`)
         eval_chunk_size (int, optional): Users scored at once; :obj:`None`
             picks a size bounded in memory. (default: :obj:`None`)
         checkpoint_dir (str, optional): Where ``last.pt`` (every epoch) and
             ``best.pt`` (best model) are written. (default: :obj:`None`)
-        resume (bool, optional): Continue from ``checkpoint_dir/last.pt``.
-            (default: :obj:`False`)
+        resume (bool or str, optional): :obj:`True`: continue from
+            ``checkpoint_dir/last.pt`` (an error if there is none);
+            :obj:`"auto"`: continue if it exists, else start afresh;
+            :obj:`False`: start afresh. (default: :obj:`False`)
         results_path (str, optional): JSON file the results are written to.
             (default: :obj:`None`)
         metadata (dict, optional): Extra JSON-able facts (config, versions,
             data hashes) stored in the results file. (default: :obj:`None`)
+        fingerprint (dict, optional): Extra JSON-able facts that must match
+            for a checkpoint to be resumed (e.g. the model config and the
+            hashes of the data files). (default: :obj:`None`)
         verbose (bool, optional): Print one line per epoch.
             (default: :obj:`True`)
     """
@@ -102,12 +120,13 @@ class Trainer:
         lr_decay_every: float = 1.0,
         weight_decay: float = 0.0,
         seed: int = 0,
-        device: str = "cpu",
+        device: str = "auto",
         eval_chunk_size: int | None = None,
         checkpoint_dir: str | Path | None = None,
-        resume: bool = False,
+        resume: bool | str = False,
         results_path: str | Path | None = None,
         metadata: dict[str, Any] | None = None,
+        fingerprint: dict[str, Any] | None = None,
         verbose: bool = True,
     ) -> None:
         self.device = resolve_device(device)
@@ -126,8 +145,10 @@ class Trainer:
         self.results_path = Path(results_path) if results_path else None
         self.metadata = dict(metadata or {})
         self.verbose = verbose
+        if resume not in (True, False, "auto"):
+            raise ValueError(f"'resume' must be true, false or 'auto' (got {resume!r})")
         if resume and self.checkpoint_dir is None:
-            raise ValueError("'resume=True' needs a 'checkpoint_dir'")
+            raise ValueError(f"'resume={resume}' needs a 'checkpoint_dir'")
 
         self.generator = seed_everything(seed) if seed is not None else None
         self.seed = seed
@@ -156,13 +177,29 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.best_state: dict[str, torch.Tensor] | None = None
         self.start_epoch = 0
+        self._settings = {
+            "lr": lr,
+            "batch_size": batch_size,
+            "patience": patience,
+            "monitor": monitor,
+            "k": list(self.k),
+            "lr_decay": lr_decay,
+            "lr_decay_every": lr_decay_every,
+            "weight_decay": weight_decay,
+            "seed": seed,
+        }
+        self._extra_fingerprint = dict(fingerprint or {})
 
     # ------------------------------------------------------------------ API
     def fit(self) -> TrainResult:
         """Trains until early stopping or ``max_epochs`` and returns the
         validation and test metrics of the best validation epoch."""
-        if self.resume and (self.checkpoint_dir / "last.pt").exists():
-            self._load_last()
+        if self.resume:
+            self._resume()
+        if self.verbose:
+            model = self.model.__class__.__name__
+            start = f" from epoch {self.start_epoch}" if self.start_epoch else ""
+            print(f"training {model} on {device_name(self.device)}{start}", flush=True)
         epoch = self.start_epoch
         while epoch < self.max_epochs and not self.early_stopping.should_stop:
             record = self._run_epoch(epoch)
@@ -218,9 +255,37 @@ class Trainer:
     def history_at(self, epoch: int) -> dict[str, Any]:
         return next(record for record in self.history if record["epoch"] == epoch)
 
+    def fingerprint(self) -> dict[str, Any]:
+        """What a checkpoint must match to be resumed by this trainer: the
+        model class and parameter shapes, the trainer settings that shape the
+        run, the node counts and a hash of every split, and the caller's
+        ``fingerprint`` entries."""
+        model = {
+            f"model.{name}": list(value.shape)
+            for name, value in self.model.state_dict().items()
+        }
+        splits = {
+            f"data.{split}": _tensor_digest(split_edge_index(self.data, split))
+            for split in ("train", "val", "test")
+        }
+        return {
+            "model": self.model.__class__.__name__,
+            **model,
+            **{f"trainer.{key}": value for key, value in self._settings.items()},
+            "data.num_users": self.data[USER].num_nodes,
+            "data.num_items": self.data[ITEM].num_nodes,
+            **splits,
+            **self._extra_fingerprint,
+        }
+
     def write_results(self, result: TrainResult) -> None:
         self.results_path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"seed": self.seed, **self.metadata, "result": asdict(result)}
+        payload = {
+            "seed": self.seed,
+            "device": device_name(self.device),
+            **self.metadata,
+            "result": asdict(result),
+        }
         payload["result"]["mean_epoch_time"] = result.mean_epoch_time
         tmp = self.results_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(payload, indent=2, default=str))
@@ -232,16 +297,18 @@ class Trainer:
         batch loss."""
         self.model.train()
         self.model.on_epoch_start(epoch)
-        total_loss, num_batches = 0.0, 0
+        # Summed on the device: one host sync per epoch, not one per step.
+        total_loss = torch.zeros((), device=self.device)
+        num_batches = 0
         for batch in self.sampler:
             self.optimizer.zero_grad(set_to_none=True)
             loss = self.model.loss(batch)
             loss.backward()
             self.optimizer.step()
-            total_loss += loss.item()
+            total_loss += loss.detach()
             num_batches += 1
         self.scheduler.step()
-        loss_value = total_loss / max(num_batches, 1)
+        loss_value = total_loss.item() / max(num_batches, 1)
         if not math.isfinite(loss_value):
             raise FloatingPointError(
                 f"Training loss became {loss_value} at epoch {epoch}: lower 'lr' "
@@ -285,12 +352,23 @@ class Trainer:
                 "best_state": self.best_state,
                 "history": self.history,
                 "rng": rng_state(self.generator),
+                "fingerprint": self.fingerprint(),
             },
             self.checkpoint_dir / "last.pt",
         )
 
-    def _load_last(self) -> None:
-        state = load_checkpoint(self.checkpoint_dir / "last.pt", self.device)
+    def _resume(self) -> None:
+        path = recover_checkpoint(self.checkpoint_dir / "last.pt")
+        if path is None:
+            if self.resume == "auto":
+                return
+            raise CheckpointError(
+                f"resume=true but '{self.checkpoint_dir}' holds no checkpoint "
+                "(last.pt) to resume: point output_dir at the folder of the "
+                "run to continue, or set resume=false (or auto) to start afresh"
+            )
+        state = load_checkpoint(path, self.device)
+        check_fingerprint(state.get("fingerprint"), self.fingerprint(), path)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -299,7 +377,50 @@ class Trainer:
         self.history = state["history"]
         set_rng_state(state["rng"], self.generator)
         self.start_epoch = state["epoch"]
-        log.info("Resumed from %s at epoch %d", self.checkpoint_dir, self.start_epoch)
+        log.info("Resumed from %s at epoch %d", path, self.start_epoch)
+
+
+def _tensor_digest(tensor: torch.Tensor) -> str:
+    return hashlib.sha256(tensor.detach().cpu().contiguous().numpy()).hexdigest()[:16]
+
+
+def check_fingerprint(
+    stored: dict[str, Any] | None, current: dict[str, Any], path: Path
+) -> None:
+    """Raises :class:`CheckpointError` listing every entry on which the
+    checkpoint at ``path`` and the run resuming it differ."""
+    if stored is None:
+        raise CheckpointError(
+            f"Checkpoint '{path}' has no run fingerprint (written by an older "
+            "mde_pyg): it cannot be checked against this run, so it is not resumed"
+        )
+    differences = [
+        f"{key}: checkpoint {stored.get(key, '(absent)')!r}, "
+        f"now {current.get(key, '(absent)')!r}"
+        for key in sorted(set(stored) | set(current))
+        if stored.get(key) != current.get(key)
+    ]
+    if differences:
+        shown = differences[:12]
+        if len(differences) > len(shown):
+            shown.append(f"... and {len(differences) - len(shown)} more")
+        raise CheckpointError(
+            f"Checkpoint '{path}' was written by a different run and is not "
+            "resumed; it differs in:\n  " + "\n  ".join(shown) + "\nStart a new "
+            "run in another output_dir, or resume with the original settings "
+            "(only trainer.max_epochs, device, eval_chunk_size and verbose may "
+            "change)"
+        )
+
+
+def device_name(device: torch.device) -> str:
+    """``device`` with its hardware name, e.g. ``cuda:0 (NVIDIA H100)``."""
+    if device.type == "cuda":
+        index = (
+            device.index if device.index is not None else torch.cuda.current_device()
+        )
+        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    return str(device)
 
 
 def resolve_device(device: str) -> torch.device:
