@@ -1,4 +1,5 @@
 import hashlib
+import warnings
 
 import numpy as np
 import pytest
@@ -31,27 +32,36 @@ def cached_files(folder):
     return sorted((folder / "processed").glob("data_*.pt"))
 
 
-def test_matches_load_mmrec(folder):
-    dataset = MMRecDataset(str(folder.parent), "toy")
-    assert len(dataset) == 1 and repr(dataset) == "MMRecDataset(toy)"
-    data, expected = dataset[0], load_mmrec(folder)
-    assert list(item_features(data)) == ["image", "text"]
+def assert_same_graph(data, expected):
+    assert list(item_features(data)) == list(item_features(expected))
     for split in SPLITS:
         assert torch.equal(
             split_edge_index(data, split), split_edge_index(expected, split)
         )
-    assert torch.equal(data["item"].x_text, expected["item"].x_text)
+    for modality, x in item_features(expected).items():
+        assert torch.equal(item_features(data)[modality], x)
     assert data["user"].num_nodes == expected["user"].num_nodes
+    assert data["item"].num_nodes == expected["item"].num_nodes
+
+
+def forbid_processing(monkeypatch):
+    def fail(self):
+        raise AssertionError("process() must not run on a cache hit")
+
+    monkeypatch.setattr(MMRecDataset, "process", fail)
+
+
+def test_matches_load_mmrec(folder):
+    dataset = MMRecDataset(str(folder.parent), "toy")
+    assert len(dataset) == 1 and repr(dataset) == "MMRecDataset(toy)"
+    assert list(item_features(dataset[0])) == ["image", "text"]
+    assert_same_graph(dataset[0], load_mmrec(folder))
 
 
 def test_processes_once_then_loads_from_cache(folder, monkeypatch):
     first = MMRecDataset(str(folder.parent), "toy")
     assert len(cached_files(folder)) == 1
-
-    def fail(self):
-        raise AssertionError("process() must not run on a cache hit")
-
-    monkeypatch.setattr(MMRecDataset, "process", fail)
+    forbid_processing(monkeypatch)
     second = MMRecDataset(str(folder.parent), "toy")
     assert torch.equal(second[0]["item"].x_text, first[0]["item"].x_text)
     monkeypatch.undo()
@@ -99,6 +109,64 @@ def test_missing_files_are_errors(tmp_path, folder):
         DatasetError, match="audio_feat.npy: file not found .*nothing is downloaded"
     ):
         MMRecDataset(str(folder.parent), "toy", modalities=["audio"])
+
+
+def test_unreadable_raw_file_is_an_error(folder):
+    (folder / "audio_feat.npy").mkdir()
+    with pytest.raises(DatasetError, match=r"audio_feat.npy: cannot read \(Is a dir"):
+        MMRecDataset(str(folder.parent), "toy")
+
+
+@pytest.mark.parametrize(
+    ("plant", "reason"),
+    [
+        (lambda path, plant_code: plant_code(path), "Unsupported global: GLOBAL"),
+        (
+            lambda path, _: path.write_bytes(path.read_bytes()[:100]),
+            "PytorchStreamReader failed",
+        ),
+        (
+            lambda path, _: torch.save({"x": torch.ones(2)}, path),
+            r"expected the \(dict, slices, HeteroData\) tuple .* got dict",
+        ),
+    ],
+)
+def test_bad_processed_file_is_rebuilt_never_unpickled(
+    folder, plant_code, monkeypatch, plant, reason
+):
+    expected = MMRecDataset(str(folder.parent), "toy")[0]
+    (path,) = cached_files(folder)
+    plant(path, plant_code)
+    with pytest.warns(
+        UserWarning,
+        match=f"{path.name}: not using the processed graph \\({reason}.*\\) and "
+        "refusing to unpickle it with weights_only=False, .* rebuilding it",
+    ):
+        rebuilt = MMRecDataset(str(folder.parent), "toy")
+    assert not plant_code.ran
+    assert_same_graph(rebuilt[0], expected)
+    # The rebuilt file is a plain cache hit again.
+    forbid_processing(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_same_graph(MMRecDataset(str(folder.parent), "toy")[0], expected)
+    assert cached_files(folder) == [path]
+
+
+@pytest.mark.parametrize("name", ["pre_transform.pt", "pre_filter.pt"])
+def test_planted_pyg_repr_file_is_deleted_unread(folder, plant_code, monkeypatch, name):
+    expected = MMRecDataset(str(folder.parent), "toy")[0]
+    path = folder / "processed" / name
+    plant_code(path)
+    forbid_processing(monkeypatch)
+    with pytest.warns(
+        UserWarning,
+        match=f"{name}: refused to let PyG unpickle it with weights_only=False "
+        r"\(Unsupported global.*deleted it",
+    ):
+        again = MMRecDataset(str(folder.parent), "toy")
+    assert not plant_code.ran and not path.exists()
+    assert_same_graph(again[0], expected)
 
 
 def test_file_digest_streams_large_files(tmp_path):

@@ -1,3 +1,6 @@
+import re
+import warnings
+
 import pytest
 import torch
 
@@ -85,3 +88,97 @@ def test_write_is_atomic(tmp_path, monkeypatch):
     path = cache.save(x, 3, knn_graph(x, 3))
     assert [p.name for p in (tmp_path / "sub").iterdir()] == [path.name]
     assert "GraphCache(" in repr(cache)
+
+
+def assert_rebuilt(cache, x, reason):
+    """A ``get_or_build`` of a damaged entry warns, rebuilds and overwrites,
+    so the next lookup is a silent hit."""
+    path = cache.path(cache.key(x, 3))
+    build = CountingBuilder(x, 3)
+    with pytest.warns(
+        UserWarning, match=f"{path.name}: ignoring the cached graph \\({reason}"
+    ):
+        graph = cache.get_or_build(x, 3, build)
+    expected = knn_graph(x, 3)
+    assert build.calls == 1
+    assert torch.equal(graph[0], expected[0]) and torch.equal(graph[1], expected[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = cache.get_or_build(x, 3, build)
+    assert build.calls == 1 and torch.equal(again[1], expected[1])
+
+
+def test_truncated_entry_is_rebuilt(tmp_path):
+    x = features()
+    cache = GraphCache(tmp_path)
+    path = cache.save(x, 3, knn_graph(x, 3))
+    path.write_bytes(path.read_bytes()[:200])
+    assert_rebuilt(cache, x, "PytorchStreamReader failed")
+
+
+def invalid_entries():
+    edge_index, edge_weight = knn_graph(features(), 3)  # 20 nodes, 60 edges
+    nan = edge_weight.clone()
+    nan[5] = float("nan")
+    negative = edge_index.clone()
+    negative[0, 7] = -1
+    return [
+        (edge_index, "expected a dict with tensors"),
+        ({"edge_index": edge_index}, "expected a dict with tensors"),
+        (
+            {"edge_index": edge_index.repeat(2, 1), "edge_weight": edge_weight},
+            re.escape(
+                "'edge_index' must be int64 of shape [2, E], got torch.int64 of "
+                "shape [4, 60]"
+            ),
+        ),
+        (
+            {"edge_index": edge_index.float(), "edge_weight": edge_weight},
+            "'edge_index' must be int64 .* got torch.float32",
+        ),
+        (
+            {"edge_index": edge_index, "edge_weight": edge_weight[:-1]},
+            re.escape(
+                "'edge_weight' must be floating-point of shape [60], got "
+                "torch.float32 of shape [59]"
+            ),
+        ),
+        (
+            {"edge_index": edge_index, "edge_weight": edge_index[0]},
+            "'edge_weight' must be floating-point .* got torch.int64",
+        ),
+        (
+            {"edge_index": edge_index + 1, "edge_weight": edge_weight},
+            re.escape("'edge_index' has node index 20, outside [0, 20)"),
+        ),
+        (
+            {"edge_index": negative, "edge_weight": edge_weight},
+            re.escape("'edge_index' has node index -1, outside [0, 20)"),
+        ),
+        (
+            {"edge_index": edge_index, "edge_weight": nan},
+            "'edge_weight' has value nan at edge 5",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("state", "reason"), invalid_entries())
+def test_invalid_entry_is_rebuilt(tmp_path, state, reason):
+    x = features()
+    cache = GraphCache(tmp_path)
+    torch.save(state, cache.path(cache.key(x, 3)))
+    assert_rebuilt(cache, x, reason)
+
+
+def test_planted_code_in_entry_never_runs(tmp_path, plant_code):
+    # The planted file does run code when fully unpickled...
+    plant_code(tmp_path / "probe.pt")
+    torch.load(tmp_path / "probe.pt", weights_only=False)
+    assert plant_code.ran
+    plant_code.marker.unlink()
+    # ... but the cache only reads with weights_only=True.
+    x = features()
+    cache = GraphCache(tmp_path)
+    plant_code(cache.path(cache.key(x, 3)))
+    assert_rebuilt(cache, x, "Unsupported global: GLOBAL")
+    assert not plant_code.ran

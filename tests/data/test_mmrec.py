@@ -1,5 +1,6 @@
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,6 +165,20 @@ def test_not_utf8_and_missing_file(tmp_path):
         read_inter(tmp_path / "bin.inter")
 
 
+def test_unreadable_inter_file(tmp_path, monkeypatch):
+    (tmp_path / "dir.inter").mkdir()
+    with pytest.raises(DatasetError, match=r"dir.inter: cannot read \(Is a direc"):
+        read_inter(tmp_path / "dir.inter")
+    folder = make_folder(tmp_path, ROWS)
+
+    def deny(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Path, "read_text", deny)
+    with pytest.raises(DatasetError, match=r"toy.inter: cannot read \(Permission"):
+        load_mmrec(folder)
+
+
 def test_missing_folder_file_and_modality(tmp_path):
     with pytest.raises(DatasetError, match="nope: dataset folder not found"):
         load_mmrec(tmp_path / "nope")
@@ -254,6 +269,16 @@ def test_split_empty_after_dropping_users(tmp_path):
             np.array([[0.0, 1], [1, -np.inf], [1, 0], [0, 1]]),
             "contain NaN/Inf, first in row 1",
         ),
+        # Finite in float64, Inf in float32.
+        (
+            np.array([[0.0, 1], [1, 1], [1, -1e39], [np.nan, 1e39]]),
+            "have value -1e+39 in row 2 (item 2), column 1, which overflows float32",
+        ),
+        (
+            np.array([[0.0, 1], [1, 1], [np.nan, 1e39], [1, 1e39]]),
+            "contain NaN/Inf, first in row 2",
+        ),
+        (np.ones((4, 0)), "modality 'image' have no columns (shape (4, 0))"),
     ],
 )
 def test_bad_features(tmp_path, x, message):
@@ -301,3 +326,97 @@ def test_read_inter_keeps_first_of_each_pair(tmp_path_factory, rows):
         assert f"dropped {len(rows) - len(first)} duplicate" in str(caught[0].message)
     got = list(zip(user.tolist(), item.tolist(), label.tolist()))
     assert got == [(u, i, lab) for (u, i), lab in first.items()]
+
+
+def dense_rows(num_users, extra):
+    """One training row per user ``0..num_users-1``, then the ``extra`` rows."""
+    return [(u, u % 7, 0) for u in range(num_users)] + list(extra)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (
+            [(0, 0, 0), (10**12, 1, 0)],
+            "column 'userID' has value 1000000000000 at line 3 but only 2 "
+            "distinct IDs, so 1000000000001 nodes would be allocated",
+        ),
+        (
+            [(0, 0, 0), (0, 10**12, 0), (1, 1, 0)],
+            "column 'itemID' has value 1000000000000 at line 3 but only 3 distinct IDs",
+        ),
+        # Just over 1000 nodes per distinct ID.
+        (
+            [(0, 0, 0), (2000, 1, 0)],
+            "column 'userID' has value 2000 at line 3 but only 2 distinct IDs",
+        ),
+    ],
+)
+def test_far_too_sparse_ids_are_an_error(tmp_path, rows, message):
+    folder = make_folder(tmp_path, rows)
+    with pytest.raises(DatasetError, match=f"toy.inter: {message}"):
+        load_mmrec(folder)
+
+
+def test_sparse_ids_warn(tmp_path):
+    # A typo in one of 2500 user IDs.
+    path = tmp_path / "typo.inter"
+    write_inter(path, *zip(*dense_rows(2500, [(2_000_000, 3, 0)])))
+    with pytest.warns(
+        UserWarning,
+        match="typo.inter: column 'userID' has value 2000000 at line 2502 but only "
+        "2501 distinct IDs, so most of the 2000001 nodes have no interaction: are "
+        "the IDs 0-based and contiguous",
+    ):
+        user, _, _ = read_inter(path)
+    assert user.numel() == 2501
+
+
+@pytest.mark.parametrize(
+    ("rows", "sparse"),
+    [
+        # 2000 nodes for 200 distinct IDs: 10 per ID pass, one node more not.
+        (dense_rows(199, [(1999, 0, 0)]), False),
+        (dense_rows(199, [(2000, 0, 0)]), True),
+        # Up to 1000 nodes pass however few the IDs.
+        ([(0, 0, 0), (999, 999, 0)], False),
+        ([(0, 0, 0), (1000, 0, 0)], True),
+        # 1000 nodes per ID: still only a warning.
+        ([(0, 0, 0), (1999, 0, 0)], True),
+    ],
+)
+def test_sparse_id_warning_thresholds(tmp_path, rows, sparse):
+    path = tmp_path / "ids.inter"
+    write_inter(path, *zip(*rows))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read_inter(path)
+    assert [str(w.message).split(" has value")[0] for w in caught] == sparse * [
+        f"{path}: column 'userID'"
+    ]
+
+
+def test_other_inter_files_are_named(tmp_path):
+    folder = make_folder(tmp_path, ROWS)
+    write_inter(folder / "toy_old.inter", [0], [0], [0])
+    with pytest.warns(
+        UserWarning,
+        match=re.escape(
+            "toy.inter: read, and the folder's other .inter files ['toy_old.inter'] "
+            "ignored (choose one with name=, e.g. name='toy_old')"
+        ),
+    ):
+        load_mmrec(folder)
+    # Naming the file is a choice, not an oversight.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_mmrec(folder, name="toy")
+    (folder / "toy.inter").unlink()
+    with pytest.raises(
+        DatasetError,
+        match=re.escape(
+            "toy.inter: file not found (the folder has ['toy_old.inter']; choose "
+            "one with name=)"
+        ),
+    ):
+        load_mmrec(folder)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from mde_pyg.data import raw
 from mde_pyg.data.errors import DatasetError
 from mde_pyg.data.hetero import split_edge_index
 from mde_pyg.data.mmrec import load_mmrec, write_inter
@@ -237,6 +238,16 @@ def test_encoding(tmp_path):
     (tmp_path / "latin.csv").write_bytes(b"user,item\n\xe9,1\n")
     with pytest.raises(DatasetError, match="latin.csv: not readable as delimited"):
         load_raw_interactions(tmp_path / "latin.csv")
+
+
+def test_unreadable_file(tmp_path, monkeypatch):
+    def deny(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    (tmp_path / "locked.csv").write_text("user,item\n1,2\n")
+    monkeypatch.setattr(raw, "open", deny, raising=False)
+    with pytest.raises(DatasetError, match=r"locked.csv: cannot read \(Permission"):
+        load_raw_interactions(tmp_path / "locked.csv")
 
 
 def test_explicit_separator(tmp_path):

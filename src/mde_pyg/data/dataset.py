@@ -4,12 +4,15 @@ cached under ``processed/`` and keyed by the content of the raw files."""
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import torch
 from torch_geometric.data import HeteroData, InMemoryDataset
+from torch_geometric.data.data import BaseData
 
-from mde_pyg.data.errors import DatasetError
+from mde_pyg.data.errors import DatasetError, load_error_reason
 from mde_pyg.data.mmrec import feature_paths, load_mmrec
 
 
@@ -21,11 +24,17 @@ def file_digest(path: str | Path, algorithm: str = "sha1") -> str:
         path (str or Path): The file.
         algorithm (str, optional): A :mod:`hashlib` algorithm.
             (default: :obj:`"sha1"`)
+
+    Raises:
+        DatasetError: if the file cannot be read.
     """
     digest = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as error:  # missing, a directory, no permission
+        raise DatasetError(f"{path}: cannot read ({error.strerror or error})") from None
     return digest.hexdigest()
 
 
@@ -39,6 +48,13 @@ class MMRecDataset(InMemoryDataset):
     name that contains a hash of the raw files' content and of the modality
     list, so editing a raw file reprocesses it instead of serving a stale
     cache. Nothing is downloaded: a missing folder is an error.
+
+    Files under ``processed/`` are only ever read with
+    :func:`torch.load` ``(weights_only=True)``, never by full unpickling
+    (to which PyG falls back), so a file planted there cannot run code: a
+    processed graph that does not load that way is rebuilt from the raw
+    files with a :class:`UserWarning`. Hence ``pre_transform`` must leave
+    only tensors and plain Python values in the graph.
 
     Args:
         root (str): Folder that contains the dataset folder.
@@ -73,8 +89,21 @@ class MMRecDataset(InMemoryDataset):
                 "existing MMRec folder; nothing is downloaded)"
             )
         self._features = feature_paths(folder, self.modalities)
+        drop_unsafe_repr_files(folder / "processed")
         super().__init__(root, transform, pre_transform, force_reload=force_reload)
-        self.load(self.processed_paths[0], data_cls=HeteroData)
+        path = self.processed_paths[0]
+        try:
+            self.load(path)
+        except Exception as error:  # whatever is wrong, the raw files are not
+            warnings.warn(
+                f"{path}: not using the processed graph "
+                f"({load_error_reason(error)}) and refusing to unpickle it with "
+                "weights_only=False, which could run code planted in it; "
+                "rebuilding it from the raw files",
+                stacklevel=2,
+            )
+            self.process()
+            self.load(path)
 
     @property
     def raw_dir(self) -> str:
@@ -100,6 +129,29 @@ class MMRecDataset(InMemoryDataset):
             self._digest = digest.hexdigest()[:16]
         return [f"data_{self._digest}.pt"]
 
+    def load(self, path: str, data_cls: type[BaseData] = HeteroData) -> None:
+        r"""Loads what :meth:`save` wrote to ``path``, like
+        :meth:`InMemoryDataset.load` but with
+        :func:`torch.load` ``(weights_only=True)`` only.
+
+        Raises:
+            pickle.UnpicklingError: if the file holds anything but tensors,
+                plain Python values and PyG's allow-listed classes.
+            ValueError: if it is not a saved ``data_cls`` graph.
+        """
+        out = torch.load(path, map_location="cpu", weights_only=True)
+        if not (
+            isinstance(out, tuple)
+            and len(out) == 3
+            and isinstance(out[0], dict)
+            and out[2] is data_cls
+        ):
+            raise ValueError(
+                f"expected the (dict, slices, {data_cls.__name__}) tuple that "
+                f"InMemoryDataset.save writes, got {type(out).__name__}"
+            )
+        self.data, self.slices = data_cls.from_dict(out[0]), out[1]
+
     def download(self) -> None:
         missing = [p for p in self.raw_paths if not Path(p).is_file()]
         raise DatasetError(f"{missing[0]}: file not found (nothing is downloaded)")
@@ -112,3 +164,35 @@ class MMRecDataset(InMemoryDataset):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.name})"
+
+
+def drop_unsafe_repr_files(processed_dir: Path) -> None:
+    """Deletes ``pre_transform.pt`` and ``pre_filter.pt`` from
+    ``processed_dir`` unless they load with
+    :func:`torch.load` ``(weights_only=True)`` as the string PyG writes.
+
+    PyG's :class:`~torch_geometric.data.Dataset` unpickles them with
+    ``weights_only=False`` (to warn about a changed ``pre_transform``), so a
+    planted one would run code on every instantiation. Without them only
+    that warning is lost, until the next processing writes them anew.
+
+    Args:
+        processed_dir (Path): The dataset's ``processed/`` folder.
+    """
+    for path in (processed_dir / "pre_transform.pt", processed_dir / "pre_filter.pt"):
+        if not path.is_file():
+            continue
+        try:
+            content = torch.load(path, weights_only=True)
+        except Exception as error:  # anything unreadable goes
+            reason = load_error_reason(error)
+        else:
+            if isinstance(content, str):
+                continue
+            reason = f"holds a {type(content).__name__}, not a string"
+        warnings.warn(
+            f"{path}: refused to let PyG unpickle it with weights_only=False "
+            f"({reason}); deleted it",
+            stacklevel=3,
+        )
+        path.unlink()

@@ -7,6 +7,8 @@ matrix (dtype, shape and bytes), :math:`k`, the builder's options and
 or a changed builder never silently reuses a stale graph. Files are written
 atomically (temporary file in the same folder, fsync, rename), so a run
 killed mid-write leaves either the old state or the complete new file.
+Entries are read with ``weights_only=True`` and checked, so a damaged or
+planted file is rebuilt instead of used, and cannot run code.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
+
+from mde_pyg.data.errors import load_error_reason
 
 #: Bump when :func:`mde_pyg.data.graphs.knn_graph` changes the graph it
 #: returns for the same input, so that caches written before are not reused.
@@ -39,6 +44,47 @@ def feature_digest(x: Tensor) -> str:
     # without a copy through NumPy's type system.
     digest.update(memoryview(x.view(-1).view(torch.uint8).numpy()))
     return digest.hexdigest()
+
+
+def check_graph(state: Any, num_nodes: int) -> Graph:
+    """Returns ``(edge_index, edge_weight)`` of a loaded cache entry.
+
+    Args:
+        state (Any): What :meth:`GraphCache.save` wrote, as loaded.
+        num_nodes (int): The number of nodes the graph is over.
+
+    Raises:
+        ValueError: unless ``state`` holds an ``int64`` ``[2, E]``
+            ``edge_index`` with indices in ``[0, num_nodes)`` and a finite
+            floating-point ``[E]`` ``edge_weight``.
+    """
+    if not isinstance(state, dict) or not all(
+        isinstance(state.get(key), Tensor) for key in ("edge_index", "edge_weight")
+    ):
+        raise ValueError("expected a dict with tensors 'edge_index' and 'edge_weight'")
+    edge_index, edge_weight = state["edge_index"], state["edge_weight"]
+    if edge_index.dtype != torch.long or edge_index.dim() != 2 or len(edge_index) != 2:
+        raise ValueError(
+            f"'edge_index' must be int64 of shape [2, E], got {edge_index.dtype} "
+            f"of shape {list(edge_index.shape)}"
+        )
+    num_edges = edge_index.size(1)
+    if not edge_weight.is_floating_point() or edge_weight.shape != (num_edges,):
+        raise ValueError(
+            f"'edge_weight' must be floating-point of shape [{num_edges}], got "
+            f"{edge_weight.dtype} of shape {list(edge_weight.shape)}"
+        )
+    outside = (edge_index < 0) | (edge_index >= num_nodes)
+    if bool(outside.any()):
+        bad = int(edge_index[outside][0])
+        raise ValueError(f"'edge_index' has node index {bad}, outside [0, {num_nodes})")
+    finite = torch.isfinite(edge_weight)
+    if not bool(finite.all()):
+        edge = int(torch.nonzero(~finite)[0])
+        raise ValueError(
+            f"'edge_weight' has value {edge_weight[edge].item()} at edge {edge}"
+        )
+    return edge_index, edge_weight
 
 
 class GraphCache:
@@ -86,12 +132,29 @@ class GraphCache:
         return self.root / f"graph-{key}.pt"
 
     def load(self, x: Tensor, k: int, **options: Any) -> Graph | None:
-        """The cached ``(edge_index, edge_weight)`` of ``x`` or :obj:`None`."""
+        """The cached ``(edge_index, edge_weight)`` of ``x``, or :obj:`None`
+        if there is none.
+
+        An entry that cannot be read (*e.g.* truncated, or holding anything
+        but tensors and plain containers, which ``weights_only=True``
+        refuses to unpickle) or is not a valid graph over the ``x.size(0)``
+        nodes (see :func:`check_graph`) is a miss too, with a
+        :class:`UserWarning` naming the file and the reason, so that
+        :meth:`get_or_build` rebuilds and overwrites it.
+        """
         path = self.path(self.key(x, k, **options))
         if not path.is_file():
             return None
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        return state["edge_index"], state["edge_weight"]
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            return check_graph(state, x.size(0))
+        except Exception as error:  # any broken entry is rebuilt, not fatal
+            warnings.warn(
+                f"{path}: ignoring the cached graph ({load_error_reason(error)}); "
+                "it is rebuilt",
+                stacklevel=2,
+            )
+            return None
 
     def save(
         self,

@@ -26,6 +26,20 @@ SPLIT_NAMES = ("train", "validation", "test")
 FEATURE_SUFFIX = "_feat.npy"
 _INT64 = np.iinfo(np.int64)
 
+#: MMRec IDs are remapped to ``0..n-1``, and every ID up to the largest
+#: becomes a node, so :func:`read_inter` checks ``max ID + 1`` against the
+#: number of distinct IDs of each column once it exceeds this floor (below
+#: it, a few spare nodes cost nothing and hand-written toy files stay quiet).
+SPARSE_ID_FLOOR = 1_000
+#: ``max ID + 1`` above this many times the distinct IDs gets a warning: most
+#: nodes would have no interaction, as with IDs that were never remapped, or
+#: a typo in one ID.
+SPARSE_ID_WARN_RATIO = 10
+#: ``max ID + 1`` above this many times the distinct IDs is an error: no
+#: remapped dataset is that sparse, and huge IDs would otherwise only fail in
+#: the allocator.
+SPARSE_ID_ERROR_RATIO = 1_000
+
 
 def parse_int_column(
     source: object,
@@ -67,6 +81,61 @@ def parse_int_column(
     raise AssertionError("unreachable: every value converts on its own")
 
 
+def check_id_range(
+    source: object,
+    column: str,
+    ids: np.ndarray,
+    line_of: Callable[[int], int],
+) -> None:
+    """Checks that non-negative IDs are about as dense as remapped
+    (``0..n-1``) IDs, since ``max ID + 1`` nodes are allocated for them.
+
+    Args:
+        source (object): The file (or input) named in errors.
+        column (str): The column named in errors.
+        ids (np.ndarray): ``[E]`` non-negative IDs.
+        line_of (callable): Maps a row index to the line number named in
+            errors.
+
+    Raises:
+        DatasetError: if ``max ID + 1`` exceeds :data:`SPARSE_ID_FLOOR` and
+            :data:`SPARSE_ID_ERROR_RATIO` times the number of distinct IDs,
+            naming the largest ID and its line. Above
+            :data:`SPARSE_ID_WARN_RATIO` times, a :class:`UserWarning` says
+            the same.
+    """
+    row = int(ids.argmax())
+    size = int(ids[row]) + 1
+    if size <= SPARSE_ID_FLOOR:
+        return
+    if size <= SPARSE_ID_WARN_RATIO * ids.size:
+        # Distinct IDs never outnumber the rows, so this mask costs at most a
+        # few bytes per row, and it is far faster than sorting.
+        seen = np.zeros(size, dtype=bool)
+        seen[ids] = True
+        distinct = int(np.count_nonzero(seen))
+    else:  # sparse for sure: sort, not allocate
+        distinct = np.unique(ids).size
+    if size <= SPARSE_ID_WARN_RATIO * distinct:
+        return
+    where = (
+        f"{source}: column '{column}' has value {size - 1} at line "
+        f"{line_of(row)} but only {distinct} distinct IDs"
+    )
+    if size > SPARSE_ID_ERROR_RATIO * distinct:
+        raise DatasetError(
+            f"{where}, so {size} nodes would be allocated, over "
+            f"{SPARSE_ID_ERROR_RATIO} per ID (the MMRec format requires IDs "
+            "remapped to 0..n-1)"
+        )
+    warnings.warn(
+        f"{where}, so most of the {size} nodes have no interaction: are the "
+        "IDs 0-based and contiguous? (the MMRec format requires IDs remapped "
+        "to 0..n-1)",
+        stacklevel=3,
+    )
+
+
 def first_pair_mask(user: np.ndarray, item: np.ndarray) -> np.ndarray:
     """The boolean mask of the rows that are the first occurrence of their
     ``(user, item)`` pair.
@@ -100,23 +169,33 @@ def read_inter(path: str | Path) -> tuple[Tensor, Tensor, Tensor]:
     skipped. Duplicate ``(userID, itemID)`` rows are dropped (the first is
     kept) with a :class:`UserWarning` that says how many.
 
+    IDs must be remapped to ``0..n-1``, since ``max ID + 1`` nodes are
+    allocated per column: once that exceeds :data:`SPARSE_ID_FLOOR` (1000),
+    more than :data:`SPARSE_ID_WARN_RATIO` (10) times the number of distinct
+    IDs gets a :class:`UserWarning` and more than
+    :data:`SPARSE_ID_ERROR_RATIO` (1000) times an error (see
+    :func:`check_id_range`).
+
     Args:
         path (str or Path): The ``.inter`` file.
 
     Raises:
-        DatasetError: for a missing or empty file, a missing column, a line
-            with the wrong number of fields, a non-integer or negative ID, or
-            an ``x_label`` other than ``0``, ``1`` or ``2``; the message
-            names the file, the column and the offending value with its line.
+        DatasetError: for a missing, unreadable or empty file, a missing
+            column, a line with the wrong number of fields, a non-integer,
+            negative or far too sparse ID, or an ``x_label`` other than
+            ``0``, ``1`` or ``2``; the message names the file, the column and
+            the offending value with its line.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: file not found")
     try:
         # "utf-8-sig" drops a byte order mark before the first column name.
         lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: file not found") from None
     except UnicodeDecodeError as error:
         raise DatasetError(f"{path}: not a UTF-8 text file ({error})") from None
+    except OSError as error:  # a directory, no permission, an I/O error
+        raise DatasetError(f"{path}: cannot read ({error.strerror or error})") from None
     if not lines or not lines[0].strip():
         raise DatasetError(
             f"{path}: file is empty (expected a header with {list(REQUIRED_COLUMNS)})"
@@ -164,6 +243,7 @@ def read_inter(path: str | Path) -> tuple[Tensor, Tensor, Tensor]:
                 f"{path}: column '{column}' has negative value "
                 f"{columns[column][row]} at line {line_of(row)} (IDs are 0-based)"
             )
+        check_id_range(path, column, columns[column], line_of)
     label = columns["x_label"]
     invalid = np.flatnonzero((label < 0) | (label > 2))
     if invalid.size:
@@ -201,7 +281,10 @@ def write_inter(
         label (torch.Tensor or np.ndarray): ``[E]`` split of each row
             (``0`` train, ``1`` validation, ``2`` test).
     """
-    columns = [torch.as_tensor(c).reshape(-1).tolist() for c in (user, item, label)]
+    columns = [
+        torch.as_tensor(c, device="cpu").reshape(-1).tolist()
+        for c in (user, item, label)
+    ]
     if not len(columns[0]) == len(columns[1]) == len(columns[2]):
         raise ValueError(
             f"user, item and label must have the same length, got "
@@ -222,8 +305,9 @@ def load_features(path: str | Path, modality: str, num_items: int) -> Tensor:
 
     Raises:
         DatasetError: for a missing or unreadable file, a shape other than
-            ``[num_items, d]``, a non-numeric dtype, or NaN/Inf values (naming
-            the first bad row).
+            ``[num_items, d]`` with ``d >= 1``, a non-numeric dtype, or values
+            that are NaN/Inf or overflow ``float32`` (naming the first bad
+            row).
     """
     path = Path(path)
     if not path.is_file():
@@ -239,6 +323,11 @@ def load_features(path: str | Path, modality: str, num_items: int) -> Tensor:
             f"{path}: features of modality '{modality}' must be 2-D [items, dim], "
             f"got shape {x.shape}"
         )
+    if x.shape[1] == 0:
+        raise DatasetError(
+            f"{path}: features of modality '{modality}' have no columns (shape "
+            f"{x.shape}), expected at least one feature per item"
+        )
     if x.shape[0] != num_items:
         raise DatasetError(
             f"{path}: features of modality '{modality}' have {x.shape[0]} rows but "
@@ -249,14 +338,25 @@ def load_features(path: str | Path, modality: str, num_items: int) -> Tensor:
             f"{path}: features of modality '{modality}' have dtype {x.dtype}, "
             "expected real numbers"
         )
-    finite = np.isfinite(x).all(axis=1)
+    # Checked after the cast: finite values beyond the float32 range only
+    # become Inf there.
+    with np.errstate(over="ignore"):
+        x32 = np.ascontiguousarray(x, dtype=np.float32)
+    finite = np.isfinite(x32).all(axis=1)
     if not finite.all():
         row = int(np.flatnonzero(~finite)[0])
+        if np.isfinite(x[row]).all():
+            col = int(np.flatnonzero(~np.isfinite(x32[row]))[0])
+            raise DatasetError(
+                f"{path}: features of modality '{modality}' have value "
+                f"{x[row, col]} in row {row} (item {row}), column {col}, which "
+                "overflows float32"
+            )
         raise DatasetError(
             f"{path}: features of modality '{modality}' contain NaN/Inf, first in "
             f"row {row} (item {row})"
         )
-    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    return torch.from_numpy(x32)
 
 
 def feature_paths(
@@ -295,15 +395,19 @@ def load_mmrec(
     the layout of :mod:`mde_pyg.data.hetero`.
 
     ``num_users = max(userID) + 1`` and ``num_items = max(itemID) + 1`` over
-    all splits. Validation and test rows of users without any training
-    interaction are dropped (they have no history to rank from, and the
-    reference protocol drops them too), with a :class:`UserWarning` that
-    gives the number of rows and users.
+    all splits, so IDs must be remapped to ``0..n-1``: IDs far sparser than
+    that get a warning or an error (see :func:`read_inter`). Validation and
+    test rows of users without any training interaction are dropped (they
+    have no history to rank from, and the reference protocol drops them
+    too), with a :class:`UserWarning` that gives the number of rows and
+    users.
 
     Args:
         folder (str or Path): The dataset folder.
         name (str, optional): Reads ``<folder>/<name>.inter``; defaults to
-            the folder's name. (default: :obj:`None`)
+            the folder's name, with a :class:`UserWarning` that names the
+            folder's other ``.inter`` files if there are any.
+            (default: :obj:`None`)
         modalities (list of str, optional): Modalities to load from
             ``<folder>/<m>_feat.npy``; :obj:`None` loads every
             ``*_feat.npy`` found (sorted by name), ``[]`` none.
@@ -320,10 +424,24 @@ def load_mmrec(
     if not folder.is_dir():
         raise DatasetError(f"{folder}: dataset folder not found")
     inter_path = folder / f"{name or folder.name}.inter"
+    others = sorted(p.name for p in folder.glob("*.inter") if p != inter_path)
+    if others and not inter_path.exists():
+        raise DatasetError(
+            f"{inter_path}: file not found (the folder has {others}; choose one "
+            "with name=)"
+        )
+    if others and name is None:
+        # With an explicit name the choice is the caller's; by default it is
+        # easy to miss that the folder's name picked one of several.
+        warnings.warn(
+            f"{inter_path}: read, and the folder's other .inter files {others} "
+            f"ignored (choose one with name=, e.g. name={Path(others[0]).stem!r})",
+            stacklevel=2,
+        )
     user, item, label = read_inter(inter_path)
     num_users, num_items = int(user.max()) + 1, int(item.max()) + 1
 
-    has_train = torch.zeros(num_users, dtype=torch.bool)
+    has_train = torch.zeros(num_users, dtype=torch.bool, device=user.device)
     has_train[user[label == 0]] = True
     orphan = (label > 0) & ~has_train[user]
     if bool(orphan.any()):

@@ -31,7 +31,7 @@ def k_core_filter(user: Tensor, item: Tensor, k: int = 5) -> Tensor:
         item (torch.Tensor): ``[E]`` item indices.
         k (int, optional): Minimum degree. (default: :obj:`5`)
     """
-    keep = torch.ones(user.numel(), dtype=torch.bool)
+    keep = torch.ones(user.numel(), dtype=torch.bool, device=user.device)
     num_users = int(user.max()) + 1 if user.numel() else 0
     num_items = int(item.max()) + 1 if item.numel() else 0
     while True:
@@ -104,18 +104,18 @@ def split_per_user(
     num_val = torch.where(count < 10, 1, held_out // 2)
     num_test = torch.where(count < 10, 1, held_out - held_out // 2)
 
-    order = torch.randperm(user.numel(), generator=generator)
+    order = torch.randperm(user.numel(), generator=generator, device=generator.device)
     if timestamp is None:
         blocks = ((1, num_val), (2, num_test))
     else:
         # Latest first; the stable sort keeps the random order among ties.
-        time = torch.as_tensor(timestamp)[order]
+        time = torch.as_tensor(timestamp, device=order.device)[order]
         order = order[time.sort(stable=True, descending=True).indices]
         blocks = ((2, num_test), (1, num_val))
     order = order[user[order].sort(stable=True).indices]
     start = torch.cumsum(count, 0) - count
     rank = torch.empty_like(user)
-    rank[order] = torch.arange(user.numel()) - start[user[order]]
+    rank[order] = torch.arange(user.numel(), device=user.device) - start[user[order]]
 
     label = torch.zeros_like(user)
     end = torch.zeros_like(count)
@@ -148,6 +148,8 @@ def _read_columns(
         raise DatasetError(
             f"{path}: not readable as delimited text ({error})"
         ) from None
+    except OSError as error:  # no permission, an I/O error
+        raise DatasetError(f"{path}: cannot read ({error.strerror or error})") from None
 
 
 def _read_rows(

@@ -27,6 +27,8 @@ from typing import Any
 
 import torch
 
+from mde_pyg.data.errors import load_error_reason
+
 _MAGIC = b"MDEPYGCK1\n"
 
 
@@ -132,11 +134,10 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
             io.BytesIO(payload), map_location=map_location, weights_only=True
         )
     except pickle.UnpicklingError as error:
-        reason = str(error).strip().splitlines()[0]
         raise CheckpointError(
             f"Checkpoint '{path}' holds objects other than tensors and plain "
             f"Python data and was refused, not loaded (loading it could run "
-            f"code): {reason}"
+            f"code): {load_error_reason(error)}"
         ) from None
 
 
