@@ -6,18 +6,22 @@ r"""Training and evaluation speed, and peak memory, of every model of
     python benchmarks/prepare_data.py --quick     # the placeholder folders
     python benchmarks/speed.py                    # -> benchmarks/results/speed.{md,csv}
     python benchmarks/speed.py --quick            # smoke test, to /tmp/mde_pyg_speed
+    python benchmarks/speed.py --device cuda --models LightGCN LATTICE MDE MDE-MGCN
 
 Data: the ``baby_placeholder`` and ``sports_placeholder`` folders of
 ``benchmarks/prepare_data.py``: the real interaction graphs with random
 features of the published shapes (4096-d image, 384-d text). The features
 carry no information, so the numbers say nothing about accuracy.
 
-Each (dataset, model) runs in its own subprocess, so the peak RSS is that
-model's (data included). Models: ``LightGCN``, ``LATTICE`` and ``MDE`` where
-:mod:`mde_pyg.models` provides them (the others are listed as skipped), each
-built by ``from_data`` with the package's ``conf/model/<name>.yaml`` settings
-(the ones ``mde-pyg train model=<name>`` uses). Measured through the public
-:class:`~mde_pyg.training.Trainer` API:
+Each (dataset, model) runs in its own subprocess, so the peak RSS (and, on a
+GPU, the peak of allocated GPU memory) is that model's (data included).
+Models: ``LightGCN``, ``LATTICE`` and ``MDE`` where :mod:`mde_pyg.models`
+provides them (the others are listed as skipped), each built by ``from_data``
+with the package's ``conf/model/<name>.yaml`` settings (the ones ``mde-pyg
+train model=<name>`` uses), and ``MDE-MGCN``, MDE with the options of its
+documented MGCN reduction. Measured through the public
+:class:`~mde_pyg.training.Trainer` API on ``--device`` (CUDA timings wait for
+the GPU to finish):
 
 * epoch: :meth:`Trainer.train_epoch` (``on_epoch_start``, e.g. a learned-graph
   rebuild, then one pass over the shuffled training pairs, batch 2048, Adam),
@@ -58,13 +62,27 @@ from common import (
 )
 from mde_pyg.data import load_mmrec
 from mde_pyg.training import Trainer, seed_everything
+from mde_pyg.training.trainer import device_name
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUICK_RESULTS = Path("/tmp/mde_pyg_speed")
 DEFAULT_CACHE = "~/.cache/mde_pyg/benchmarks"
 DATASETS = ("baby_placeholder", "sports_placeholder")
-MODELS = ("LightGCN", "LATTICE", "MDE")
+MODELS = ("LightGCN", "LATTICE", "MDE", "MDE-MGCN")
 BASELINE = "LightGCN"
+#: Models measured as a package model with other options: (class, options).
+VARIANTS = {
+    "MDE-MGCN": (
+        "MDE",
+        {
+            "diff": "none",
+            "tradeoff": "fixed",
+            "learn_alpha": False,
+            "user_graph": False,
+            "lambda_modal": 0.0,
+        },
+    ),
+}
 CSV_FIELDS = [
     "dataset",
     "model",
@@ -74,6 +92,7 @@ CSV_FIELDS = [
     "train_pairs",
     "modalities",
     "threads",
+    "device",
     "config",
     "load_s",
     "build_s",
@@ -84,22 +103,39 @@ CSV_FIELDS = [
     "data_rss_gib",
     "peak_rss_gib",
     "peak_ratio",
+    "gpu_peak_gib",
     "epoch_times",
     "eval_times",
     "note",
 ]
 
 
-def model_kwargs(name: str) -> tuple[dict[str, Any], str]:
-    """The settings of ``conf/model/<name>.yaml`` without ``_target_``, and
-    where they came from (the ``from_data`` defaults when the package has no
-    such config)."""
-    config = resources.files("mde_pyg.conf") / "model" / f"{name.lower()}.yaml"
+def model_kwargs(name: str) -> tuple[str, dict[str, Any], str]:
+    """The model class of ``name``, the settings of its
+    ``conf/model/<class>.yaml`` without ``_target_`` (with a variant's options
+    on top), and where they came from (the ``from_data`` defaults when the
+    package has no such config)."""
+    cls, options = VARIANTS.get(name, (name, {}))
+    config = resources.files("mde_pyg.conf") / "model" / f"{cls.lower()}.yaml"
     if not config.is_file():
-        return {}, "from_data defaults"
+        return cls, options, "from_data defaults"
     kwargs = OmegaConf.to_container(OmegaConf.create(config.read_text()))
     kwargs.pop("_target_", None)
-    return kwargs, f"conf/model/{config.name}"
+    source = f"conf/model/{config.name}"
+    if options:
+        source += " + " + " ".join(f"{k}={v}" for k, v in options.items())
+    return cls, {**kwargs, **options}, source
+
+
+def timed_on(device: torch.device, fn, *args: Any) -> float:
+    """:func:`timed`, waiting for the GPU's queued work before and after."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        elapsed = timed(fn, *args)
+        start = time.perf_counter()
+        torch.cuda.synchronize(device)
+        return elapsed + time.perf_counter() - start
+    return timed(fn, *args)
 
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
@@ -111,24 +147,36 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     load_s = time.perf_counter() - start
     data_rss = rss_gib()
 
-    model_cls = getattr(mde_pyg.models, spec["model"])
+    model_cls = getattr(mde_pyg.models, spec["cls"])
     start = time.perf_counter()
     model = model_cls.from_data(data, **spec["kwargs"])
     build_s = time.perf_counter() - start
-    trainer = Trainer(model, data, seed=0, verbose=False)
+    trainer = Trainer(model, data, seed=0, verbose=False, device=spec["device"])
+    device = trainer.device
     trainer.train_epoch(0)
-    epoch_times = [timed(trainer.train_epoch, e + 1) for e in range(spec["epochs"])]
+    epoch_times = [
+        timed_on(device, trainer.train_epoch, e + 1) for e in range(spec["epochs"])
+    ]
     trainer.evaluate("val")
-    eval_times = [timed(trainer.evaluate, "val") for _ in range(spec["evals"])]
+    eval_times = [
+        timed_on(device, trainer.evaluate, "val") for _ in range(spec["evals"])
+    ]
+    gpu_peak = (
+        torch.cuda.max_memory_allocated(device) / 2**30
+        if device.type == "cuda"
+        else float("nan")
+    )
     return {
         **describe_graph(data, "train_pairs"),
         "threads": torch.get_num_threads(),
+        "device": device_name(device),
         "load_s": load_s,
         "build_s": build_s,
         "epoch_s": statistics.median(epoch_times),
         "eval_s": statistics.median(eval_times),
         "data_rss_gib": data_rss,
         "peak_rss_gib": peak_rss_gib(),
+        "gpu_peak_gib": gpu_peak,
         "epoch_times": " ".join(f"{t:.3f}" for t in epoch_times),
         "eval_times": " ".join(f"{t:.3f}" for t in eval_times),
     }
@@ -139,7 +187,8 @@ def available_models() -> tuple[list[str], dict[str, str]]:
     skipped."""
     found, skipped = [], {}
     for name in MODELS:
-        if hasattr(getattr(mde_pyg.models, name, None), "from_data"):
+        cls = VARIANTS.get(name, (name,))[0]
+        if hasattr(getattr(mde_pyg.models, cls, None), "from_data"):
             found.append(name)
         else:
             skipped[name] = "not provided by mde_pyg.models"
@@ -186,6 +235,7 @@ def write_markdown(
     path: Path,
 ) -> None:
     info = machine()
+    devices = ", ".join(sorted({r["device"] for r in rows if r.get("device")})) or "-"
     lines = [
         "# Speed: training epoch and full-ranking evaluation",
         "",
@@ -195,6 +245,7 @@ def write_markdown(
         "end: timings are noisy).",
         f"- Versions: {info['versions']}",
         f"- Threads: {args.threads} torch thread(s) per run, one run at a time.",
+        f"- Device: {devices}.",
         f"- Command: `{shlex.join(['python', *sys.argv])}`",
         "- Data: the real Baby / Sports interaction graphs with RANDOM "
         "placeholder features of the published shapes (image 4096-d, text 384-d) "
@@ -212,8 +263,8 @@ def write_markdown(
         "",
         "| dataset | model | users | items | train pairs | build s | epoch s | "
         f"epoch x{BASELINE} | eval s | eval x{BASELINE} | data RSS GiB | "
-        f"peak RSS GiB | peak x{BASELINE} | status |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        f"peak RSS GiB | peak x{BASELINE} | GPU peak GiB | status |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         status = row["status"] + (f": {row['note']}" if row.get("note") else "")
@@ -223,7 +274,8 @@ def write_markdown(
             f"{fmt(row, 'build_s')} | {fmt(row, 'epoch_s')} | "
             f"{fmt(row, 'epoch_ratio')} | {fmt(row, 'eval_s')} | "
             f"{fmt(row, 'eval_ratio')} | {fmt(row, 'data_rss_gib')} | "
-            f"{fmt(row, 'peak_rss_gib')} | {fmt(row, 'peak_ratio')} | {status} |"
+            f"{fmt(row, 'peak_rss_gib')} | {fmt(row, 'peak_ratio')} | "
+            f"{fmt(row, 'gpu_peak_gib')} | {status} |"
         )
     if skipped:
         lines += ["", "Skipped models:"]
@@ -247,6 +299,9 @@ def main(argv: list[str] | None = None) -> None:
         help="torch threads (default 1: steadier on a shared machine)",
     )
     parser.add_argument("--timeout", type=float, default=1800, help="s per run")
+    parser.add_argument(
+        "--device", default="cpu", help="cpu, cuda or auto (default: cpu)"
+    )
     parser.add_argument("--out", type=Path, help="results folder")
     parser.add_argument(
         "--quick",
@@ -275,10 +330,11 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for dataset in args.datasets:
         for name in models:
-            kwargs, config = model_kwargs(name)
+            cls, kwargs, config = model_kwargs(name)
             spec = {
                 "folder": str(cache_dir / dataset),
-                "model": name,
+                "cls": cls,
+                "device": args.device,
                 "kwargs": kwargs,
                 "epochs": args.epochs,
                 "evals": args.evals,

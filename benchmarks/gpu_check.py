@@ -1,0 +1,234 @@
+r"""One prepared check of the package on a GPU: every model config trains,
+evaluates, checkpoints and resumes on CUDA, and the speed table of LightGCN,
+LATTICE, MDE and MDE's MGCN reduction on the Baby and Sports placeholder
+graphs, with GPU memory peaks.
+
+::
+
+    python benchmarks/gpu_check.py                      # -> benchmarks/results/gpu/
+    python benchmarks/gpu_check.py --device cpu --quick # rehearsal on a CPU
+
+1. **Smoke**: for every ``conf/model/<name>.yaml``, ``mde-pyg train
+   model=<name>`` on the built-in synthetic data for ``--epochs`` epochs on
+   ``--device`` (through :func:`mde_pyg.cli.train_one`, with checkpoints),
+   then one more epoch resumed from that checkpoint **on the CPU** (a run
+   saved on the GPU resumes on a machine without one). A failure is a row
+   with its error, not an abort.
+2. **Speed**: :mod:`speed` (``benchmarks/speed.py``) with ``--device`` on the
+   ``baby_placeholder`` and ``sports_placeholder`` folders, which
+   ``benchmarks/prepare_data.py --quick`` makes from the shared data's
+   ``derived/{baby,sports}.inter`` (random features of the published shapes:
+   speed and memory only, never accuracy).
+
+Writes ``gpu_check.md`` (both tables, machine, versions, command),
+``smoke.csv``, ``speed.md`` and ``speed.csv`` to ``--out``.
+
+On a lent GPU machine (nothing but the working tree travels, no internet):
+copy ``../shared/data/derived/{baby,sports}.inter`` into a git-ignored
+folder of the repository (``.gpu_data/derived/``), download the wheels the
+machine lacks (``hydra-core``, ``omegaconf``, ``antlr4-python3-runtime``,
+``psutil``) into ``.whl/`` as the device tool's README says, carry both, and
+run ``pip install ... .whl/*.whl && pip install --no-deps -e . &&
+MDE_PYG_SHARED_DATA=.gpu_data python benchmarks/gpu_check.py --out $OUT``
+(about 4 minutes on an H100).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shlex
+import sys
+import tempfile
+import time
+import traceback
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra import compose, initialize_config_module
+
+import prepare_data
+import speed
+from common import machine
+from mde_pyg.cli import train_one
+from mde_pyg.training import resolve_device
+from mde_pyg.training.trainer import device_name
+
+RESULTS = Path(__file__).resolve().parent / "results" / "gpu"
+SMOKE_FIELDS = [
+    "model",
+    "status",
+    "device",
+    "epochs",
+    "epoch_s",
+    "eval_s",
+    "val_recall@20",
+    "test_recall@20",
+    "gpu_peak_gib",
+    "cpu_resume",
+    "note",
+]
+
+
+def model_configs() -> list[str]:
+    folder = resources.files("mde_pyg.conf") / "model"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def smoke(name: str, device: str, epochs: int, work: Path) -> dict[str, Any]:
+    """Trains ``model=<name>`` for ``epochs`` on ``device``, then resumes it on
+    the CPU for one more epoch."""
+    row: dict[str, Any] = {"model": name, "epochs": epochs}
+    overrides = [
+        f"model={name}",
+        "trainer.verbose=false",
+        "checkpoint=true",
+        f"output_dir={work}",
+    ]
+    try:
+        torch_device = resolve_device(device)
+        if torch_device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(torch_device)
+        with initialize_config_module("mde_pyg.conf", version_base="1.3"):
+            cfg = compose(
+                "config",
+                overrides=[
+                    *overrides,
+                    f"trainer.max_epochs={epochs}",
+                    f"trainer.device={device}",
+                ],
+            )
+        result = train_one(cfg, 0, work)
+        row.update(
+            status="ok",
+            device=device_name(torch_device),
+            epoch_s=result.mean_epoch_time,
+            eval_s=sum(h["eval_time"] for h in result.history) / len(result.history),
+            **{
+                "val_recall@20": result.best_val["recall@20"],
+                "test_recall@20": result.test["recall@20"],
+            },
+            gpu_peak_gib=(
+                torch.cuda.max_memory_allocated(torch_device) / 2**30
+                if torch_device.type == "cuda"
+                else float("nan")
+            ),
+        )
+        with initialize_config_module("mde_pyg.conf", version_base="1.3"):
+            cfg = compose(
+                "config",
+                overrides=[
+                    *overrides,
+                    f"trainer.max_epochs={epochs + 1}",
+                    "trainer.device=cpu",
+                    "resume=true",
+                ],
+            )
+        resumed = train_one(cfg, 0, work)
+        row["cpu_resume"] = f"ok ({resumed.epochs_run} epochs)"
+    except Exception as error:  # a row per failure, so every model is tried
+        row.setdefault("status", "failed")
+        row.setdefault("cpu_resume", "-")
+        row["note"] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+        traceback.print_exc()
+    return row
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    if isinstance(value, float):
+        return "-" if value != value else f"{value:.{digits}f}"
+    return "-" if value is None else str(value)
+
+
+def write_report(
+    out: Path, rows: list[dict[str, Any]], args: argparse.Namespace, seconds: float
+) -> None:
+    with open(out / "smoke.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=SMOKE_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    info = machine()
+    gpu = (
+        torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"
+    )
+    lines = [
+        "# GPU check: every model on CUDA, and speed",
+        "",
+        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- GPU: {gpu}; CUDA {torch.version.cuda}",
+        f"- Machine: {info['machine']}",
+        f"- Versions: {info['versions']}",
+        f"- Command: `{shlex.join(['python', *sys.argv])}`",
+        f"- Wall time of the whole check: {seconds:.0f} s",
+        "",
+        f"## 1. Every model config: {args.epochs} epochs on {args.device} "
+        "(built-in synthetic data), then 1 epoch resumed on the CPU",
+        "",
+        "| model | status | device | epoch s | eval s | val R@20 | test R@20 | "
+        "GPU peak GiB | CPU resume | note |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    lines += [
+        f"| {r['model']} | {r['status']} | {fmt(r.get('device'))} | "
+        f"{fmt(r.get('epoch_s'))} | {fmt(r.get('eval_s'))} | "
+        f"{fmt(r.get('val_recall@20'), 4)} | {fmt(r.get('test_recall@20'), 4)} | "
+        f"{fmt(r.get('gpu_peak_gib'), 2)} | {fmt(r.get('cpu_resume'))} | "
+        f"{fmt(r.get('note'))} |"
+        for r in rows
+    ]
+    lines += ["", "## 2. Speed (placeholder graphs)", ""]
+    speed_md = out / "speed.md"
+    if speed_md.is_file():
+        lines += speed_md.read_text().splitlines()[1:]
+    (out / "gpu_check.md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda", help="default: cuda")
+    parser.add_argument("--epochs", type=int, default=2, help="smoke epochs")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--cache", default=speed.DEFAULT_CACHE, help="data folders")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a rehearsal: Baby only, one timed epoch and evaluation",
+    )
+    parser.add_argument("--skip-speed", action="store_true")
+    args = parser.parse_args(argv)
+    resolve_device(args.device)  # no CUDA where it was asked for: an error now
+    start = time.perf_counter()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        for name in model_configs():
+            rows.append(smoke(name, args.device, args.epochs, Path(work) / name))
+            print(f"smoke {name}: {rows[-1]['status']}", flush=True)
+
+    if not args.skip_speed:
+        prepare_data.main(["--quick", "--cache", args.cache])
+        speed.main(
+            [
+                "--device",
+                args.device,
+                "--cache",
+                args.cache,
+                "--out",
+                str(args.out),
+                "--threads",
+                str(torch.get_num_threads()),
+                *(["--quick"] if args.quick else []),
+            ]
+        )
+    write_report(args.out, rows, args, time.perf_counter() - start)
+    print(f"wrote {args.out / 'gpu_check.md'}")
+    if any(row["status"] != "ok" for row in rows):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
