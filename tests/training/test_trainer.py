@@ -5,7 +5,7 @@ import torch
 
 from mde_pyg.data import make_synthetic
 from mde_pyg.models import LightGCN
-from mde_pyg.training import Trainer, seed_everything
+from mde_pyg.training import Trainer, resolve_device, seed_everything
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,7 @@ def test_results_json_and_checkpoints(tmp_path, data):
     )
     payload = json.loads((tmp_path / "results.json").read_text())
     assert payload["seed"] == 0 and payload["config"] == {"model": "lightgcn"}
+    assert payload["device"].startswith(str(resolve_device("auto")))
     assert payload["result"]["test"] == pytest.approx(result.test)
     assert (tmp_path / "ck" / "best.pt").is_file() and (
         tmp_path / "ck" / "last.pt"
@@ -71,6 +72,14 @@ def test_resume_continues_to_the_same_result(tmp_path, data):
     assert resumed.epochs_run == 6
     assert resumed.best_val == uninterrupted.best_val
     assert resumed.test == uninterrupted.test
+
+
+def test_device_auto_is_the_default_and_printed(data, capsys):
+    model = LightGCN.from_data(data, embedding_dim=8)
+    trainer = Trainer(model, data, max_epochs=1)
+    assert trainer.device == resolve_device("auto")
+    trainer.fit()
+    assert f"training LightGCN on {trainer.device}" in capsys.readouterr().out
 
 
 def test_bad_arguments(data):
