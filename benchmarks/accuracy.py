@@ -565,7 +565,8 @@ def plan(args, datasets: dict[str, DatasetSpec], out: Path) -> None:
             "for h in r.history]))"
         )
         cmd = [sys.executable, "-c", code, *overrides, "trainer.max_epochs=2"]
-        cmd += ["checkpoint=false"]
+        # output_dir is Hydra's run folder by default, which only an app has.
+        cmd += ["checkpoint=false", "output_dir=/tmp/mde_pyg_plan"]
         env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode != 0:

@@ -18,13 +18,16 @@ the users; two modalities as the generator makes them (image 64-d, text
 the worker as a file, so the generator's buffers are not in the peak.
 
 Each size runs in its own subprocess, so its peak RSS is that size's (imports,
-data, model and training). Model: ``MDE.from_data(data)`` with the
-constructor defaults (those of ``conf/model/mde.yaml``, checked when the
-report is written); ``build`` is that call (item k-NN graphs, user-user
-graph, parameters). Training: :class:`~mde_pyg.training.Trainer` defaults
-(batch 2048, fused Adam); an epoch is :meth:`Trainer.train_epoch`, timed as
-the median of ``--epochs`` after one warm-up epoch, with ``--threads`` torch
-threads (default 1: steadier on a shared machine).
+data, graphs, model and training). Model: ``data =
+MDE.graph_transform()(data)`` then ``MDE.from_data(data)``, with the defaults
+of the transform and the constructor (those of ``conf/model/mde.yaml`` and its
+``graphs:`` section, checked when the report is written); ``build`` is both
+calls (the user-item graph, item k-NN graphs and user-user graph precomputed
+onto the data, then the parameters). Training:
+:class:`~mde_pyg.training.Trainer` defaults (batch 2048, fused Adam); an epoch
+is :meth:`Trainer.train_epoch`, timed as the median of ``--epochs`` after one
+warm-up epoch, with ``--threads`` torch threads (default 1: steadier on a
+shared machine).
 
 Results are appended to ``mde_scaling.csv``; a size (number of users) already
 measured is skipped unless ``--force``. The report ``mde_scaling.md`` and the
@@ -112,6 +115,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
     seed_everything(0)
     start = time.perf_counter()
+    data = MDE.graph_transform()(data)
     model = MDE.from_data(data)
     build_s = time.perf_counter() - start
     trainer = Trainer(model, data, seed=0, verbose=False)
@@ -184,28 +188,41 @@ def run_size(args: argparse.Namespace, users: int, command: str) -> dict[str, An
 # ---------------------------------------------------------------- report
 def config_check() -> str:
     """Whether ``conf/model/mde.yaml`` holds the constructor defaults that
-    ``MDE.from_data(data)`` uses."""
+    ``MDE.from_data(data)`` uses and, in its ``graphs:`` section, the defaults
+    of ``MDE.graph_transform()``."""
     from omegaconf import OmegaConf
 
     from mde_pyg.models import MDE
 
     config = resources.files("mde_pyg.conf") / "model" / "mde.yaml"
     if not config.is_file():
-        return "conf/model/mde.yaml not found: the constructor defaults"
-    settings = OmegaConf.to_container(OmegaConf.create(config.read_text()))
+        return "conf/model/mde.yaml not found: the defaults"
+    settings = OmegaConf.to_container(
+        OmegaConf.create(config.read_text()), resolve=True
+    )
     settings.pop("_target_", None)
-    params = inspect.signature(MDE.__init__).parameters
-    differ = [
-        f"{key}: yaml {value!r} vs default "
-        f"{params[key].default if key in params else 'missing'!r}"
-        for key, value in settings.items()
-        if key not in params or params[key].default != value
-    ]
-    if differ:
-        return "the constructor defaults, which differ from conf/model/mde.yaml (" + (
-            "; ".join(differ) + ")"
+    graphs = settings.pop("graphs", None) or {}
+
+    def differ(values: dict[str, Any], fn: Any, prefix: str) -> list[str]:
+        params = inspect.signature(fn).parameters
+        return [
+            f"{prefix}{key}: yaml {value!r} vs default "
+            f"{params[key].default if key in params else 'missing'!r}"
+            for key, value in values.items()
+            if key not in params or params[key].default != value
+        ]
+
+    differences = differ(settings, MDE.__init__, "") + differ(
+        graphs, MDE.graph_transform, "graphs."
+    )
+    if differences:
+        return "the defaults, which differ from conf/model/mde.yaml (" + (
+            "; ".join(differences) + ")"
         )
-    return "the constructor defaults, identical to conf/model/mde.yaml (checked)"
+    return (
+        "the defaults of the constructor and the graph transform, identical to "
+        "conf/model/mde.yaml (checked)"
+    )
 
 
 def ok_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -274,10 +291,11 @@ def write_report(out: Path, rows: list[dict[str, Any]]) -> None:
         + (", ".join(sorted({r["modalities"] for r in done})) or "-")
         + f"); {len(sizes)} sizes, {', '.join(f'{s:,}' for s in sizes) or '-'} "
         f"training interactions{span}.",
-        f"- Model: `MDE.from_data(data)` with {config_check()}; trainable "
-        "features. `build` = that call (item k-NN graphs, user-user graph, "
-        "parameters). Data generation is timed in the parent (`data s`) and not "
-        "part of the worker.",
+        "- Model: `data = MDE.graph_transform()(data)`, then "
+        f"`MDE.from_data(data)`, with {config_check()}; trainable features. "
+        "`build` = both calls (the user-item, item k-NN and user-user graphs "
+        "precomputed onto the data, then the parameters). Data generation is "
+        "timed in the parent (`data s`) and not part of the worker.",
         "- Epoch: `Trainer(model, data, verbose=False).train_epoch` (one pass over "
         "all training pairs, batch 2048, fused Adam), median of "
         + ", ".join(sorted({f"{r['epochs']}" for r in done}))

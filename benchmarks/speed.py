@@ -16,13 +16,18 @@ carry no information, so the numbers say nothing about accuracy.
 Each (dataset, model) runs in its own subprocess, so the peak RSS (and, on a
 GPU, the peak of allocated GPU memory) is that model's (data included).
 Models: ``LightGCN``, ``LATTICE`` and ``MDE`` where :mod:`mde_pyg.models`
-provides them (the others are listed as skipped), each built by ``from_data``
-with the package's ``conf/model/<name>.yaml`` settings (the ones ``mde-pyg
-train model=<name>`` uses), and ``MDE-MGCN``, MDE with the options of its
-documented MGCN reduction. Measured through the public
-:class:`~mde_pyg.training.Trainer` API on ``--device`` (CUDA timings wait for
-the GPU to finish):
+provides them (the others are listed as skipped), each with the package's
+``conf/model/<name>.yaml`` settings (the ones ``mde-pyg train model=<name>``
+uses), and ``MDE-MGCN``, MDE with the options of its documented MGCN
+reduction (no user-user graph is built for it). The yaml's ``graphs:``
+section holds the options of the class's ``graph_transform``, which
+precomputes the graphs the model reads onto the data; the other settings go
+to ``from_data``. Measured through the public :class:`~mde_pyg.training.Trainer`
+API on ``--device`` (CUDA timings wait for the GPU to finish):
 
+* build: ``graph_transform(**graphs)(data)`` (the normalised user-item graph,
+  the frozen item k-NN graphs, the user-user graph: whatever the model reads)
+  plus ``from_data(data, **settings)`` (the parameters), once;
 * epoch: :meth:`Trainer.train_epoch` (``on_epoch_start``, e.g. a learned-graph
   rebuild, then one pass over the shuffled training pairs, batch 2048, Adam),
   median of ``--epochs`` after one warm-up epoch;
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import json
 import os
 import shlex
@@ -110,21 +116,31 @@ CSV_FIELDS = [
 ]
 
 
-def model_kwargs(name: str) -> tuple[str, dict[str, Any], str]:
-    """The model class of ``name``, the settings of its
-    ``conf/model/<class>.yaml`` without ``_target_`` (with a variant's options
-    on top), and where they came from (the ``from_data`` defaults when the
-    package has no such config)."""
+def model_kwargs(name: str) -> tuple[str, dict[str, Any], dict[str, Any], str]:
+    """The model class of ``name``; the settings of its
+    ``conf/model/<class>.yaml`` (composed as ``mde-pyg train model=<class>``
+    does, with a variant's options on top, interpolations resolved) split into
+    the ``from_data`` keyword arguments and the options of the class's
+    ``graph_transform`` (its ``graphs:`` section); and where they came from.
+    Without such a config: the defaults, with the variant's options given to
+    both where they name an argument (e.g. ``user_graph``)."""
     cls, options = VARIANTS.get(name, (name, {}))
     config = resources.files("mde_pyg.conf") / "model" / f"{cls.lower()}.yaml"
     if not config.is_file():
-        return cls, options, "from_data defaults"
-    kwargs = OmegaConf.to_container(OmegaConf.create(config.read_text()))
+        transform = inspect.signature(getattr(mde_pyg.models, cls).graph_transform)
+        graphs = {k: v for k, v in options.items() if k in transform.parameters}
+        return cls, dict(options), graphs, "from_data defaults"
+    # Imported here: the workers do not need Hydra (nor its memory).
+    from mde_pyg.cli import compose_config
+
+    section = OmegaConf.merge(compose_config([f"model={cls.lower()}"]).model, options)
+    kwargs = OmegaConf.to_container(section, resolve=True)
     kwargs.pop("_target_", None)
+    graphs = kwargs.pop("graphs", None) or {}
     source = f"conf/model/{config.name}"
     if options:
         source += " + " + " ".join(f"{k}={v}" for k, v in options.items())
-    return cls, {**kwargs, **options}, source
+    return cls, kwargs, graphs, source
 
 
 def timed_on(device: torch.device, fn, *args: Any) -> float:
@@ -148,7 +164,10 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     data_rss = rss_gib()
 
     model_cls = getattr(mde_pyg.models, spec["cls"])
+    # Build: the graphs the model reads, precomputed onto the data, then the
+    # model itself.
     start = time.perf_counter()
+    data = model_cls.graph_transform(**spec["graphs"])(data)
     model = model_cls.from_data(data, **spec["kwargs"])
     build_s = time.perf_counter() - start
     trainer = Trainer(model, data, seed=0, verbose=False, device=spec["device"])
@@ -188,7 +207,8 @@ def available_models() -> tuple[list[str], dict[str, str]]:
     found, skipped = [], {}
     for name in MODELS:
         cls = VARIANTS.get(name, (name,))[0]
-        if hasattr(getattr(mde_pyg.models, cls, None), "from_data"):
+        model_cls = getattr(mde_pyg.models, cls, None)
+        if hasattr(model_cls, "from_data") and hasattr(model_cls, "graph_transform"):
             found.append(name)
         else:
             skipped[name] = "not provided by mde_pyg.models"
@@ -254,11 +274,13 @@ def write_markdown(
         f"training pairs, batch 2048, fused Adam), median of {args.epochs} after 1 "
         f"warm-up. Eval: `Trainer.evaluate('val')` (embeddings + full ranking of "
         f"every validation user), median of {args.evals} after 1 warm-up.",
-        "- Models: `from_data` with the package's settings ("
+        "- Models: the package's settings ("
         + "; ".join(sorted({f"{r['model']}: {r['config']}" for r in rows}))
-        + "), each (dataset, model) in its own subprocess. `build` = model "
-        "construction (e.g. frozen k-NN graphs). Peak RSS = whole worker process; "
-        "`data RSS` = after loading the folder, before the model. Ratios are to "
+        + "), each (dataset, model) in its own subprocess. `build` = the graph "
+        "transform (`graph_transform(**graphs)(data)`: the user-item, frozen item "
+        "k-NN and user-user graphs the model reads) + model construction "
+        "(`from_data`). Peak RSS = whole worker process; `data RSS` = after "
+        "loading the folder, before the graphs and the model. Ratios are to "
         f"{BASELINE} on the same graph.",
         "",
         "| dataset | model | users | items | train pairs | build s | epoch s | "
@@ -330,12 +352,13 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for dataset in args.datasets:
         for name in models:
-            cls, kwargs, config = model_kwargs(name)
+            cls, kwargs, graphs, config = model_kwargs(name)
             spec = {
                 "folder": str(cache_dir / dataset),
                 "cls": cls,
                 "device": args.device,
                 "kwargs": kwargs,
+                "graphs": graphs,
                 "epochs": args.epochs,
                 "evals": args.evals,
                 "threads": args.threads,

@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 import mde_pyg
 from forged import forge_checkpoint, marker_payload
-from mde_pyg.cli import build_dataset, build_model, main
+from mde_pyg.cli import build_data, build_dataset, build_model, main
 from mde_pyg.config import ConfigError
 from mde_pyg.data import make_synthetic
 from mde_pyg.data.mmrec import write_inter
@@ -33,17 +33,17 @@ def group_options(group):
 @pytest.mark.parametrize("model", group_options("model"))
 def test_every_model_config_instantiates(model):
     cfg = compose_cfg([f"model={model}", *SMALL])
-    data = build_dataset(cfg)
+    data = build_data(cfg)
     instance = build_model(cfg, data)
     assert isinstance(instance, Recommender)
-    user_emb, item_emb = instance.embeddings()
+    user_emb, item_emb = instance.embeddings(data)
     assert user_emb.shape[0] == 80 and item_emb.shape[0] == 50
 
 
 @pytest.mark.parametrize("trainer", group_options("trainer"))
 def test_every_trainer_config_instantiates(trainer):
     cfg = compose_cfg([f"trainer={trainer}", "model=lightgcn", *SMALL])
-    data = build_dataset(cfg)
+    data = build_data(cfg)
     kwargs = OmegaConf.to_container(cfg.trainer)
     trainer = Trainer(
         build_model(cfg, data), data, **{**kwargs, "k": tuple(kwargs["k"])}
@@ -86,7 +86,7 @@ def test_every_experiment_config_composes(experiment):
 def test_unknown_and_mistyped_keys_fail_clearly():
     with pytest.raises(ConfigError, match="Unknown key 'model.layers'"):
         cfg = compose_cfg(["model=lightgcn", "+model.layers=3", *SMALL])
-        build_model(cfg, build_dataset(cfg))
+        build_model(cfg, build_data(cfg))
     with pytest.raises(ConfigError, match="'dataset.num_users' must be of type int"):
         build_dataset(compose_cfg(["dataset.num_users=many"]))
 
@@ -246,3 +246,9 @@ def test_resume_through_the_cli_refuses_another_run(finished_run, tmp_path):
         tmp_path,
     )
     assert proc.returncode == 2 and "trainer.seed: checkpoint 0, now 5" in proc.stderr
+
+
+def test_unknown_graph_option_fails_clearly():
+    cfg = compose_cfg(["model=mde", "+model.graphs.knn=3", *SMALL])
+    with pytest.raises(ConfigError, match="Unknown key 'model.graphs.knn'"):
+        build_data(cfg)

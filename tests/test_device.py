@@ -22,7 +22,7 @@ import pytest
 import torch
 
 import mde_pyg
-from mde_pyg.cli import _compose, build_model
+from mde_pyg.cli import add_graphs, build_model, compose_config
 from mde_pyg.data import make_synthetic
 from mde_pyg.evaluation import evaluate_scores
 from mde_pyg.training import Trainer, seed_everything
@@ -134,7 +134,9 @@ def model_configs() -> list[str]:
 @pytest.mark.parametrize("name", model_configs())
 def test_every_model_trains_and_evaluates_with_a_foreign_default_device(data, name):
     seed_everything(0)
-    model = build_model(_compose([f"model={name}"]), data)
+    cfg = compose_config([f"model={name}"])
+    data = add_graphs(cfg, data.clone())
+    model = build_model(cfg, data)
     trainer = Trainer(model, data, seed=0, batch_size=256, verbose=False, device="cpu")
     with foreign_default_device():
         trainer.train_epoch(0)

@@ -14,8 +14,10 @@ checkpoints are read without unpickling anything but tensors and plain data
 
 from __future__ import annotations
 
+import argparse
 import platform
 import sys
+import time
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -31,9 +33,9 @@ from torch_geometric.data import HeteroData
 
 import mde_pyg
 from mde_pyg.config import ConfigError, check_kwargs
+from mde_pyg.data import features
 from mde_pyg.data.dataset import file_digest
 from mde_pyg.data.errors import DatasetError
-from mde_pyg.data.features import encode_text_main
 from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
 from mde_pyg.models.base import Recommender
 from mde_pyg.training import (
@@ -181,16 +183,35 @@ def build_dataset(cfg: DictConfig) -> HeteroData:
     return instantiate(section)
 
 
+def _model_section(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``cfg.model`` without its ``graphs`` options, and those options."""
+    section = OmegaConf.to_container(cfg.model, resolve=True)
+    return section, section.pop("graphs", None) or {}
+
+
+def add_graphs(cfg: DictConfig, data: HeteroData) -> HeteroData:
+    """Precomputes onto ``data`` the graphs the model of ``cfg`` reads: its
+    class's ``graph_transform`` with the options of ``cfg.model.graphs``."""
+    section, options = _model_section(cfg)
+    model_cls = get_method(section["_target_"]).__self__
+    check_kwargs("model.graphs", options, model_cls.graph_transform)
+    if options.get("cache_dir") is not None:
+        options["cache_dir"] = to_absolute_path(options["cache_dir"])
+    return model_cls.graph_transform(**options)(data)
+
+
+def build_data(cfg: DictConfig) -> HeteroData:
+    """The dataset of ``cfg`` with the graphs its model reads."""
+    return add_graphs(cfg, build_dataset(cfg))
+
+
 def build_model(cfg: DictConfig, data: HeteroData) -> Recommender:
     """Instantiates ``cfg.model`` on ``data`` through the model's
     ``from_data`` factory."""
-    section = OmegaConf.to_container(cfg.model, resolve=True)
+    section, _ = _model_section(cfg)
     target = get_method(section["_target_"])
     check_kwargs(
-        "model",
-        section,
-        target,
-        provided=("num_users", "num_items", "edge_index", "features", "graphs"),
+        "model", section, target, provided=("num_users", "num_items", "features")
     )
     return instantiate(section, data=data, _convert_="all")
 
@@ -205,13 +226,20 @@ def train_one(cfg: DictConfig, seed: int, output_dir: Path) -> Any:
         provided=("model", "data", "seed", "checkpoint_dir", "resume", "results_path"),
     )
     seed_everything(seed)
-    data = build_dataset(cfg)
+    data = build_data(cfg)
     model = build_model(cfg, data)
     data_files = file_hashes(_dataset_files(cfg.dataset))
     output_dir.mkdir(parents=True, exist_ok=True)
-    run_config = OmegaConf.to_container(cfg, resolve=True)
-    run_config["seed"] = seed
-    OmegaConf.save(OmegaConf.create(run_config), output_dir / RUN_CONFIG)
+    # Resolved with this run's folder and seed, so that it also resolves
+    # outside a Hydra app (whose output_dir interpolation it replaces).
+    run_config = OmegaConf.to_container(cfg, resolve=False)
+    run_config.update(output_dir=str(output_dir), seed=seed)
+    OmegaConf.save(
+        OmegaConf.create(
+            OmegaConf.to_container(OmegaConf.create(run_config), resolve=True)
+        ),
+        output_dir / RUN_CONFIG,
+    )
     trainer = Trainer(
         model,
         data,
@@ -269,7 +297,9 @@ def _exit_on_user_error(error: Exception) -> None:
     sys.exit(2)
 
 
-def _compose(overrides: list[str]) -> DictConfig:
+def compose_config(overrides: list[str]) -> DictConfig:
+    """The package's ``conf/`` composed with ``overrides``, as ``mde-pyg
+    train`` composes it (without Hydra's own ``hydra`` section)."""
     from hydra import compose, initialize_config_module
 
     with initialize_config_module(CONFIG_MODULE, version_base="1.3"):
@@ -282,7 +312,7 @@ def run_info(overrides: list[str]) -> None:
     print(f"{'cuda':16s} {torch.cuda.is_available()}")
     print(f"{'torch_sparse':16s} {torch_geometric.typing.WITH_TORCH_SPARSE}")
     print(f"{'torch_scatter':16s} {torch_geometric.typing.WITH_TORCH_SCATTER}")
-    cfg = _compose(overrides)
+    cfg = compose_config(overrides)
     data = build_dataset(cfg)
     print(f"dataset: {cfg.dataset._target_}")
     print(f"  users {data[USER].num_nodes}  items {data[ITEM].num_nodes}")
@@ -296,7 +326,7 @@ def run_evaluate(run_dir: str) -> None:
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
     best = load_checkpoint(run_dir / "checkpoints" / "best.pt")
-    data = build_dataset(cfg)
+    data = build_data(cfg)
     model = build_model(cfg, data)
     try:
         model.load_state_dict(best["model"])
@@ -318,6 +348,66 @@ def run_evaluate(run_dir: str) -> None:
         print(f"{split}: " + "  ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
 
 
+def run_encode_text(argv: list[str]) -> None:
+    """The ``mde-pyg encode-text`` command."""
+    parser = argparse.ArgumentParser(
+        prog="mde-pyg encode-text",
+        description="Encode item text into a <modality>_feat.npy feature matrix "
+        "(row i = item i) with a sentence-transformers model.",
+    )
+    parser.add_argument("items", help="items file: .tsv or .csv with header, .jsonl")
+    parser.add_argument("--id-column", required=True, help="column of item IDs")
+    parser.add_argument(
+        "--text-columns",
+        nargs="+",
+        required=True,
+        help="columns of text, joined with '. ' (empty values skipped)",
+    )
+    parser.add_argument("--out", required=True, help="output DIR/<modality>_feat.npy")
+    parser.add_argument(
+        "--num-items",
+        type=int,
+        help="items of the dataset (default: largest ID + 1; pass it when the "
+        "last items may have no text)",
+    )
+    parser.add_argument(
+        "--model",
+        help="sentence-transformers model name or folder "
+        "(default: the bundled all-MiniLM-L6-v2)",
+    )
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args(argv)
+
+    out = Path(args.out)
+    if not out.name.endswith(features.FEATURE_SUFFIX):
+        parser.error(
+            f"--out must be named <modality>{features.FEATURE_SUFFIX} so that loaders "
+            f"find it, got '{out.name}'"
+        )
+    try:
+        ids, texts = features.read_item_texts(
+            args.items, args.id_column, args.text_columns, args.num_items
+        )
+        num_items = args.num_items
+        if num_items is None:
+            num_items = int(ids.max()) + 1 if len(ids) else 0
+        start = time.perf_counter()
+        matrix, num_missing = features.encode_items(
+            ids, texts, num_items, model=args.model, batch_size=args.batch_size
+        )
+    # OSError: a model that is neither a local folder nor downloadable.
+    except (DatasetError, ImportError, OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(out, matrix)
+    print(
+        f"{out}: {matrix.shape[0]} items x {matrix.shape[1]} dims, "
+        f"{len(ids)} with text, {num_missing} without (mean vector), "
+        f"encoded in {time.perf_counter() - start:.1f}s"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
@@ -336,7 +426,7 @@ def main(argv: list[str] | None = None) -> None:
                 raise ConfigError("usage: mde-pyg evaluate RUN_DIR")
             run_evaluate(rest[0])
         elif command == "encode-text":
-            encode_text_main(rest)
+            run_encode_text(rest)
         else:
             print(f"error: unknown command '{command}'\n{USAGE}", file=sys.stderr)
             sys.exit(2)

@@ -1,16 +1,26 @@
+import re
+
+import pytest
 import torch
+from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform, Compose
 
+from mde_pyg.data import bipartite_norm, user_item_adjacency
 from mde_pyg.data.graphs import knn_graph, user_user_graph
 from mde_pyg.data.hetero import (
     CO_INTERACTS,
+    INTERACTS,
+    INTERACTS_MEAN,
     ITEM,
+    REV_INTERACTS,
+    REV_INTERACTS_MEAN,
     item_features,
     item_sim,
     split_edge_index,
 )
 from mde_pyg.data.synthetic import make_synthetic
-from mde_pyg.data.transforms import AddModalityGraphs
+from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
+from mde_pyg.models import LATTICE, BPRBatch, LightGCN
 
 
 def test_adds_item_and_user_graphs():
@@ -46,3 +56,222 @@ def test_options_and_repr():
         "AddModalityGraphs(k=10, user_k=40, weighted=True, user_graph=True, "
         "chunk_size=1024)"
     )
+
+
+def dense(edge_index, edge_weight, num_src, num_dst):
+    """The [num_dst, num_src] matrix of a weighted edge list, duplicates
+    summed, built without mde_pyg."""
+    out = torch.zeros(num_dst, num_src)
+    return out.index_put_((edge_index[1], edge_index[0]), edge_weight, accumulate=True)
+
+
+def assert_sparse_graph(data, edge_type):
+    """``adj_t`` is the CSR [num_dst, num_src] of the relation's weighted
+    edges and ``adj`` its CSR transpose."""
+    src, _, dst = edge_type
+    store = data[edge_type]
+    num_src, num_dst = data[src].num_nodes, data[dst].num_nodes
+    assert store.adj_t.layout == torch.sparse_csr
+    assert store.adj.layout == torch.sparse_csr
+    assert store.adj_t.shape == (num_dst, num_src)
+    assert store.adj.shape == (num_src, num_dst)
+    expected = dense(store.edge_index, store.edge_weight, num_src, num_dst)
+    assert torch.allclose(store.adj_t.to_dense(), expected, atol=1e-6)
+    assert torch.equal(store.adj.to_dense(), store.adj_t.to_dense().t())
+
+
+def test_user_item_adjacency_sym():
+    data = make_synthetic(50, 30, interactions_per_user=6, seed=2)
+    train = split_edge_index(data, "train")
+    out = AddUserItemAdjacency()(data)
+    weight = bipartite_norm(train, 50, 30)
+    assert torch.equal(out[INTERACTS].edge_index, train)
+    assert torch.equal(out[REV_INTERACTS].edge_index, train.flip(0))
+    for edge_type in (INTERACTS, REV_INTERACTS):
+        assert torch.allclose(out[edge_type].edge_weight, weight)
+        assert "self_weight" not in out[edge_type]
+        assert_sparse_graph(out, edge_type)
+    # The input is left untouched.
+    assert "edge_weight" not in data[INTERACTS]
+
+
+def test_user_item_adjacency_row_with_self_loops():
+    data = make_synthetic(50, 30, interactions_per_user=6, seed=3)
+    train = split_edge_index(data, "train")
+    rev = data[REV_INTERACTS].edge_index.clone()
+    transform = AddUserItemAdjacency(
+        normalization="row",
+        self_loops=True,
+        out_edge_types=(INTERACTS_MEAN, REV_INTERACTS_MEAN),
+    )
+    out = transform(data)
+    for edge_type in (INTERACTS_MEAN, REV_INTERACTS_MEAN):
+        assert_sparse_graph(out, edge_type)
+    # The original relations keep their edges and get no weights.
+    assert torch.equal(out[INTERACTS].edge_index, train)
+    assert torch.equal(out[REV_INTERACTS].edge_index, rev)
+    assert "edge_weight" not in out[INTERACTS] and "adj_t" not in out[REV_INTERACTS]
+
+    # Both relations plus the self-loop weights are D^-1 (A + I) on the
+    # homogeneous graph (users first, then items).
+    to_item, to_user = out[INTERACTS_MEAN], out[REV_INTERACTS_MEAN]
+    assert to_user.self_weight.shape == (50,) and to_item.self_weight.shape == (30,)
+    got = torch.zeros(80, 80)
+    got[50:, :50] = to_item.adj_t.to_dense()
+    got[:50, 50:] = to_user.adj_t.to_dense()
+    got += torch.diag(torch.cat([to_user.self_weight, to_item.self_weight]))
+    index, weight = user_item_adjacency(train, 50, 30, "row", self_loops=True)
+    assert torch.allclose(got, dense(index, weight, 80, 80), atol=1e-6)
+    # ... which is, by hand, the row-normalised A + I.
+    a = torch.eye(80)
+    a[train[0], train[1] + 50] = 1.0
+    a[train[1] + 50, train[0]] = 1.0
+    assert torch.allclose(got, a / a.sum(1, keepdim=True), atol=1e-6)
+
+
+def test_user_item_adjacency_rejects_unknown_normalization():
+    with pytest.raises(ValueError, match="normalization 'none'"):
+        AddUserItemAdjacency(normalization="none")
+
+
+def test_modality_graphs_store_sparse_adjacencies():
+    data = make_synthetic(60, 40, interactions_per_user=6, seed=4)
+    out = AddModalityGraphs(k=4, user_k=5)(data)
+    added = [item_sim("image"), item_sim("text"), CO_INTERACTS]
+    assert set(added) <= set(out.edge_types)
+    for edge_type in added:
+        assert_sparse_graph(out, edge_type)
+
+
+def test_modality_graphs_with_foreign_type_names():
+    data = make_synthetic(60, 40, interactions_per_user=6, seed=5)
+    buys = ("customer", "buys", "product")
+    foreign = HeteroData()
+    foreign["customer"].num_nodes = 60
+    foreign["product"].num_nodes = 40
+    foreign["product"].x_image = data[ITEM].x_image
+    foreign[buys].edge_index = split_edge_index(data, "train")
+    out = AddModalityGraphs(
+        k=4, user_k=5, item_type="product", user_type="customer", edge_type=buys
+    )(foreign)
+    assert set(out.node_types) == {"customer", "product"}
+    sim = ("product", "sim_image", "product")
+    co = ("customer", "co_interacts", "customer")
+    assert set(out.edge_types) == {buys, sim, co}
+    index, weight = knn_graph(data[ITEM].x_image, k=4, normalization="sym")
+    assert torch.equal(out[sim].edge_index, index)
+    assert torch.allclose(out[sim].edge_weight, weight, atol=1e-6)
+    index, weight = user_user_graph(split_edge_index(data, "train"), 60, 40, k=5)
+    assert torch.equal(out[co].edge_index, index)
+    assert torch.allclose(out[co].edge_weight, weight)
+    for edge_type in (sim, co):
+        assert_sparse_graph(out, edge_type)
+
+
+def test_modality_graphs_cache(tmp_path):
+    data = make_synthetic(60, 40, interactions_per_user=6, seed=6)
+    transform = AddModalityGraphs(k=4, user_graph=False, cache_dir=tmp_path)
+    first = transform(data)
+    assert (transform.cache.hits, transform.cache.misses) == (0, 2)
+    assert len(list(tmp_path.glob("graph-*.pt"))) == 2
+    # Same features (a copy, not the same tensors): answered from the cache.
+    second = transform(data.clone())
+    assert (transform.cache.hits, transform.cache.misses) == (2, 2)
+    assert len(list(tmp_path.glob("graph-*.pt"))) == 2
+    for modality in ("image", "text"):
+        got, want = second[item_sim(modality)], first[item_sim(modality)]
+        assert torch.equal(got.edge_index, want.edge_index)
+        assert torch.equal(got.edge_weight, want.edge_weight)
+        assert torch.equal(got.adj_t.to_dense(), want.adj_t.to_dense())
+        assert torch.equal(got.adj.to_dense(), want.adj.to_dense())
+    # Another k is another graph.
+    other = AddModalityGraphs(k=3, user_graph=False, cache_dir=tmp_path)
+    other(data)
+    assert (other.cache.hits, other.cache.misses) == (0, 2)
+    assert len(list(tmp_path.glob("graph-*.pt"))) == 4
+
+
+def strip_graphs(data, raw):
+    """``data`` without what the graph transforms added to ``raw``."""
+    bare = data.clone()
+    for edge_type in bare.edge_types:
+        if edge_type not in raw.edge_types:
+            del bare[edge_type]
+    for store in bare.edge_stores:
+        for key in ("edge_weight", "adj_t", "adj", "self_weight"):
+            if key in store:
+                del store[key]
+    return bare
+
+
+MODELS = {
+    "lightgcn": (LightGCN, {}, {"embedding_dim": 8}),
+    "lattice": (
+        LATTICE,
+        {"k": 4},
+        {"embedding_dim": 8, "feat_embed_dim": 6, "k": 4},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_trained_model_runs_on_another_heterodata(name):
+    cls, graph_options, model_options = MODELS[name]
+    transform = cls.graph_transform(**graph_options)
+    raw = make_synthetic(40, 30, interactions_per_user=6, seed=7)
+    data = transform(raw)
+    # Another HeteroData with the same node counts and edge types: the same
+    # training graph with another validation split.
+    raw2 = raw.clone()
+    raw2[INTERACTS].val_edge_label_index = raw[INTERACTS].test_edge_label_index
+    data2 = transform(raw2)
+    assert data2 is not data and data2.edge_types == data.edge_types
+    assert not torch.equal(
+        data2[INTERACTS].val_edge_label_index, data[INTERACTS].val_edge_label_index
+    )
+
+    torch.manual_seed(0)
+    model = cls.from_data(data, **model_options)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    train = split_edge_index(data, "train")
+    batch = BPRBatch(train[0, :16], train[1, :16], torch.arange(16) % 30)
+    model.on_epoch_start(data, 0)
+    before = model.user_embedding.weight.detach().clone()
+    model.loss(data, batch).backward()
+    optimizer.step()
+    assert not torch.equal(before, model.user_embedding.weight)
+
+    # (Not model(data) against model(data2): LATTICE's forward reuses the item
+    # graph of the last refresh on the same data, as its reference does, and
+    # refreshes it for other data.)
+    user, item = model.embeddings(data)
+    user2, item2 = model.embeddings(data2)
+    assert user2.shape == (40, 8) and item2.shape == (30, 8)
+    assert torch.allclose(user2, user, atol=1e-6)
+    assert torch.allclose(item2, item, atol=1e-6)
+
+    # The graphs are read from the data given: another training graph gives
+    # other embeddings.
+    raw3 = raw.clone()
+    raw3[INTERACTS].edge_index = train[:, ::2]
+    raw3[REV_INTERACTS].edge_index = train[:, ::2].flip(0)
+    with torch.no_grad():
+        user3, _ = model(transform(raw3))
+    assert not torch.allclose(user3, user, atol=1e-4)
+
+    # Without its graphs, the data is refused with a KeyError naming the
+    # missing relation and the transform that makes it.
+    bare = strip_graphs(data, raw)
+    edge_types = list(bare.edge_types)
+    needed = "|".join(
+        re.escape(str(et)) for et in set(data.edge_types) - set(raw.edge_types)
+    ) or re.escape(str(INTERACTS))
+    with pytest.raises(KeyError, match=f"({needed}).*graph_transform"):
+        model(bare)
+    with pytest.raises(KeyError, match=f"({needed}).*graph_transform"):
+        cls.from_data(data, **model_options)(bare)
+    assert list(bare.edge_types) == edge_types
+    with pytest.raises(KeyError, match=f"({needed}).*graph_transform"):
+        model.embeddings(bare)
+    # ... and left as it was.
+    assert list(bare.edge_types) == edge_types

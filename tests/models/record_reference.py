@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mde_pyg.cli import _compose, build_model
+from mde_pyg.cli import add_graphs, build_model, compose_config
 from mde_pyg.data import make_synthetic
 from mde_pyg.training import Trainer, seed_everything
 
@@ -47,8 +47,8 @@ def data():
 
 def run(overrides: list[str]) -> dict:
     seed_everything(0)
-    cfg = _compose(overrides)
-    graph = data()
+    cfg = compose_config(overrides)
+    graph = add_graphs(cfg, data())
     model = build_model(cfg, graph)
     trainer = Trainer(
         model,

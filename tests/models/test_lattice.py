@@ -8,7 +8,15 @@ from omegaconf import OmegaConf
 
 from mde_pyg.config import check_kwargs
 from mde_pyg.data.graphs import to_adj
-from mde_pyg.data.hetero import ITEM, USER, split_edge_index
+from mde_pyg.data.hetero import (
+    INTERACTS_MEAN,
+    ITEM,
+    REV_INTERACTS_MEAN,
+    USER,
+    build_heterodata,
+    item_sim,
+    split_edge_index,
+)
 from mde_pyg.data.synthetic import make_synthetic
 from mde_pyg.evaluation import evaluate_embeddings, evaluate_scores
 from mde_pyg.models.base import BPRBatch
@@ -52,20 +60,24 @@ def dense_item_graph(model, features):
     return (1 - lam) * compute_normalized_laplacian(learned) + lam * original
 
 
+def dense_ui_adj(num_users, num_items, pairs):
+    n = num_users + num_items
+    adj = torch.zeros(n, n)
+    adj[pairs[0], pairs[1] + num_users] = 1.0
+    adj[pairs[1] + num_users, pairs[0]] = 1.0
+    adj = adj + torch.eye(n)
+    return adj / adj.sum(1, keepdim=True)
+
+
 def dense_forward(model, features, pairs):
     item_adj = dense_item_graph(model, features)
     h = model.item_embedding.weight
     for _ in range(model.num_item_layers):
         h = item_adj @ h
-    n = model.num_users + model.num_items
-    adj = torch.zeros(n, n)
-    adj[pairs[0], pairs[1] + model.num_users] = 1.0
-    adj[pairs[1] + model.num_users, pairs[0]] = 1.0
-    adj = adj + torch.eye(n)
-    adj = adj / adj.sum(1, keepdim=True)
+    adj = dense_ui_adj(model.num_users, model.num_items, pairs)
     ego = torch.cat([model.user_embedding.weight, model.item_embedding.weight])
     layers = [ego]
-    for _ in range(model.num_ui_layers):
+    for _ in range(model.propagation.num_layers):
         ego = adj @ ego
         layers.append(ego)
     user, item = (
@@ -88,58 +100,86 @@ def small_problem(
     return num_users, num_items, pairs, features
 
 
+def raw_data(num_users, num_items, pairs, features):
+    """The HeteroData of a small problem, without graphs."""
+    empty = torch.empty(2, 0, dtype=torch.long)
+    return build_heterodata(num_users, num_items, pairs, empty, empty, features)
+
+
+def problem_data(num_users, num_items, pairs, features):
+    """The HeteroData of a small problem with LATTICE's graphs on it."""
+    raw = raw_data(num_users, num_items, pairs, features)
+    return LATTICE.graph_transform(k=5)(raw)
+
+
 def make_model(**kwargs):
     num_users, num_items, pairs, features = small_problem()
+    data = problem_data(num_users, num_items, pairs, features)
     torch.manual_seed(0)
     kwargs = {"embedding_dim": 8, "feat_embed_dim": 6, "k": 5, **kwargs}
-    model = LATTICE(num_users, num_items, pairs, features, **kwargs)
+    model = LATTICE(num_users, num_items, features, **kwargs)
     # Unequal modality weights, so that the mixing is actually checked.
     with torch.no_grad():
         model.modality_weight.copy_(torch.linspace(0.4, -0.3, len(features)))
-    return model, pairs, features
-
-
-def frozen_adj(model, modality):
-    start = sum(model.frozen_sizes[: model.modalities.index(modality)].tolist())
-    end = start + int(model.frozen_sizes[model.modalities.index(modality)])
-    index = model.frozen_edge_index[:, start:end]
-    return to_adj(index, model.frozen_edge_weight[start:end], (model.num_items,) * 2)
+    return model, data, pairs, features
 
 
 def test_frozen_graphs_match_dense_reference():
-    model, _, features = make_model()
+    # The frozen graphs are data now: LATTICE.graph_transform puts them on
+    # the HeteroData (the model holds no copy of them).
+    model, data, _, features = make_model()
     for name, x in features.items():
+        store = data[item_sim(name)]
         expected = compute_normalized_laplacian(
             build_knn_neighbourhood(build_sim(x), 5)
         )
-        assert torch.allclose(frozen_adj(model, name).to_dense(), expected, atol=1e-6)
+        assert torch.allclose(store.adj_t.to_dense(), expected, atol=1e-6)
+        got = to_adj(store.edge_index, store.edge_weight, (model.num_items,) * 2)
+        assert torch.allclose(got.to_dense(), expected, atol=1e-6)
         # k per item, self included, weights = similarities (before normalising).
-        assert model.frozen_sizes.tolist() == [25 * 5, 25 * 5]
+        assert store.edge_index.size(1) == 25 * 5
+    assert model.frozen_edge_types == [item_sim(m) for m in features]
+
+
+def test_user_item_graph_on_data_matches_dense_reference():
+    # Formerly the model's `ui_adj` buffer; now the two relations of
+    # LATTICE.graph_transform plus their self-loop weights.
+    model, data, pairs, _ = make_model()
+    num_users = model.num_users
+    to_item, to_user = data[INTERACTS_MEAN], data[REV_INTERACTS_MEAN]
+    got = torch.zeros(num_users + model.num_items, num_users + model.num_items)
+    got[num_users:, :num_users] = to_item.adj_t.to_dense()
+    got[:num_users, num_users:] = to_user.adj_t.to_dense()
+    got += torch.diag(torch.cat([to_user.self_weight, to_item.self_weight]))
+    expected = dense_ui_adj(num_users, model.num_items, pairs)
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert model.propagation.edge_types == [INTERACTS_MEAN, REV_INTERACTS_MEAN]
 
 
 @pytest.mark.parametrize("modalities", [(("image", 12), ("text", 7)), (("image", 12),)])
 def test_item_graph_matches_dense_reference(modalities):
     num_users, num_items, pairs, features = small_problem(modalities=modalities)
-    model = LATTICE(num_users, num_items, pairs, features, feat_embed_dim=6, k=5)
+    data = problem_data(num_users, num_items, pairs, features)
+    model = LATTICE(num_users, num_items, features, feat_embed_dim=6, k=5)
     with torch.no_grad():
         model.modality_weight.copy_(torch.linspace(0.4, -0.3, len(features)))
-        edge_index, edge_weight = model.item_graph()
+        edge_index, edge_weight = model.item_graph(data)
         expected = dense_item_graph(model, features)
     got = to_adj(edge_index, edge_weight, (num_items, num_items)).to_dense()
     assert torch.allclose(got, expected, atol=1e-6)
 
 
 def test_first_batch_matches_dense_reference_values_and_gradients():
-    model, pairs, features = make_model()
+    model, data, pairs, features = make_model()
     batch = BPRBatch(
         torch.tensor([0, 3, 7, 7]),
         torch.tensor([1, 4, 2, 9]),
         torch.tensor([5, 6, 0, 8]),
     )
     model.reg_weight = 0.1
-    model.on_epoch_start(0)
+    model.on_epoch_start(data, 0)
     params = [p for p in model.parameters() if p.requires_grad]
-    loss = model.loss(batch)
+    loss = model.loss(data, batch)
     grads = torch.autograd.grad(loss, params, allow_unused=True)
 
     user, item = dense_forward(model, {m: model.feature(m) for m in features}, pairs)
@@ -158,30 +198,30 @@ def test_first_batch_matches_dense_reference_values_and_gradients():
 
 
 def test_learned_graph_gradient_on_first_batch_of_each_epoch_only():
-    model, _, _ = make_model()
+    model, data, _, _ = make_model()
     batch = BPRBatch(torch.tensor([0, 1]), torch.tensor([2, 3]), torch.tensor([4, 5]))
     learned = [model.modality_weight, model.x_image, model.x_text]
     learned += [p for proj in model.projections.values() for p in proj.parameters()]
     for epoch in range(2):
-        model.on_epoch_start(epoch)
+        model.on_epoch_start(data, epoch)
         model.zero_grad(set_to_none=True)
-        model.loss(batch).backward()
+        model.loss(data, batch).backward()
         for p in learned:
             assert p.grad is not None and p.grad.abs().sum() > 0
         model.zero_grad(set_to_none=True)
-        model.loss(batch).backward()
+        model.loss(data, batch).backward()
         for p in learned:
             assert p.grad is None
         assert model.item_embedding.weight.grad.abs().sum() > 0
 
 
 def test_embeddings_rebuild_the_graph_from_current_parameters():
-    model, pairs, features = make_model()
-    model.on_epoch_start(0)
+    model, data, pairs, features = make_model()
+    model.on_epoch_start(data, 0)
     with torch.no_grad():
         for proj in model.projections.values():
             proj.weight.mul_(-2.0).add_(0.3)
-        user, item = model.embeddings()
+        user, item = model.embeddings(data)
         expected_user, expected_item = dense_forward(model, features, pairs)
     assert not user.requires_grad and not item.requires_grad
     assert torch.allclose(user, expected_user, atol=1e-6)
@@ -189,9 +229,11 @@ def test_embeddings_rebuild_the_graph_from_current_parameters():
 
 
 def test_shapes_repr_reset_and_state_dict():
-    data = make_synthetic(num_users=50, num_items=40, seed=1)
+    data = LATTICE.graph_transform(k=4)(
+        make_synthetic(num_users=50, num_items=40, seed=1)
+    )
     model = LATTICE.from_data(data, embedding_dim=16, k=4)
-    user, item = model()
+    user, item = model(data)
     assert user.shape == (50, 16) and item.shape == (40, 16)
     assert model.modalities == ["image", "text"]
     text = repr(model)
@@ -201,7 +243,9 @@ def test_shapes_repr_reset_and_state_dict():
         and "lambda_coeff=0.9" in text
         and "modalities=['image', 'text']" in text
     )
-    # Derived graphs are not checkpointed; fine-tuned features are.
+    # The model holds no graph (they are on the data): no buffers at all, so
+    # nothing derived is checkpointed; fine-tuned features are.
+    assert dict(model.named_buffers()) == {}
     assert set(model.state_dict()) == {
         "user_embedding.weight",
         "item_embedding.weight",
@@ -232,41 +276,48 @@ def test_shapes_repr_reset_and_state_dict():
 
 
 def test_freeze_features_keeps_them_out_of_parameters_and_state_dict():
-    model, _, features = make_model(freeze_features=True)
+    model, data, _, features = make_model(freeze_features=True)
     names = {name for name, _ in model.named_parameters()}
     assert "x_image" not in names and "x_image" not in model.state_dict()
     assert torch.equal(model.x_image, features["image"])
     batch = BPRBatch(torch.tensor([0]), torch.tensor([2]), torch.tensor([4]))
-    model.on_epoch_start(0)
-    model.loss(batch).backward()
+    model.on_epoch_start(data, 0)
+    model.loss(data, batch).backward()
     assert model.projections["image"].weight.grad.abs().sum() > 0
     assert "freeze_features=True" in repr(model)
 
 
 def test_frozen_graphs_are_cached_on_disk(tmp_path):
-    num_users, num_items, pairs, features = small_problem()
-    first = LATTICE(num_users, num_items, pairs, features, k=5, cache_dir=tmp_path)
+    # The cache moved from the constructor to LATTICE.graph_transform: two
+    # transforms on the same features share the files of the frozen graphs.
+    problem = small_problem()
+    first = LATTICE.graph_transform(k=5, cache_dir=tmp_path)(raw_data(*problem))
     assert len(list(tmp_path.glob("graph-*.pt"))) == 2
-    second = LATTICE(num_users, num_items, pairs, features, k=5, cache_dir=tmp_path)
-    assert torch.equal(first.frozen_edge_index, second.frozen_edge_index)
-    assert torch.equal(first.frozen_edge_weight, second.frozen_edge_weight)
-    LATTICE(num_users, num_items, pairs, features, k=6, cache_dir=tmp_path)
+    transform = LATTICE.graph_transform(k=5, cache_dir=tmp_path)
+    second = transform(raw_data(*problem))
+    cache = transform.transforms[-1].cache
+    assert (cache.hits, cache.misses) == (2, 0)
+    for modality in problem[3]:
+        got, want = second[item_sim(modality)], first[item_sim(modality)]
+        assert torch.equal(got.edge_index, want.edge_index)
+        assert torch.equal(got.edge_weight, want.edge_weight)
+    LATTICE.graph_transform(k=6, cache_dir=tmp_path)(raw_data(*problem))
     assert len(list(tmp_path.glob("graph-*.pt"))) == 4
 
 
 def test_invalid_arguments():
-    num_users, num_items, pairs, features = small_problem()
+    num_users, num_items, _, features = small_problem()
     with pytest.raises(ValueError, match="at least one"):
-        LATTICE(num_users, num_items, pairs, {})
+        LATTICE(num_users, num_items, {})
     with pytest.raises(ValueError, match="'image'.*num_items=25"):
-        LATTICE(num_users, num_items, pairs, {"image": torch.randn(3, 4)})
+        LATTICE(num_users, num_items, {"image": torch.randn(3, 4)})
     with pytest.raises(ValueError, match="lambda_coeff"):
-        LATTICE(num_users, num_items, pairs, features, lambda_coeff=1.5)
+        LATTICE(num_users, num_items, features, lambda_coeff=1.5)
 
 
 def test_training_beats_popularity_on_synthetic():
-    data = make_synthetic(
-        num_users=300, num_items=150, interactions_per_user=12, seed=0
+    data = LATTICE.graph_transform()(
+        make_synthetic(num_users=300, num_items=150, interactions_per_user=12, seed=0)
     )
     train, val = split_edge_index(data, "train"), split_edge_index(data, "val")
     num_users, num_items = data[USER].num_nodes, data[ITEM].num_nodes
@@ -287,7 +338,7 @@ def test_training_beats_popularity_on_synthetic():
         verbose=False,
     )
     result = trainer.fit()
-    user, item = model.embeddings()
+    user, item = model.embeddings(data)
     recall = evaluate_embeddings(user, item, train, val, k=20)["recall@20"]
     assert recall == pytest.approx(result.best_val["recall@20"])
     assert recall > popularity["recall@20"] + 0.02
@@ -300,12 +351,14 @@ def test_configs_compose_with_the_published_grid_and_schedule():
         )
     model = OmegaConf.to_container(cfg.model)
     assert model["_target_"] == "mde_pyg.models.LATTICE.from_data"
+    graphs = model.pop("graphs")
     check_kwargs(
         "model",
         model,
         LATTICE.from_data,
-        provided=("num_users", "num_items", "edge_index", "features"),
+        provided=("num_users", "num_items", "features"),
     )
+    check_kwargs("model.graphs", graphs, LATTICE.graph_transform)
     # Every option of the constructor is in the config, with its default.
     defaults = {
         name: p.default
@@ -313,6 +366,14 @@ def test_configs_compose_with_the_published_grid_and_schedule():
         if p.default is not inspect.Parameter.empty
     }
     assert {k: v for k, v in model.items() if k != "_target_"} == defaults
+    # The graph options are those of graph_transform, with their defaults.
+    transform_defaults = {
+        name: p.default
+        for name, p in inspect.signature(LATTICE.graph_transform).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    assert {"k", "cache_dir"} <= graphs.keys()
+    assert graphs.items() <= transform_defaults.items()
     assert (cfg.trainer.lr_decay, cfg.trainer.lr_decay_every) == (0.96, 50)
     params = cfg.hydra.sweeper.params
     assert params["trainer.lr"] == "1e-4,5e-4,1e-3,5e-3"

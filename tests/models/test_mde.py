@@ -1,10 +1,12 @@
+import copy
+import dataclasses
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mde_pyg.data import AddModalityGraphs, make_synthetic
+from mde_pyg.data import AddUserItemAdjacency, make_synthetic
 from mde_pyg.data.hetero import (
     CO_INTERACTS,
     INTERACTS,
@@ -15,7 +17,7 @@ from mde_pyg.data.hetero import (
     item_sim,
     split_edge_index,
 )
-from mde_pyg.models import MDE, BPRBatch, LightGCN
+from mde_pyg.models import MDE, BPRBatch, LightGCN, MDELossWeights
 from mde_pyg.training import Trainer, seed_everything
 
 DIM = 8
@@ -38,7 +40,12 @@ def make_data(modalities=None, seed=0, **graph_kwargs):
         modalities=modalities or {"image": 16, "text": 8},
         seed=seed,
     )
-    return AddModalityGraphs(**{"k": 10, "user_k": 5, **graph_kwargs})(data)
+    return MDE.graph_transform(**{"k": 10, "user_k": 5, **graph_kwargs})(data)
+
+
+def set_weights(model, **weights):
+    """Changes loss weights of a model (a frozen dataclass)."""
+    model.weights = dataclasses.replace(model.weights, **weights)
 
 
 def make_batch(data, size=24, seed=0):
@@ -120,14 +127,14 @@ def mgcn_loss(e_id, f, batch, num_users, reg_weight, cl_weight):
 def assert_matches_mgcn(model, data, batch, reg_weight, cl_weight):
     num_users = data[USER].num_nodes
     e_id, f = mgcn_reference(model, data)
-    user_emb, item_emb = model()
+    user_emb, item_emb = model(data)
     assert torch.allclose(user_emb, (e_id + f)[:num_users], atol=1e-5)
     assert torch.allclose(item_emb, (e_id + f)[num_users:], atol=1e-5)
-    state = model.encode()
+    state = model.encode(data)
     assert torch.allclose(state.behaviour, e_id, atol=1e-5)
     assert torch.allclose(state.fused, f, atol=1e-5)
     expected = mgcn_loss(e_id, f, batch, num_users, reg_weight, cl_weight)
-    assert torch.allclose(model.loss(batch), expected, atol=1e-5)
+    assert torch.allclose(model.loss(data, batch), expected, atol=1e-5)
 
 
 def test_reduces_to_mgcn():
@@ -135,7 +142,8 @@ def test_reduces_to_mgcn():
     data = make_data(user_graph=False)
     model = MDE.from_data(data, embedding_dim=DIM, lambda_align=0.1, **MGCN)
     assert model.conv.phi is None and model.gate.alpha_lin is None
-    assert CO_INTERACTS not in model._edge_types
+    assert CO_INTERACTS not in model.encoder.edge_types
+    assert CO_INTERACTS not in data.edge_types
     assert_matches_mgcn(model, data, make_batch(data), reg_weight=1e-4, cl_weight=0.1)
 
 
@@ -151,17 +159,19 @@ def test_shapes_repr_explain_and_reset():
     torch.manual_seed(0)
     data = make_data()
     model = MDE.from_data(data, embedding_dim=DIM)
-    user_emb, item_emb = model()
+    user_emb, item_emb = model(data)
     assert user_emb.shape == (40, DIM) and item_emb.shape == (30, DIM)
-    assert torch.equal(model.embeddings()[0], user_emb.detach())
+    assert torch.equal(model.embeddings(data)[0], user_emb.detach())
     assert repr(model).startswith(
         "MDE(num_users=40, num_items=30, modalities=['image', 'text'], "
-        "embedding_dim=8, num_ui_layers=2, encoder='id_purify', user_graph=True"
+        "embedding_dim=8, num_layers=2, encoder='id_purify', user_graph=True"
     )
-    # Graphs are derived from the data: they stay out of checkpoints.
+    # Graphs are derived from the data: they stay out of checkpoints (the
+    # model holds no graph at all).
     assert not any(key.startswith("adj") for key in model.state_dict())
+    assert not any("adj" in name for name, _ in model.named_buffers())
 
-    explained = model.explain()
+    explained = model.explain(data)
     assert explained["modalities"] == ["image", "text"]
     assert explained["user"]["alpha"].shape == (40,)
     assert explained["item"]["beta"].shape == (30, 2)
@@ -173,48 +183,61 @@ def test_shapes_repr_explain_and_reset():
         model.gate.eps.fill_(0.5)
         model.gate.alpha_lin.weight.fill_(1.0)
     assert not torch.allclose(
-        model.explain()["user"]["alpha"], torch.full((40,), 1 / 3)
+        model.explain(data)["user"]["alpha"], torch.full((40,), 1 / 3)
     )
     model.reset_parameters()
     assert model.gate.eps.item() == 0.0
-    assert torch.allclose(model.explain()["user"]["alpha"], torch.full((40,), 1 / 3))
+    assert torch.allclose(
+        model.explain(data)["user"]["alpha"], torch.full((40,), 1 / 3)
+    )
 
 
-def test_graphs_from_data_dict_or_built_are_used_as_given():
+def test_graphs_are_read_from_data_as_given():
     torch.manual_seed(0)
     data = make_data(k=3)
-    from_data = MDE.from_data(data, embedding_dim=DIM)  # knn_k=10 is not used
-    adj_t, adj = from_data.adjacencies
-    assert adj_t[item_sim("image")]._nnz() == 30 * 3
+    model = MDE.from_data(data, embedding_dim=DIM)  # k is not a model option
+    assert data[item_sim("image")].adj_t._nnz() == 30 * 3
     # The transpose is stored for the backward pass.
-    assert torch.equal(adj_t[CO_INTERACTS].to_dense().t(), adj[CO_INTERACTS].to_dense())
-
-    graphs = {
-        et: (data[et].edge_index, data[et].edge_weight)
-        for et in adj_t
-        if et not in (INTERACTS, REV_INTERACTS)
-    }
-    as_dict = MDE(
-        40,
-        30,
-        split_edge_index(data, "train"),
-        item_features(data),
-        graphs,
-        embedding_dim=DIM,
+    assert torch.equal(
+        data[CO_INTERACTS].adj_t.to_dense().t(), data[CO_INTERACTS].adj.to_dense()
     )
-    as_dict.load_state_dict(from_data.state_dict())
-    for a, b in zip(as_dict(), from_data()):
-        assert torch.allclose(a, b, atol=1e-6)
-    # The same graphs read through the HeteroData path of the encoder.
-    for a, b in zip(from_data.encode(data), from_data.encode()):
-        assert torch.allclose(a, b, atol=1e-5)
+    expected = model(data)
 
+    # The same graphs as edge_index + edge_weight (no sparse adj_t) give the
+    # same result ...
+    edges_only = copy.copy(data)
+    for et in model.encoder.edge_types:
+        del edges_only[et].adj_t, edges_only[et].adj
+    assert "adj_t" in data[INTERACTS]  # the copy's stores are its own
+    for a, b in zip(model(edges_only), expected):
+        assert torch.allclose(a, b, atol=1e-6)
+    # ... and the graphs are used as given: other graphs, another result.
+    other = make_data(k=5)
+    assert not torch.allclose(model(other)[0], expected[0])
+
+    # MDE.graph_transform(k=..., user_k=...) builds every graph the model
+    # reads (the model no longer builds missing ones itself).
     bare = make_synthetic(num_users=40, num_items=30, interactions_per_user=6, seed=0)
-    built = MDE.from_data(bare, embedding_dim=DIM, knn_k=4, user_k=2)
-    adj_t, _ = built.adjacencies
-    assert adj_t[item_sim("text")]._nnz() == 30 * 4
-    assert adj_t[CO_INTERACTS]._nnz() <= 40 * 2
+    built = MDE.graph_transform(k=4, user_k=2)(bare)
+    assert built[item_sim("text")].adj_t._nnz() == 30 * 4
+    assert built[CO_INTERACTS].adj_t._nnz() <= 40 * 2
+    assert "edge_weight" in built[INTERACTS] and "adj" in built[REV_INTERACTS]
     assert item_sim("text") not in bare.edge_types  # the input is not modified
+    assert "edge_weight" not in bare[INTERACTS]
+    assert set(model.encoder.edge_types) <= set(built.edge_types)
+    for a in model(built):
+        assert torch.isfinite(a).all()
+    # Without user_graph the user-user graph is not built.
+    assert CO_INTERACTS not in MDE.graph_transform(user_graph=False)(bare).edge_types
+
+    # A model on data without its graphs raises a clear KeyError naming the
+    # missing relation and the transform.
+    with pytest.raises(KeyError, match=r"'user', 'interacts', 'item'.*graph_transform"):
+        model(bare)  # the training pairs carry no LightGCN weights
+    with pytest.raises(KeyError, match=r"sim_image.*graph_transform"):
+        model(AddUserItemAdjacency()(bare))
+    with pytest.raises(KeyError, match=r"co_interacts.*graph_transform"):
+        model.loss(make_data(user_graph=False), make_batch(data))
 
 
 def test_gradients_reach_every_trained_parameter():
@@ -222,7 +245,7 @@ def test_gradients_reach_every_trained_parameter():
     data = make_data()
     model = MDE.from_data(data, embedding_dim=DIM, lambda_modal=0.1)
     batch = make_batch(data)
-    model.loss(batch).backward()
+    model.loss(data, batch).backward()
     for name, param in model.named_parameters():
         assert param.grad is not None and torch.isfinite(param.grad).all(), name
         if name.startswith("conv.phi"):
@@ -233,7 +256,7 @@ def test_gradients_reach_every_trained_parameter():
     model.zero_grad()
     with torch.no_grad():
         model.gate.eps.fill_(0.1)
-    model.loss(batch).backward()
+    model.loss(data, batch).backward()
     assert model.conv.phi.weight.grad.abs().sum() > 0
 
     frozen = MDE.from_data(data, embedding_dim=DIM, freeze_features=True)
@@ -248,7 +271,7 @@ def test_trainable_features_are_copies():
     original = item_features(data)["image"].clone()
     model = MDE.from_data(data, embedding_dim=DIM)
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
-    model.loss(make_batch(data)).backward()
+    model.loss(data, make_batch(data)).backward()
     optimizer.step()
     assert not torch.equal(model.features["image"], original)
     assert torch.equal(item_features(data)["image"], original)
@@ -265,13 +288,13 @@ def test_modality_alignment_is_alpha_weighted_with_detached_alpha():
     batch = make_batch(data)
     num_users = data[USER].num_nodes
 
-    full = model.loss(batch)
-    model.lambda_align = 0.0
-    term = (full - model.loss(batch)) / 0.5
+    full = model.loss(data, batch)
+    set_weights(model, align=0.0)
+    term = (full - model.loss(data, batch)) / 0.5
 
     # Independent computation: for each node set, the alpha-weighted
     # symmetric InfoNCE between the two views.
-    state = model.encode()
+    state = model.encode(data)
     expected = 0.0
     for nodes in (batch.pos + num_users, batch.user):
         a = F.normalize(state.views[0, nodes], dim=1)
@@ -298,15 +321,19 @@ def test_regularisers():
     torch.manual_seed(0)
     data = make_data(modalities={"a": 8, "b": 6, "c": 4})
     model = MDE.from_data(data, embedding_dim=DIM)
+    # The loss weights are one frozen record, all off but reg and align.
+    assert model.weights == MDELossWeights(reg=1e-4, align=1e-2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        model.weights.diff = 0.3
     with torch.no_grad():
         model.gate.alpha_lin.weight.normal_()
     batch = make_batch(data)
     num_users = data[USER].num_nodes
-    base = model.loss(batch)
-    state = model.encode()
+    base = model.loss(data, batch)
+    state = model.encode(data)
     nodes = (batch.pos + num_users, batch.user)
 
-    model.lambda_diff = 0.3
+    set_weights(model, diff=0.3)
     diff = (
         sum(
             F.cosine_similarity(state.specific[i, n], state.specific[j, n], dim=-1)
@@ -317,27 +344,28 @@ def test_regularisers():
         )
         / 3
     )
-    assert torch.allclose(model.loss(batch) - base, 0.3 * diff, atol=1e-5)
-    model.lambda_diff = 0.0
+    assert torch.allclose(model.loss(data, batch) - base, 0.3 * diff, atol=1e-5)
+    set_weights(model, diff=0.0)
 
-    model.lambda_phi = 0.2
+    set_weights(model, phi=0.2)
     phi = model.conv.phi.weight.pow(2).sum()
-    assert torch.allclose(model.loss(batch) - base, 0.2 * phi, atol=1e-5)
-    model.lambda_phi = 0.0
+    assert torch.allclose(model.loss(data, batch) - base, 0.2 * phi, atol=1e-5)
+    set_weights(model, phi=0.0)
 
-    model.lambda_alpha = 0.4
+    set_weights(model, alpha=0.4)
     alpha = state.alpha[torch.cat(nodes)]
     penalty = (alpha - 1 / 3).pow(2).mean()
     assert penalty > 0
-    assert torch.allclose(model.loss(batch) - base, 0.4 * penalty, atol=1e-5)
+    assert torch.allclose(model.loss(data, batch) - base, 0.4 * penalty, atol=1e-5)
 
     # With two modalities the specific parts are collinear (delta_1 =
     # -beta_2 / beta_1 delta_2), so L_diff is the constant 1 per node set.
-    two = MDE.from_data(make_data(), embedding_dim=DIM)
-    batch = make_batch(make_data())
-    base = two.loss(batch)
-    two.lambda_diff = 1.0
-    assert math.isclose((two.loss(batch) - base).item(), 2.0, rel_tol=1e-4)
+    two_data = make_data()
+    two = MDE.from_data(two_data, embedding_dim=DIM)
+    batch = make_batch(two_data)
+    base = two.loss(two_data, batch)
+    set_weights(two, diff=1.0)
+    assert math.isclose((two.loss(two_data, batch) - base).item(), 2.0, rel_tol=1e-4)
 
 
 def test_equivariant_in_modality_order():
@@ -351,9 +379,7 @@ def test_equivariant_in_modality_order():
     swapped = MDE(
         40,
         30,
-        split_edge_index(data, "train"),
         features,
-        data,
         embedding_dim=DIM,
         lambda_modal=0.1,
         lambda_diff=0.1,
@@ -363,13 +389,13 @@ def test_equivariant_in_modality_order():
     state["gate.weight"] = state["gate.weight"].flip(0)
     state["gate.bias"] = state["gate.bias"].flip(0)
     swapped.load_state_dict(state)
-    for a, b in zip(model(), swapped()):
+    for a, b in zip(model(data), swapped(data)):
         assert torch.allclose(a, b, atol=1e-5)
     batch = make_batch(data)
-    assert torch.allclose(model.loss(batch), swapped.loss(batch), atol=1e-5)
+    assert torch.allclose(model.loss(data, batch), swapped.loss(data, batch), atol=1e-5)
     beta, beta_swapped = (
-        model.explain()["item"]["beta"],
-        swapped.explain()["item"]["beta"],
+        model.explain(data)["item"]["beta"],
+        swapped.explain(data)["item"]["beta"],
     )
     assert torch.allclose(beta.flip(1), beta_swapped, atol=1e-6)
 
@@ -387,12 +413,12 @@ def test_one_modality_and_options(options):
     torch.manual_seed(0)
     data = make_data(modalities={"text": 8})
     model = MDE.from_data(data, embedding_dim=DIM, **options)
-    loss = model.loss(make_batch(data))
+    loss = model.loss(data, make_batch(data))
     assert torch.isfinite(loss)
     loss.backward()
-    state = model.encode()
+    state = model.encode(data)
     assert torch.equal(state.specific, torch.zeros_like(state.specific))
-    assert torch.equal(model.explain()["user"]["beta"], torch.ones(40, 1))
+    assert torch.equal(model.explain(data)["user"]["beta"], torch.ones(40, 1))
 
 
 def test_invalid_options():
@@ -400,14 +426,14 @@ def test_invalid_options():
     with pytest.raises(ValueError, match="align_pairs"):
         MDE.from_data(data, align_pairs="bogus")
     with pytest.raises(ValueError, match="at least one"):
-        MDE(40, 30, split_edge_index(data, "train"), {})
+        MDE(40, 30, {})
 
 
 def test_training_beats_lightgcn_on_synthetic_data():
     # Content drives the synthetic interactions (shared and modality-specific
     # item latents), so a model that reads the features must rank better
     # than LightGCN on held-out pairs. Seeded, and the same training budget.
-    data = make_synthetic(num_users=1000, num_items=500, seed=0)
+    data = MDE.graph_transform()(make_synthetic(num_users=1000, num_items=500, seed=0))
     options = dict(lr=1e-2, batch_size=2048, max_epochs=20, patience=10, verbose=False)
     results = {}
     for name, cls in (("lightgcn", LightGCN), ("mde", MDE)):

@@ -1,9 +1,19 @@
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
 import torch_geometric.typing
+from torch_geometric.data import HeteroData
+from torch_geometric.transforms import Compose
 
-from mde_pyg.data import AddModalityGraphs, bipartite_norm, make_synthetic, to_adj
+from mde_pyg.data import (
+    AddModalityGraphs,
+    AddUserItemAdjacency,
+    bipartite_norm,
+    make_synthetic,
+    to_adj,
+)
 from mde_pyg.data.hetero import (
     CO_INTERACTS,
     INTERACTS,
@@ -12,6 +22,7 @@ from mde_pyg.data.hetero import (
     item_sim,
     split_edge_index,
 )
+from mde_pyg.nn import Graph
 from mde_pyg.nn.hetero_graph_encoder import HeteroGraphEncoder
 
 NUM_USERS, NUM_ITEMS, DIM = 30, 20, 8
@@ -25,12 +36,22 @@ def make_data(modalities=None, seed=0):
         modalities=modalities or {"image": 12, "text": 6},
         seed=seed,
     )
-    return AddModalityGraphs(k=4, user_k=5)(data)
+    return Compose([AddUserItemAdjacency(), AddModalityGraphs(k=4, user_k=5)])(data)
 
 
-def make_encoder(data, **kwargs):
+def make_encoder(data, user_graph=True, **kwargs):
+    """The encoder on the relations of :mod:`mde_pyg.data.hetero`."""
     in_channels = {m: x.size(1) for m, x in item_features(data).items()}
-    return HeteroGraphEncoder(in_channels, DIM, num_users=NUM_USERS, **kwargs)
+    return HeteroGraphEncoder(
+        in_channels,
+        DIM,
+        num_users=NUM_USERS,
+        edge_type=INTERACTS,
+        rev_edge_type=REV_INTERACTS,
+        item_edge_types={m: item_sim(m) for m in in_channels},
+        user_edge_type=CO_INTERACTS if user_graph else None,
+        **kwargs,
+    )
 
 
 def id_embeddings(seed=1):
@@ -47,17 +68,19 @@ def dense(edge_index, edge_weight, num_src, num_dst):
     ).to_dense()
 
 
-def edge_dicts(data, encoder):
-    """(edge_index, edge_weight) dictionaries with the LightGCN weights."""
+def edge_graphs(data, encoder):
+    """``{edge_type: Graph(edge_index, edge_weight)}`` with the LightGCN
+    weights computed here (not read from the transform)."""
     train = split_edge_index(data, "train")
     weight = bipartite_norm(train, NUM_USERS, NUM_ITEMS)
-    edge_index = {et: data[et].edge_index for et in encoder.edge_types}
-    edge_weight = {INTERACTS: weight, REV_INTERACTS: weight}
-    for et in encoder.edge_types[2:]:
-        edge_weight[et] = data[et].edge_weight
+    graphs = {
+        et: Graph(data[et].edge_index, data[et].edge_weight)
+        for et in encoder.edge_types[2:]
+    }
+    graphs[INTERACTS] = Graph(train, weight)
     # The reverse relation must list its edges in the same order as `weight`.
-    edge_index[REV_INTERACTS] = train.flip(0)
-    return edge_index, edge_weight
+    graphs[REV_INTERACTS] = Graph(train.flip(0), weight)
+    return graphs
 
 
 def dense_graphs(data):
@@ -98,7 +121,7 @@ def test_id_purify_matches_dense_computation():
     data = make_data()
     encoder = make_encoder(data)
     x_user, x_item = id_embeddings()
-    out = encoder(x_user, x_item, item_features(data), *edge_dicts(data, encoder))
+    out = encoder(x_user, x_item, item_features(data), edge_graphs(data, encoder))
 
     A_hat, R_hat, S, C = dense_graphs(data)
     E0 = torch.cat([x_user, x_item])
@@ -118,9 +141,10 @@ def test_id_purify_matches_dense_computation():
     # Without the user-user layer, users are only lifted through R_hat.
     no_user = make_encoder(data, user_graph=False)
     no_user.load_state_dict(encoder.state_dict())
-    edge_index, edge_weight = edge_dicts(data, no_user)
-    assert CO_INTERACTS not in edge_index
-    out2 = no_user(x_user, x_item, item_features(data), edge_index, edge_weight)
+    assert not no_user.user_graph and CO_INTERACTS not in no_user.edge_types
+    graphs = edge_graphs(data, no_user)
+    assert CO_INTERACTS not in graphs
+    out2 = no_user(x_user, x_item, item_features(data), graphs)
     assert torch.allclose(out2.user_views, R_hat @ out.item_views, atol=1e-5)
 
 
@@ -129,7 +153,7 @@ def test_feature_mlp_matches_dense_computation():
     data = make_data()
     encoder = make_encoder(data, mode="feature_mlp")
     x_user, x_item = id_embeddings()
-    out = encoder(x_user, x_item, item_features(data), *edge_dicts(data, encoder))
+    out = encoder(x_user, x_item, item_features(data), edge_graphs(data, encoder))
 
     A_hat, _, S, C = dense_graphs(data)
     E0 = torch.cat([x_user, x_item])
@@ -154,8 +178,8 @@ def test_adjacency_formats_give_identical_results(mode):
     encoder = make_encoder(data, mode=mode)
     x_user, x_item = id_embeddings()
     features = item_features(data)
-    edge_index, edge_weight = edge_dicts(data, encoder)
-    expected = encoder(x_user, x_item, features, edge_index, edge_weight)
+    graphs = edge_graphs(data, encoder)
+    expected = encoder(x_user, x_item, features, graphs)
     sizes = {
         INTERACTS: (NUM_USERS, NUM_ITEMS),
         REV_INTERACTS: (NUM_ITEMS, NUM_USERS),
@@ -164,13 +188,15 @@ def test_adjacency_formats_give_identical_results(mode):
 
     def adjacencies(layout):
         return {
-            et: to_adj(
-                ei,
-                edge_weight[et],
-                size=sizes.get(et, (NUM_ITEMS, NUM_ITEMS)),
-                layout=layout,
+            et: Graph(
+                to_adj(
+                    g.adj_t,
+                    g.edge_weight,
+                    size=sizes.get(et, (NUM_ITEMS, NUM_ITEMS)),
+                    layout=layout,
+                )
             )
-            for et, ei in edge_index.items()
+            for et, g in graphs.items()
         }
 
     layouts = ["csr", "coo"]
@@ -182,22 +208,45 @@ def test_adjacency_formats_give_identical_results(mode):
             assert torch.allclose(a, b, atol=1e-5), layout
 
     # Stored transposes serve the backward pass only: same gradients.
-    adj_t, adj = adjacencies("csr"), {}
-    for et, ei in edge_index.items():
+    adj_t, with_adj = adjacencies("csr"), {}
+    for et, g in graphs.items():
         num_src, num_dst = sizes.get(et, (NUM_ITEMS, NUM_ITEMS))
-        adj[et] = to_adj(ei.flip(0), edge_weight[et], size=(num_dst, num_src))
+        adj = to_adj(g.adj_t.flip(0), g.edge_weight, size=(num_dst, num_src))
+        with_adj[et] = Graph(adj_t[et].adj_t, None, adj)
     grads = []
-    for kwargs in ({}, {"adj_dict": adj}):
+    for graph_dict in (adj_t, with_adj):
         x = x_user.clone().requires_grad_()
-        out = encoder(x, x_item, features, adj_t, **kwargs)
+        out = encoder(x, x_item, features, graph_dict)
         grads.append(torch.autograd.grad(sum(t.pow(2).sum() for t in out), x)[0])
     assert torch.allclose(grads[0], grads[1], atol=1e-5)
 
-    # A HeteroData without user-item weights gets the LightGCN ones.
-    assert "edge_weight" not in data[INTERACTS]
-    out = encoder.forward_hetero(data, x_user, x_item)
+    # The HeteroData path reads the LightGCN weights precomputed by
+    # AddUserItemAdjacency (CSR adj_t with its transpose adj) ...
+    assert "adj_t" in data[INTERACTS] and "adj" in data[INTERACTS]
+    out = encoder.forward_hetero(data, x_user, x_item, features)
     for a, b in zip(out, expected):
         assert torch.allclose(a, b, atol=1e-5)
+    # ... or edge_index and edge_weight where a store has no adj_t ...
+    edges_only = copy.copy(data)
+    for et in encoder.edge_types:
+        del edges_only[et].adj_t, edges_only[et].adj
+    out = encoder.forward_hetero(edges_only, x_user, x_item, features)
+    for a, b in zip(out, expected):
+        assert torch.allclose(a, b, atol=1e-5)
+    # ... and refuses a HeteroData without user-item weights (it no longer
+    # computes them on every call).
+    bare = AddModalityGraphs(k=4, user_k=5)(
+        make_synthetic(
+            num_users=NUM_USERS,
+            num_items=NUM_ITEMS,
+            interactions_per_user=6,
+            modalities={"image": 12, "text": 6},
+            seed=0,
+        )
+    )
+    assert "edge_weight" not in bare[INTERACTS]
+    with pytest.raises(KeyError, match=r"'user', 'interacts', 'item'.*graph_transform"):
+        encoder.forward_hetero(bare, x_user, x_item, features)
 
 
 def test_one_modality_order_and_gradients():
@@ -206,7 +255,7 @@ def test_one_modality_order_and_gradients():
     encoder = make_encoder(data)
     x_user, x_item = id_embeddings()
     x_user.requires_grad_()
-    out = encoder.forward_hetero(data, x_user, x_item)
+    out = encoder.forward_hetero(data, x_user, x_item, item_features(data))
     assert out.user_views.shape == (1, NUM_USERS, DIM)
     (
         out.user.sum() + out.user_views.pow(2).sum() + out.item_views.pow(2).sum()
@@ -218,43 +267,153 @@ def test_one_modality_order_and_gradients():
     # order of the feature dictionary.
     data = make_data()
     forward = make_encoder(data)
-    backward = HeteroGraphEncoder({"text": 6, "image": 12}, DIM)
+    backward = HeteroGraphEncoder(
+        {"text": 6, "image": 12},
+        DIM,
+        edge_type=INTERACTS,
+        rev_edge_type=REV_INTERACTS,
+        item_edge_types={m: item_sim(m) for m in ("image", "text")},
+        user_edge_type=CO_INTERACTS,
+    )
     backward.load_state_dict(forward.state_dict())
     x_user, x_item = id_embeddings()
-    a = forward.forward_hetero(data, x_user, x_item)
+    a = forward.forward_hetero(data, x_user, x_item, item_features(data))
     features = dict(reversed(list(item_features(data).items())))
     b = backward.forward_hetero(data, x_user, x_item, features)
     assert torch.allclose(a.user_views.flip(0), b.user_views, atol=1e-6)
     assert torch.allclose(a.item_views.flip(0), b.item_views, atol=1e-6)
 
 
+CUSTOMER, PRODUCT = "customer", "product"
+BUYS = (CUSTOMER, "buys", PRODUCT)
+BOUGHT_BY = (PRODUCT, "bought_by", CUSTOMER)
+LOOKS_LIKE = (PRODUCT, "looks_like", PRODUCT)
+CO_BUYS = (CUSTOMER, "co_buys", CUSTOMER)
+
+
+def foreign_data(data):
+    """The graph of ``data`` under other node and edge type names, its
+    weights built by the transforms with their type options, the image graph
+    and the user graph stored by hand as edge_index and edge_weight."""
+    train = split_edge_index(data, "train")
+    foreign = HeteroData()
+    foreign[CUSTOMER].num_nodes = NUM_USERS
+    foreign[PRODUCT].num_nodes = NUM_ITEMS
+    for m, x in item_features(data).items():
+        foreign[PRODUCT][f"x_{m}"] = x
+    foreign[BUYS].edge_index = train
+    foreign[BOUGHT_BY].edge_index = train.flip(0)
+    foreign = Compose(
+        [
+            AddUserItemAdjacency(edge_type=BUYS, rev_edge_type=BOUGHT_BY),
+            AddModalityGraphs(
+                k=4,
+                user_k=5,
+                item_type=PRODUCT,
+                user_type=CUSTOMER,
+                edge_type=BUYS,
+            ),
+        ]
+    )(foreign)
+    for ours, theirs in ((item_sim("image"), LOOKS_LIKE), (CO_INTERACTS, CO_BUYS)):
+        foreign[theirs].edge_index = data[ours].edge_index
+        foreign[theirs].edge_weight = data[ours].edge_weight
+    return foreign
+
+
+@pytest.mark.parametrize("mode", ["id_purify", "feature_mlp"])
+def test_foreign_node_and_edge_types(mode):
+    torch.manual_seed(0)
+    data = make_data()
+    ours = make_encoder(data, mode=mode)
+    theirs = HeteroGraphEncoder(
+        {"image": 12, "text": 6},
+        DIM,
+        mode=mode,
+        edge_type=BUYS,
+        rev_edge_type=BOUGHT_BY,
+        item_edge_types={"image": LOOKS_LIKE, "text": (PRODUCT, "sim_text", PRODUCT)},
+        user_edge_type=CO_BUYS,
+        num_users=NUM_USERS,
+    )
+    theirs.load_state_dict(ours.state_dict())
+    assert theirs.edge_types == [
+        BUYS,
+        BOUGHT_BY,
+        LOOKS_LIKE,
+        (PRODUCT, "sim_text", PRODUCT),
+        CO_BUYS,
+    ]
+    foreign = foreign_data(data)
+    # The transforms wrote the relations they were named, with our weights.
+    assert sorted(foreign.node_types) == [CUSTOMER, PRODUCT]
+    built = {
+        BUYS: INTERACTS,
+        BOUGHT_BY: REV_INTERACTS,
+        (PRODUCT, "sim_text", PRODUCT): item_sim("text"),
+        (CUSTOMER, "co_interacts", CUSTOMER): CO_INTERACTS,
+    }
+    for theirs_type, ours_type in built.items():
+        for key in ("edge_index", "edge_weight"):
+            assert torch.equal(foreign[theirs_type][key], data[ours_type][key])
+    assert "adj_t" not in foreign[LOOKS_LIKE]  # read as edge_index + edge_weight
+    x_user, x_item = id_embeddings()
+    features = item_features(data)
+    expected = ours.forward_hetero(data, x_user, x_item, features)
+    out = theirs.forward_hetero(foreign, x_user, x_item, features)
+    for a, b in zip(out, expected):
+        assert torch.allclose(a, b, atol=1e-5)
+    # Each encoder reads only its own relations.
+    with pytest.raises(KeyError, match="buys"):
+        theirs.forward_hetero(data, x_user, x_item, features)
+    with pytest.raises(KeyError, match="interacts"):
+        ours.forward_hetero(foreign, x_user, x_item, features)
+
+
 def test_errors_repr_and_reset():
     data = make_data()
     encoder = make_encoder(data)
     x_user, x_item = id_embeddings()
-    edge_index, edge_weight = edge_dicts(data, encoder)
-    del edge_index[CO_INTERACTS]
+    graphs = edge_graphs(data, encoder)
+    del graphs[CO_INTERACTS]
     with pytest.raises(KeyError, match="co_interacts"):
-        encoder(x_user, x_item, item_features(data), edge_index, edge_weight)
+        encoder(x_user, x_item, item_features(data), graphs)
     with pytest.raises(KeyError, match="image"):
         encoder(
             x_user,
             x_item,
             {"text": item_features(data)["text"]},
-            *edge_dicts(data, encoder),
+            edge_graphs(data, encoder),
         )
     del data[CO_INTERACTS]
-    with pytest.raises(KeyError, match="AddModalityGraphs"):
-        encoder.forward_hetero(data, x_user, x_item)
+    # The message names the missing relation and how to build it.
+    with pytest.raises(KeyError, match=r"co_interacts.*graph_transform"):
+        encoder.forward_hetero(data, x_user, x_item, item_features(data))
     with pytest.raises(ValueError, match="num_users"):
         HeteroGraphEncoder({"image": 4}, mode="feature_mlp")
     with pytest.raises(ValueError, match="mode"):
         HeteroGraphEncoder({"image": 4}, mode="bogus")
     with pytest.raises(ValueError, match="at least one"):
         HeteroGraphEncoder({})
+    # The relations are required: the layer knows no default type names.
+    with pytest.raises(ValueError, match="required"):
+        HeteroGraphEncoder({"image": 4})
+    with pytest.raises(ValueError, match="item_edge_types"):
+        HeteroGraphEncoder(
+            {"image": 4, "text": 2},
+            edge_type=INTERACTS,
+            rev_edge_type=REV_INTERACTS,
+            item_edge_types={"image": item_sim("image")},
+        )
+    with pytest.raises(ValueError, match="num_layers"):
+        make_encoder(data, num_layers=-1)
+    assert encoder.user_graph and encoder.num_layers == 2
+    assert encoder.propagation.edge_types == [INTERACTS, REV_INTERACTS]
     assert repr(encoder) == (
         "HeteroGraphEncoder({'image': 12, 'text': 6}, 8, num_layers=2, "
-        "mode='id_purify', user_graph=True)"
+        "mode='id_purify', edge_types=[('user', 'interacts', 'item'), "
+        "('item', 'rev_interacts', 'user'), ('item', 'sim_image', 'item'), "
+        "('item', 'sim_text', 'item'), ('user', 'co_interacts', 'user')])"
     )
     mlp = make_encoder(data, mode="feature_mlp")
     before = [p.clone() for p in mlp.parameters()]

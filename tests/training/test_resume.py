@@ -10,9 +10,15 @@ from mde_pyg.training import CheckpointError, Trainer, seed_everything
 from mde_pyg.training.checkpoint import previous_path, temporary_path
 
 
+def graph_data(seed=0):
+    return LightGCN.graph_transform()(
+        make_synthetic(num_users=150, num_items=80, seed=seed)
+    )
+
+
 @pytest.fixture(scope="module")
 def data():
-    return make_synthetic(num_users=150, num_items=80, seed=0)
+    return graph_data()
 
 
 def trainer(data, checkpoint_dir, max_epochs, embedding_dim=16, **kwargs):
@@ -82,11 +88,7 @@ def test_resume_without_a_checkpoint_is_an_error_unless_auto(data, tmp_path):
 def test_resume_refuses_a_checkpoint_of_another_run(data, tmp_path, change, difference):
     trainer(data, tmp_path, max_epochs=2).fit()
     change = dict(change)
-    run_data = (
-        make_synthetic(num_users=150, num_items=80, seed=1)
-        if change.pop("other_data", False)
-        else data
-    )
+    run_data = graph_data(seed=1) if change.pop("other_data", False) else data
     resumed = trainer(run_data, tmp_path, max_epochs=4, resume=True, **change)
     with pytest.raises(CheckpointError, match="different run") as error:
         resumed.fit()

@@ -10,7 +10,9 @@ from mde_pyg.training import Trainer, resolve_device, seed_everything
 
 @pytest.fixture(scope="module")
 def data():
-    return make_synthetic(num_users=300, num_items=150, seed=0)
+    return LightGCN.graph_transform()(
+        make_synthetic(num_users=300, num_items=150, seed=0)
+    )
 
 
 def train(data, seed=0, **kwargs):

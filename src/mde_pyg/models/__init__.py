@@ -1,14 +1,14 @@
 from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss
 from mde_pyg.models.lattice import LATTICE
-from mde_pyg.models.lightgcn import LightGCN, UserItemPropagation
-from mde_pyg.models.mde import MDE
+from mde_pyg.models.lightgcn import LightGCN
+from mde_pyg.models.mde import MDE, MDELossWeights
 
 __all__ = [
     "BPRBatch",
     "LATTICE",
     "LightGCN",
     "MDE",
+    "MDELossWeights",
     "Recommender",
-    "UserItemPropagation",
     "bpr_loss",
 ]

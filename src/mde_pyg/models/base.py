@@ -3,8 +3,12 @@ one trainer and one evaluator serve them all."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
+from torch_geometric.data import HeteroData
+from torch_geometric.transforms import BaseTransform
 
 from mde_pyg.data.sampler import BPRBatch
 
@@ -18,12 +22,20 @@ def bpr_loss(pos_score: Tensor, neg_score: Tensor) -> Tensor:
 
 
 class Recommender(torch.nn.Module):
-    r"""Base class of the recommenders: full-graph embeddings, BPR loss on a
-    :class:`BPRBatch` and dot-product scores.
+    r"""Base class of the recommenders: functions of the data.
 
-    Subclasses implement :meth:`forward` (final user and item embeddings) and
-    :meth:`loss`. :meth:`on_epoch_start` is a hook for models that refresh a
-    structure once per epoch (LATTICE's learned item graph).
+    A recommender holds only its parameters. Every graph it reads is
+    precomputed onto the :class:`~torch_geometric.data.HeteroData` by the
+    transform of :meth:`graph_transform` (the trainer moves that data to the
+    device once), and every method takes the data, so a trained model runs on
+    any ``HeteroData`` with the same node counts and edge types: a new split,
+    another device, another process's shard.
+
+    Subclasses implement :meth:`forward` (final user and item embeddings),
+    :meth:`loss` and :meth:`graph_transform`. :meth:`on_epoch_start` is a
+    hook for models that refresh a structure once per epoch (LATTICE's
+    learned item graph). Items are scored by the dot product of the
+    embeddings.
 
     Args:
         num_users (int): Number of users.
@@ -35,12 +47,18 @@ class Recommender(torch.nn.Module):
         self.num_users = num_users
         self.num_items = num_items
 
-    def forward(self) -> tuple[Tensor, Tensor]:
-        """Returns the final ``[num_users, d]`` and ``[num_items, d]``
-        embeddings."""
+    @classmethod
+    def graph_transform(cls, **options: Any) -> BaseTransform:
+        """The transform that precomputes, on the data, every graph the model
+        reads; ``options`` are its settings (e.g. ``k`` of the item graphs)."""
         raise NotImplementedError
 
-    def loss(self, batch: BPRBatch) -> Tensor:
+    def forward(self, data: HeteroData) -> tuple[Tensor, Tensor]:
+        """Returns the final ``[num_users, d]`` and ``[num_items, d]``
+        embeddings on the graphs of ``data``."""
+        raise NotImplementedError
+
+    def loss(self, data: HeteroData, batch: BPRBatch) -> Tensor:
         """Returns the scalar training loss of ``batch``."""
         raise NotImplementedError
 
@@ -56,19 +74,14 @@ class Recommender(torch.nn.Module):
             else:
                 self.register_parameter(f"x_{modality}", torch.nn.Parameter(x.clone()))
 
-    def on_epoch_start(self, epoch: int) -> None:  # noqa: B027 - optional hook
+    def on_epoch_start(self, data: HeteroData, epoch: int) -> None:  # noqa: B027
         """Called by the trainer before the first batch of every epoch."""
 
     @torch.no_grad()
-    def embeddings(self) -> tuple[Tensor, Tensor]:
+    def embeddings(self, data: HeteroData) -> tuple[Tensor, Tensor]:
         """Final embeddings for evaluation: computed once, then every user
         chunk is scored against them."""
-        return self.forward()
-
-    @staticmethod
-    def score(user_emb: Tensor, item_emb: Tensor) -> Tensor:
-        """Scores ``[B, d]`` user embeddings against all ``[I, d]`` items."""
-        return user_emb @ item_emb.t()
+        return self.forward(data)
 
     def __repr__(self) -> str:
         return (

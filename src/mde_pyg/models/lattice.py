@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.transforms import BaseTransform, Compose
 
-from mde_pyg.data.graph_cache import GraphCache
-from mde_pyg.data.graphs import knn_graph, to_adj, user_item_adjacency
-from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
+from mde_pyg.data.graphs import knn_graph, to_adj
+from mde_pyg.data.hetero import (
+    INTERACTS_MEAN,
+    ITEM,
+    REV_INTERACTS_MEAN,
+    USER,
+    item_features,
+    item_sim,
+)
+from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
 from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss
-from mde_pyg.nn.lg_conv import BipartiteLGConv
+from mde_pyg.models.losses import embedding_l2
+from mde_pyg.nn import BipartiteLGConv, UserItemPropagation, graphs_of
 
 # Chunks of the learned graph's edges in the differentiable item propagation.
 _EDGE_CHUNKS = 8
@@ -32,7 +42,9 @@ class LATTICE(Recommender):
     frozen graph :math:`\hat{\mathbf{S}}_m` is the cosine top-:math:`k` graph
     of :math:`\mathbf{X}_m` (each item keeps its :math:`k` most similar items,
     itself included, weighted by the similarity), symmetrically normalised; it
-    is built once (and cached on disk with ``cache_dir``). The learned graph
+    is precomputed once onto the data by :meth:`graph_transform` (and cached
+    on disk with ``cache_dir``), as is the user-item graph
+    :math:`\mathbf{D}^{-1}(\mathbf{A}_{ui} + \mathbf{I})`. The learned graph
     :math:`\tilde{\mathbf{S}}_m` is the same construction, unnormalised, on the
     projections :math:`\mathbf{X}_m \mathbf{W}_m + \mathbf{b}_m`. With the
     modality weights :math:`\boldsymbol{\alpha} = \mathrm{softmax}(
@@ -86,19 +98,19 @@ class LATTICE(Recommender):
     Args:
         num_users (int): Number of users.
         num_items (int): Number of items.
-        edge_index (torch.Tensor): Training ``(user, item)`` pairs ``[2, E]``.
         features (dict): ``{modality: [num_items, d_m] tensor}`` raw item
             features (one or more modalities).
         embedding_dim (int, optional): ID embedding size. (default: :obj:`64`)
         feat_embed_dim (int, optional): Size of the projections the learned
             graph is built on. (default: :obj:`64`)
-        k (int, optional): Neighbours per item in every item-item graph,
-            itself included. (default: :obj:`10`)
+        k (int, optional): Neighbours per item in the learned item-item
+            graphs, itself included (the frozen graphs' ``k`` is the
+            transform's). (default: :obj:`10`)
         lambda_coeff (float, optional): :math:`\lambda`, the weight of the
             frozen graphs. (default: :obj:`0.9`)
         num_item_layers (int, optional): :math:`n`, item-graph propagation
             steps. (default: :obj:`1`)
-        num_ui_layers (int, optional): :math:`L`, user-item propagation
+        num_layers (int, optional): :math:`L`, user-item propagation
             layers. (default: :obj:`2`)
         reg_weight (float, optional): :math:`\gamma`; the published grid is
             ``{0, 1e-5, 1e-4, 1e-3}``. (default: :obj:`1e-5`, the default of
@@ -110,9 +122,6 @@ class LATTICE(Recommender):
             the :math:`k`-NN graphs; memory is
             :math:`O(\text{chunk\_size} \cdot |\mathcal{I}|)`.
             (default: :obj:`1024`)
-        cache_dir (str, optional): Folder of the on-disk cache of the frozen
-            graphs (see :class:`~mde_pyg.data.graph_cache.GraphCache`); no
-            caching if :obj:`None`. (default: :obj:`None`)
 
     Shapes:
         - **input:** ``edge_index`` :math:`(2, |\mathcal{E}|)`, ``features``
@@ -126,18 +135,16 @@ class LATTICE(Recommender):
         self,
         num_users: int,
         num_items: int,
-        edge_index: Tensor,
         features: dict[str, Tensor],
         embedding_dim: int = 64,
         feat_embed_dim: int = 64,
         k: int = 10,
         lambda_coeff: float = 0.9,
         num_item_layers: int = 1,
-        num_ui_layers: int = 2,
+        num_layers: int = 2,
         reg_weight: float = 1e-5,
         freeze_features: bool = False,
         chunk_size: int = 1024,
-        cache_dir: str | Path | None = None,
     ) -> None:
         super().__init__(num_users, num_items)
         if not features:
@@ -150,15 +157,14 @@ class LATTICE(Recommender):
                 )
         if not 0.0 <= lambda_coeff <= 1.0:
             raise ValueError(f"'lambda_coeff' must be in [0, 1] (got {lambda_coeff})")
-        if num_item_layers < 0 or num_ui_layers < 0:
-            raise ValueError("'num_item_layers' and 'num_ui_layers' must be >= 0")
+        if num_item_layers < 0:
+            raise ValueError(f"'num_item_layers' must be >= 0 (got {num_item_layers})")
         self.modalities = list(features)
         self.embedding_dim = embedding_dim
         self.feat_embed_dim = feat_embed_dim
         self.k = k
         self.lambda_coeff = lambda_coeff
         self.num_item_layers = num_item_layers
-        self.num_ui_layers = num_ui_layers
         self.reg_weight = reg_weight
         self.freeze_features = freeze_features
         self.chunk_size = chunk_size
@@ -171,70 +177,47 @@ class LATTICE(Recommender):
         )
         self.modality_weight = torch.nn.Parameter(torch.empty(len(features)))
         self.conv = BipartiteLGConv()
-
-        # Everything below is derived from the data: not in the state dict.
-        index, weight = user_item_adjacency(
-            edge_index, num_users, num_items, normalization="row", self_loops=True
+        self.propagation = UserItemPropagation(
+            INTERACTS_MEAN, REV_INTERACTS_MEAN, num_layers
         )
-        num_nodes = num_users + num_items
-        self.register_buffer(
-            "ui_adj",
-            to_adj(index, weight, size=(num_nodes, num_nodes)),
-            persistent=False,
-        )
-        cache = GraphCache(cache_dir) if cache_dir is not None else None
-        frozen = [
-            self._frozen_graph(self.feature(m).detach(), cache) for m in self.modalities
-        ]
-        # One edge list for all modalities: mixing them is then one
-        # multiplication by the repeated modality weights.
-        self.register_buffer(
-            "frozen_edge_index", torch.cat([g[0] for g in frozen], 1), persistent=False
-        )
-        self.register_buffer(
-            "frozen_edge_weight",
-            torch.cat([g[1] for g in frozen]),
-            persistent=False,
-        )
-        for modality, (index, weight) in zip(self.modalities, frozen):
-            self.register_buffer(
-                f"frozen_adj_{modality}", self._to_adj(index, weight), persistent=False
-            )
-        self.register_buffer(
-            "frozen_sizes",
-            torch.tensor(
-                [g[1].numel() for g in frozen],
-                device=self.frozen_edge_weight.device,
-            ),
-            persistent=False,
-        )
+        self.frozen_edge_types = [item_sim(m) for m in self.modalities]
+        # The item graph of the current parameters and of the data it was
+        # mixed with, rebuilt once per epoch, at every evaluation and for other
+        # data (derived state, not in the state dict).
         self._item_graph: Tensor | tuple[Tensor, Tensor, Tensor] | None = None
+        self._item_graph_data: HeteroData | None = None
         self.reset_parameters()
 
     @classmethod
-    def from_data(cls, data: HeteroData, **kwargs) -> LATTICE:
-        """Builds the model on the training graph and every item feature
-        modality of ``data``."""
-        return cls(
-            data[USER].num_nodes,
-            data[ITEM].num_nodes,
-            split_edge_index(data, "train"),
-            item_features(data),
-            **kwargs,
+    def graph_transform(
+        cls,
+        k: int = 10,
+        cache_dir: str | Path | None = None,
+        chunk_size: int = 1024,
+    ) -> BaseTransform:
+        r"""LATTICE's user-item graph :math:`\mathbf{D}^{-1}(\mathbf{A} +
+        \mathbf{I})` and its frozen item graphs, the symmetric cosine
+        top-``k`` graph of every modality (see
+        :class:`~mde_pyg.data.AddModalityGraphs`; cached in ``cache_dir``)."""
+        return Compose(
+            [
+                AddUserItemAdjacency(
+                    normalization="row",
+                    self_loops=True,
+                    out_edge_types=(INTERACTS_MEAN, REV_INTERACTS_MEAN),
+                ),
+                AddModalityGraphs(
+                    k=k, user_graph=False, chunk_size=chunk_size, cache_dir=cache_dir
+                ),
+            ]
         )
 
-    def _frozen_graph(
-        self, x: Tensor, cache: GraphCache | None
-    ) -> tuple[Tensor, Tensor]:
-        def build() -> tuple[Tensor, Tensor]:
-            return knn_graph(x, self.k, self.chunk_size, normalization="sym")
-
-        with torch.no_grad():
-            if cache is None:
-                return build()
-            return cache.get_or_build(
-                x, self.k, build, weighted=True, normalization="sym"
-            )
+    @classmethod
+    def from_data(cls, data: HeteroData, **kwargs: Any) -> LATTICE:
+        """Builds the model on every item feature modality of ``data``."""
+        return cls(
+            data[USER].num_nodes, data[ITEM].num_nodes, item_features(data), **kwargs
+        )
 
     def feature(self, modality: str) -> Tensor:
         """The (possibly fine-tuned) ``[num_items, d_m]`` raw features."""
@@ -277,19 +260,25 @@ class LATTICE(Recommender):
         )
         return index, weight, alpha
 
-    def item_graph(self) -> tuple[Tensor, Tensor]:
+    def item_graph(self, data: HeteroData) -> tuple[Tensor, Tensor]:
         r"""The item-item graph :math:`\mathbf{S}` of the current parameters
         as ``(edge_index, edge_weight)`` (duplicated edges not yet summed),
         differentiable when autograd is on."""
-        return self._mix(*self.learned_graph())
+        return self._mix(data, *self.learned_graph())
 
     def _mix(
-        self, learned_index: Tensor, learned_weight: Tensor, alpha: Tensor
+        self,
+        data: HeteroData,
+        learned_index: Tensor,
+        learned_weight: Tensor,
+        alpha: Tensor,
     ) -> tuple[Tensor, Tensor]:
-        frozen_weight = self.frozen_edge_weight * alpha.repeat_interleave(
-            self.frozen_sizes
+        graphs_of(data, self.frozen_edge_types)  # a clear error if one is missing
+        frozen = [data[et] for et in self.frozen_edge_types]
+        edge_index = torch.cat([learned_index, *(g.edge_index for g in frozen)], 1)
+        frozen_weight = torch.cat(
+            [g.edge_weight * alpha[m] for m, g in enumerate(frozen)]
         )
-        edge_index = torch.cat([learned_index, self.frozen_edge_index], 1)
         edge_weight = torch.cat(
             [
                 (1.0 - self.lambda_coeff) * learned_weight,
@@ -301,21 +290,22 @@ class LATTICE(Recommender):
     def _to_adj(self, edge_index: Tensor, edge_weight: Tensor) -> Tensor:
         return to_adj(edge_index, edge_weight, size=(self.num_items, self.num_items))
 
-    def refresh_item_graph(self) -> None:
+    def refresh_item_graph(self, data: HeteroData) -> None:
         r"""Rebuilds :math:`\mathbf{S}` from the current parameters; with
         autograd on, the next forward pass differentiates through it."""
+        self._item_graph_data = data
         graph = self.learned_graph()
         if graph[1].requires_grad:
             self._item_graph = graph
         else:
-            self._item_graph = self._to_adj(*self._mix(*graph))
+            self._item_graph = self._to_adj(*self._mix(data, *graph))
 
-    def on_epoch_start(self, epoch: int) -> None:
-        self.refresh_item_graph()
+    def on_epoch_start(self, data: HeteroData, epoch: int) -> None:
+        self.refresh_item_graph(data)
 
-    def _propagate_items(self) -> Tensor:
-        if self._item_graph is None:
-            self.refresh_item_graph()
+    def _propagate_items(self, data: HeteroData) -> Tensor:
+        if self._item_graph is None or self._item_graph_data is not data:
+            self.refresh_item_graph(data)
         h = self.item_embedding.weight
         if isinstance(self._item_graph, Tensor):
             for _ in range(self.num_item_layers):
@@ -327,11 +317,12 @@ class LATTICE(Recommender):
         # frozen graphs only need their fixed sparse matrices, scaled by
         # alpha afterwards.
         learned_index, learned_weight, alpha = self._item_graph
+        frozen = graphs_of(data, self.frozen_edge_types)
         lam = self.lambda_coeff
         for _ in range(self.num_item_layers):
-            frozen = [
-                alpha[m] * self.conv(h, getattr(self, f"frozen_adj_{modality}"))
-                for m, modality in enumerate(self.modalities)
+            mixed = [
+                alpha[m] * self.conv.forward_graph(h, frozen[et])
+                for m, et in enumerate(self.frozen_edge_types)
             ]
             # In edge chunks: message passing keeps one [edges, d] tensor for
             # the weights' gradient, but its transients would be several.
@@ -342,39 +333,35 @@ class LATTICE(Recommender):
                     learned_weight.tensor_split(_EDGE_CHUNKS),
                 )
             )
-            h = (1.0 - lam) * learned + lam * torch.stack(frozen).sum(0)
+            h = (1.0 - lam) * learned + lam * torch.stack(mixed).sum(0)
         # As the reference, later batches use the graph detached, as one
         # sparse matrix with the duplicated edges summed.
         self._item_graph = self._to_adj(
-            *self._mix(learned_index, learned_weight.detach(), alpha.detach())
+            *self._mix(data, learned_index, learned_weight.detach(), alpha.detach())
         )
         return h
 
-    def forward(self) -> tuple[Tensor, Tensor]:
-        h = self._propagate_items()
-        x = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
-        total = x
-        for _ in range(self.num_ui_layers):
-            x = self.conv(x, self.ui_adj)
-            total = total + x
-        user_emb, item_emb = (total / (self.num_ui_layers + 1)).split(
-            [self.num_users, self.num_items]
+    def forward(self, data: HeteroData) -> tuple[Tensor, Tensor]:
+        h = self._propagate_items(data)
+        user_emb, item_emb = self.propagation(
+            self.user_embedding.weight,
+            self.item_embedding.weight,
+            graphs_of(data, self.propagation.edge_types),
         )
         return user_emb, item_emb + F.normalize(h, p=2, dim=1)
 
     @torch.no_grad()
-    def embeddings(self) -> tuple[Tensor, Tensor]:
+    def embeddings(self, data: HeteroData) -> tuple[Tensor, Tensor]:
         r"""Rebuilds :math:`\mathbf{S}` from the current parameters (as the
         reference does at evaluation) and returns the final embeddings."""
-        self.refresh_item_graph()
-        return self.forward()
+        self.refresh_item_graph(data)
+        return self.forward(data)
 
-    def loss(self, batch: BPRBatch) -> Tensor:
-        user_emb, item_emb = self.forward()
+    def loss(self, data: HeteroData, batch: BPRBatch) -> Tensor:
+        user_emb, item_emb = self.forward(data)
         u, pos, neg = user_emb[batch.user], item_emb[batch.pos], item_emb[batch.neg]
         loss = bpr_loss((u * pos).sum(-1), (u * neg).sum(-1))
-        reg = u.square().sum() + pos.square().sum() + neg.square().sum()
-        return loss + self.reg_weight * 0.5 * reg / batch.user.numel()
+        return loss + self.reg_weight * embedding_l2(u, pos, neg)
 
     def _apply(self, fn, recurse: bool = True):
         # A cached graph would stay on the old device / dtype.
@@ -388,6 +375,7 @@ class LATTICE(Recommender):
             f"embedding_dim={self.embedding_dim}, k={self.k}, "
             f"lambda_coeff={self.lambda_coeff}, "
             f"num_item_layers={self.num_item_layers}, "
-            f"num_ui_layers={self.num_ui_layers}, reg_weight={self.reg_weight}, "
+            f"num_layers={self.propagation.num_layers}, "
+            f"reg_weight={self.reg_weight}, "
             f"freeze_features={self.freeze_features})"
         )

@@ -4,27 +4,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
-from torch_geometric.typing import EdgeType
+from torch_geometric.transforms import BaseTransform, Compose
 
-from mde_pyg.data.graphs import bipartite_norm, to_adj
 from mde_pyg.data.hetero import (
     CO_INTERACTS,
     INTERACTS,
     ITEM,
     REV_INTERACTS,
     USER,
-    build_heterodata,
     item_features,
     item_sim,
-    split_edge_index,
 )
-from mde_pyg.data.transforms import AddModalityGraphs
+from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
 from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss
 from mde_pyg.models.losses import (
     embedding_l2,
@@ -38,7 +36,20 @@ from mde_pyg.nn.preference_gate import PreferenceGate
 
 ALIGN_MODES = ("content_behaviour", "modality")
 
-Graphs = HeteroData | Mapping[EdgeType, Tensor | tuple[Tensor, Tensor | None]]
+
+@dataclass(frozen=True)
+class MDELossWeights:
+    r"""The weights of MDE's loss terms, in the order they are added to the
+    BPR loss (a term of weight 0 is not computed): :math:`\lambda_r`
+    (``reg``), :math:`\lambda_a` (``align``), :math:`\lambda_d` (``diff``),
+    :math:`\lambda_\phi` (``phi``) and :math:`\lambda_\alpha` (``alpha``).
+    :math:`\lambda_m` scales a part of the alignment term, not a term."""
+
+    reg: float = 1e-4
+    align: float = 1e-2
+    diff: float = 0.0
+    phi: float = 0.0
+    alpha: float = 0.0
 
 
 class MDEState(NamedTuple):
@@ -104,28 +115,18 @@ class MDE(Recommender):
     default initialisation (:math:`\epsilon = 0`, :math:`\alpha = 1/3`)
     computes the same forward pass.
 
-    All graphs are built once: the user-item weights, the per-modality item
-    graphs and the user-user graph are stored as CSR adjacencies (not saved in
-    the state dict), so a training step normalises nothing.
+    Every graph (the user-item weights, the per-modality item graphs and the
+    user-user graph) is precomputed once onto the data by
+    :meth:`graph_transform`, so a training step normalises nothing; the model
+    holds only parameters.
 
     Args:
         num_users (int): Number of users.
         num_items (int): Number of items.
-        edge_index (torch.Tensor): Training ``(user, item)`` pairs ``[2, E]``.
         features (dict): ``{modality: [num_items, d_m] features}``.
-        graphs (HeteroData or dict, optional): Prebuilt item-item and
-            user-user graphs, as a :class:`HeteroData` with the edge types of
-            :mod:`mde_pyg.data.hetero` or a ``{edge_type: (edge_index,
-            edge_weight)}`` dictionary. Missing graphs are built with
-            :class:`~mde_pyg.data.transforms.AddModalityGraphs`.
-            (default: :obj:`None`)
         embedding_dim (int, optional): :math:`d`. (default: :obj:`64`)
-        num_ui_layers (int, optional): LightGCN layers :math:`L_{ui}`.
+        num_layers (int, optional): LightGCN layers :math:`L_{ui}`.
             (default: :obj:`2`)
-        knn_k (int, optional): Neighbours of a missing item graph.
-            (default: :obj:`10`)
-        user_k (int, optional): Neighbours of a missing user graph.
-            (default: :obj:`40`)
         user_graph (bool, optional): Use the user-user layer.
             (default: :obj:`True`)
         encoder (str, optional): :obj:`"id_purify"` (MGCN) or
@@ -147,7 +148,7 @@ class MDE(Recommender):
         lambda_modal (float, optional): :math:`\lambda_m`.
             (default: :obj:`0.0`)
         tau (float, optional): InfoNCE temperature. (default: :obj:`0.2`)
-        lambda_reg (float, optional): :math:`\lambda_r`. (default: :obj:`1e-4`)
+        reg_weight (float, optional): :math:`\lambda_r`. (default: :obj:`1e-4`)
         lambda_diff (float, optional): :math:`\lambda_d`. (default: :obj:`0.0`)
         lambda_phi (float, optional): :math:`\lambda_\phi`, weight decay on
             the difference layer :math:`\phi`. (default: :obj:`0.0`)
@@ -160,13 +161,9 @@ class MDE(Recommender):
         self,
         num_users: int,
         num_items: int,
-        edge_index: Tensor,
         features: dict[str, Tensor],
-        graphs: Graphs | None = None,
         embedding_dim: int = 64,
-        num_ui_layers: int = 2,
-        knn_k: int = 10,
-        user_k: int = 40,
+        num_layers: int = 2,
         user_graph: bool = True,
         encoder: str = "id_purify",
         freeze_features: bool = False,
@@ -177,7 +174,7 @@ class MDE(Recommender):
         lambda_align: float = 1e-2,
         lambda_modal: float = 0.0,
         tau: float = 0.2,
-        lambda_reg: float = 1e-4,
+        reg_weight: float = 1e-4,
         lambda_diff: float = 0.0,
         lambda_phi: float = 0.0,
         lambda_alpha: float = 0.0,
@@ -193,13 +190,15 @@ class MDE(Recommender):
         self.embedding_dim = embedding_dim
         self.freeze_features = freeze_features
         self.align_pairs = align_pairs
-        self.lambda_align = lambda_align
         self.lambda_modal = lambda_modal
         self.tau = tau
-        self.lambda_reg = lambda_reg
-        self.lambda_diff = lambda_diff
-        self.lambda_phi = lambda_phi
-        self.lambda_alpha = lambda_alpha
+        self.weights = MDELossWeights(
+            reg=reg_weight,
+            align=lambda_align,
+            diff=lambda_diff,
+            phi=lambda_phi,
+            alpha=lambda_alpha,
+        )
 
         self.user_embedding = torch.nn.Embedding(num_users, embedding_dim)
         self.item_embedding = torch.nn.Embedding(num_items, embedding_dim)
@@ -207,89 +206,54 @@ class MDE(Recommender):
         self.encoder = HeteroGraphEncoder(
             {m: x.size(1) for m, x in features.items()},
             embedding_dim,
-            num_layers=num_ui_layers,
+            num_layers=num_layers,
             mode=encoder,
-            user_graph=user_graph,
+            edge_type=INTERACTS,
+            rev_edge_type=REV_INTERACTS,
+            item_edge_types={m: item_sim(m) for m in self.modalities},
+            user_edge_type=CO_INTERACTS if user_graph else None,
             num_users=num_users,
         )
         self.conv = ModalityDiscriminationConv(embedding_dim, diff=diff)
         self.gate = PreferenceGate(
             embedding_dim, len(features), tradeoff=tradeoff, learn_alpha=learn_alpha
         )
-        self._register_graphs(edge_index, features, graphs, knn_k, user_k)
         self.reset_parameters()
 
     @classmethod
-    def from_data(cls, data: HeteroData, **kwargs: Any) -> MDE:
-        """Builds the model on the training graph and item features of
-        ``data``, using the item-item and user-user graphs it already has
-        and building the missing ones."""
-        return cls(
-            data[USER].num_nodes,
-            data[ITEM].num_nodes,
-            split_edge_index(data, "train"),
-            item_features(data),
-            graphs=data,
-            **kwargs,
+    def graph_transform(
+        cls,
+        k: int = 10,
+        user_k: int = 40,
+        user_graph: bool = True,
+        cache_dir: str | Path | None = None,
+        chunk_size: int = 1024,
+    ) -> BaseTransform:
+        """The symmetric user-item graph, the cosine top-``k`` item graph of
+        every modality and (with ``user_graph``) the top-``user_k``
+        co-interaction user graph (see
+        :class:`~mde_pyg.data.AddModalityGraphs`; item graphs cached in
+        ``cache_dir``)."""
+        return Compose(
+            [
+                AddUserItemAdjacency(),
+                AddModalityGraphs(
+                    k=k,
+                    user_k=user_k,
+                    user_graph=user_graph,
+                    chunk_size=chunk_size,
+                    cache_dir=cache_dir,
+                ),
+            ]
         )
 
-    def _register_graphs(
-        self,
-        edge_index: Tensor,
-        features: dict[str, Tensor],
-        graphs: Graphs | None,
-        knn_k: int,
-        user_k: int,
-    ) -> None:
-        """Stores every graph the encoder reads as a CSR adjacency."""
-        num_users, num_items = self.num_users, self.num_items
-        found = {
-            et: _lookup(graphs, et)
-            for et in self.encoder.edge_types
-            if et not in (INTERACTS, REV_INTERACTS)
-        }
-        missing = [m for m in self.modalities if found[item_sim(m)] is None]
-        need_user_graph = self.encoder.user_graph and found[CO_INTERACTS] is None
-        if missing or need_user_graph:
-            # Only the missing graphs: AddModalityGraphs builds one item graph
-            # per feature matrix it sees.
-            empty = edge_index.new_empty(2, 0)
-            built = AddModalityGraphs(
-                k=knn_k, user_k=user_k, user_graph=need_user_graph
-            )(
-                build_heterodata(
-                    num_users,
-                    num_items,
-                    edge_index,
-                    empty,
-                    empty,
-                    {m: features[m] for m in missing},
-                )
-            )
-            found.update(
-                {et: _lookup(built, et) for et in built.edge_types if et in found}
-            )
-
-        weight = bipartite_norm(edge_index, num_users, num_items)
-        # edge type -> (edge_index, edge_weight, (num_sources, num_targets))
-        specs = {
-            INTERACTS: (edge_index, weight, (num_users, num_items)),
-            REV_INTERACTS: (edge_index.flip(0), weight, (num_items, num_users)),
-        }
-        for m in self.modalities:
-            specs[item_sim(m)] = (*found[item_sim(m)], (num_items, num_items))
-        if self.encoder.user_graph:
-            specs[CO_INTERACTS] = (*found[CO_INTERACTS], (num_users, num_users))
-        # Buffers follow the model across devices; derived from the data, so
-        # they are not part of the state dict. Each adj_t is stored with its
-        # transpose, which the backward pass uses instead of transposing it.
-        self._edge_types = list(specs)
-        for i, (index, value, (num_src, num_dst)) in enumerate(specs.values()):
-            value = None if value is None else value.detach()
-            adj_t = to_adj(index, value, size=(num_src, num_dst))
-            adj = to_adj(index.flip(0), value, size=(num_dst, num_src))
-            self.register_buffer(f"adj_t_{i}", adj_t, persistent=False)
-            self.register_buffer(f"adj_{i}", adj, persistent=False)
+    @classmethod
+    def from_data(cls, data: HeteroData, **kwargs: Any) -> MDE:
+        """Builds the model on the users, items and item features of
+        ``data``."""
+        return cls(
+            data[USER].num_nodes, data[ITEM].num_nodes, item_features(data), **kwargs
+        )
 
     def reset_parameters(self) -> None:
         torch.nn.init.xavier_uniform_(self.user_embedding.weight)
@@ -303,29 +267,13 @@ class MDE(Recommender):
         """The (trainable or frozen) item features, ``{modality: x}``."""
         return {m: getattr(self, f"x_{m}") for m in self.modalities}
 
-    @property
-    def adjacencies(self) -> tuple[dict[EdgeType, Tensor], dict[EdgeType, Tensor]]:
-        """The precomputed CSR ``adj_t`` of every graph and its transpose,
-        each keyed by edge type."""
-        adj_t = {
-            et: getattr(self, f"adj_t_{i}") for i, et in enumerate(self._edge_types)
-        }
-        adj = {et: getattr(self, f"adj_{i}") for i, et in enumerate(self._edge_types)}
-        return adj_t, adj
-
-    def encode(
-        self, data: HeteroData | None = None, index: Tensor | None = None
-    ) -> MDEState:
-        """Runs the model on the stored graphs, or on those of ``data`` (same
-        users and items) if given, and returns the state of the nodes
-        ``index`` (users ``0..U-1``, then items ``U..U+I-1``), or of all
-        nodes."""
-        args = (self.user_embedding.weight, self.item_embedding.weight)
-        if data is None:
-            adj_t, adj = self.adjacencies
-            encoding = self.encoder(*args, self.features, adj_t, adj_dict=adj)
-        else:
-            encoding = self.encoder.forward_hetero(data, *args, self.features)
+    def encode(self, data: HeteroData, index: Tensor | None = None) -> MDEState:
+        """Runs the model on the graphs of ``data`` and returns the state of
+        the nodes ``index`` (users ``0..U-1``, then items ``U..U+I-1``), or
+        of all nodes."""
+        encoding = self.encoder.forward_hetero(
+            data, self.user_embedding.weight, self.item_embedding.weight, self.features
+        )
         # Users and items share the fusion layers (as MGCN).
         behaviour = torch.cat([encoding.user, encoding.item])
         views = torch.cat([encoding.user_views, encoding.item_views], dim=1)
@@ -341,31 +289,36 @@ class MDE(Recommender):
         )
         return MDEState(behaviour, fused, views, specific, alpha, beta)
 
-    def forward(self) -> tuple[Tensor, Tensor]:
-        state = self.encode()
+    def forward(self, data: HeteroData) -> tuple[Tensor, Tensor]:
+        state = self.encode(data)
         return (state.behaviour + state.fused).split([self.num_users, self.num_items])
 
-    def loss(self, batch: BPRBatch) -> Tensor:
+    def loss(self, data: HeteroData, batch: BPRBatch) -> Tensor:
         size = batch.user.numel()
         offset = self.num_users
         index = torch.cat([batch.user, batch.pos + offset, batch.neg + offset])
-        state = self.encode(index=index)  # rows: users, positives, negatives
+        state = self.encode(data, index=index)  # rows: users, positives, negatives
         e_user, e_pos, e_neg = (state.behaviour + state.fused).split(size)
-        loss = bpr_loss((e_user * e_pos).sum(-1), (e_user * e_neg).sum(-1))
-        loss = loss + self.lambda_reg * embedding_l2(e_user, e_pos, e_neg)
         nodes = (slice(size, 2 * size), slice(0, size))  # positives, users
-        if self.lambda_align != 0.0:
-            loss = loss + self.lambda_align * sum(self._align(state, n) for n in nodes)
-        if self.lambda_diff != 0.0:
-            loss = loss + self.lambda_diff * sum(
+        terms = {
+            "reg": lambda: embedding_l2(e_user, e_pos, e_neg),
+            "align": lambda: sum(self._align(state, n) for n in nodes),
+            "diff": lambda: sum(
                 orthogonality_loss(state.specific[:, n]) for n in nodes
-            )
-        if self.lambda_phi != 0.0 and self.conv.phi is not None:
-            loss = loss + self.lambda_phi * self.conv.phi.weight.pow(2).sum()
-        if self.lambda_alpha != 0.0:
-            alpha = state.alpha[: 2 * size]
-            penalty = (alpha - self.gate.alpha_init).pow(2).mean()
-            loss = loss + self.lambda_alpha * penalty
+            ),
+            "phi": lambda: (
+                self.conv.phi.weight.pow(2).sum()
+                if self.conv.phi is not None
+                else e_user.new_zeros(())
+            ),
+            "alpha": lambda: (
+                (state.alpha[: 2 * size] - self.gate.alpha_init).pow(2).mean()
+            ),
+        }
+        loss = bpr_loss((e_user * e_pos).sum(-1), (e_user * e_neg).sum(-1))
+        for name, weight in asdict(self.weights).items():
+            if weight != 0.0:
+                loss = loss + weight * terms[name]()
         return loss
 
     def _align(self, state: MDEState, nodes: slice) -> Tensor:
@@ -383,11 +336,11 @@ class MDE(Recommender):
         return modality_alignment_loss(state.views[:, nodes], self.tau, weight)
 
     @torch.no_grad()
-    def explain(self, data: HeteroData | None = None) -> dict[str, Any]:
+    def explain(self, data: HeteroData) -> dict[str, Any]:
         r"""Per-node trade-off :math:`\alpha` (``[N]``, high = leans on the
         shared part) and modality attention :math:`\beta` (``[N, M]``, in the
-        order of ``modalities``) of all users and items, on the stored graphs
-        or on those of ``data``."""
+        order of ``modalities``) of all users and items, on the graphs of
+        ``data``."""
         state = self.encode(data)
         sizes = [self.num_users, self.num_items]
         alpha, beta = state.alpha.split(sizes), state.beta.split(sizes)
@@ -398,32 +351,15 @@ class MDE(Recommender):
         }
 
     def __repr__(self) -> str:
+        weights = ", ".join(f"{k}={v}" for k, v in asdict(self.weights).items())
         return (
             f"{self.__class__.__name__}(num_users={self.num_users}, "
             f"num_items={self.num_items}, modalities={self.modalities}, "
             f"embedding_dim={self.embedding_dim}, "
-            f"num_ui_layers={self.encoder.num_layers}, "
+            f"num_layers={self.encoder.num_layers}, "
             f"encoder='{self.encoder.mode}', user_graph={self.encoder.user_graph}, "
             f"freeze_features={self.freeze_features}, diff='{self.conv.diff}', "
             f"tradeoff='{self.gate.tradeoff}', align_pairs='{self.align_pairs}', "
-            f"lambda_align={self.lambda_align}, lambda_modal={self.lambda_modal}, "
-            f"tau={self.tau}, lambda_reg={self.lambda_reg}, "
-            f"lambda_diff={self.lambda_diff}, lambda_phi={self.lambda_phi}, "
-            f"lambda_alpha={self.lambda_alpha})"
+            f"lambda_modal={self.lambda_modal}, tau={self.tau}, "
+            f"loss_weights=({weights}))"
         )
-
-
-def _lookup(
-    graphs: Graphs | None, edge_type: EdgeType
-) -> tuple[Tensor, Tensor | None] | None:
-    """``(edge_index, edge_weight)`` of ``edge_type`` in ``graphs``, or
-    :obj:`None` if absent."""
-    if graphs is None:
-        return None
-    if isinstance(graphs, HeteroData):
-        if edge_type not in graphs.edge_types:
-            return None
-        store = graphs[edge_type]
-        return store.edge_index, store.get("edge_weight")
-    value = graphs.get(edge_type)
-    return (value, None) if isinstance(value, Tensor) else value

@@ -1,12 +1,16 @@
 from mde_pyg.nn.hetero_graph_encoder import HeteroEncoding, HeteroGraphEncoder
-from mde_pyg.nn.lg_conv import BipartiteLGConv
+from mde_pyg.nn.lg_conv import BipartiteLGConv, Graph, graphs_of
 from mde_pyg.nn.modality_discrimination_conv import ModalityDiscriminationConv
 from mde_pyg.nn.preference_gate import PreferenceGate
+from mde_pyg.nn.user_item_propagation import UserItemPropagation
 
 __all__ = [
     "BipartiteLGConv",
+    "Graph",
     "HeteroEncoding",
     "HeteroGraphEncoder",
     "ModalityDiscriminationConv",
     "PreferenceGate",
+    "UserItemPropagation",
+    "graphs_of",
 ]

@@ -3,25 +3,16 @@ graph and homogeneous item-item and user-user graphs (MDE)."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch_geometric.data import HeteroData
-from torch_geometric.typing import Adj, EdgeType
+from torch_geometric.typing import EdgeType
 
-from mde_pyg.data.graphs import bipartite_norm
-from mde_pyg.data.hetero import (
-    CO_INTERACTS,
-    INTERACTS,
-    ITEM,
-    REV_INTERACTS,
-    USER,
-    item_features,
-    item_sim,
-)
-from mde_pyg.nn.lg_conv import BipartiteLGConv, sum_user_item_layers
+from mde_pyg.nn.lg_conv import BipartiteLGConv, Graph, graphs_of
+from mde_pyg.nn.user_item_propagation import UserItemPropagation
 
 ENCODER_MODES = ("id_purify", "feature_mlp")
 
@@ -86,16 +77,18 @@ class HeteroGraphEncoder(torch.nn.Module):
     The layer owns only its weights: the layer-0 ID embeddings and the raw
     features are inputs, so a model decides whether they are trained (pass
     :class:`~torch.nn.Parameter` objects) or frozen (pass plain tensors). The
-    graphs are passed as in :class:`~torch_geometric.nn.conv.HeteroConv`,
-    keyed by the edge types of :mod:`mde_pyg.data.hetero`: each either an
-    ``edge_index`` with its ``edge_weight`` in ``edge_weight_dict``, or a
-    sparse ``adj_t`` (:obj:`torch.sparse` or :class:`torch_sparse.SparseTensor`,
-    ``[num_targets, num_sources]``) holding the weights, with identical
-    results. Nothing is normalised here: pass the weights of
-    :func:`~mde_pyg.data.graphs.bipartite_norm`,
-    :func:`~mde_pyg.data.graphs.knn_graph` and
-    :func:`~mde_pyg.data.graphs.user_user_graph`, or use
-    :meth:`forward_hetero` on a :class:`~torch_geometric.data.HeteroData`.
+    relations it reads are constructor arguments, as the keys of
+    :class:`~torch_geometric.nn.conv.HeteroConv` are, so any node and edge
+    type names work. The graphs are passed as ``{edge_type:``
+    :class:`~mde_pyg.nn.Graph` ``}``: each either an ``edge_index`` with its
+    ``edge_weight``, or a sparse ``adj_t`` (:obj:`torch.sparse` or
+    :class:`torch_sparse.SparseTensor`, ``[num_targets, num_sources]``)
+    holding the weights, with identical results. Nothing is normalised here:
+    precompute the weights once (the transforms
+    :class:`mde_pyg.data.AddUserItemAdjacency` and
+    :class:`mde_pyg.data.AddModalityGraphs` do), and use
+    :meth:`forward_hetero` to read them from a
+    :class:`~torch_geometric.data.HeteroData`.
 
     Args:
         in_channels (dict): ``{modality: feature size d_m}``; its order is the
@@ -107,9 +100,15 @@ class HeteroGraphEncoder(torch.nn.Module):
             with ``mode="feature_mlp"``). (default: :obj:`2`)
         mode (str, optional): :obj:`"id_purify"` or :obj:`"feature_mlp"`.
             (default: :obj:`"id_purify"`)
-        user_graph (bool, optional): Apply the user-user layer (the
-            ``('user', 'co_interacts', 'user')`` graph is then required).
-            (default: :obj:`True`)
+        edge_type (tuple, optional): The user -> item relation
+            :math:`\hat{\mathbf{A}}`, e.g. ``('user', 'interacts', 'item')``.
+            (default: :obj:`None`, required)
+        rev_edge_type (tuple, optional): The item -> user relation.
+            (default: :obj:`None`, required)
+        item_edge_types (dict, optional): ``{modality: item-item relation}``
+            :math:`\mathbf{S}^m`. (default: :obj:`None`, required)
+        user_edge_type (tuple, optional): The user-user relation; :obj:`None`
+            skips the user-user layer. (default: :obj:`None`)
         num_users (int, optional): Number of users; required with
             ``mode="feature_mlp"`` for the user preference embeddings.
             (default: :obj:`None`)
@@ -129,7 +128,10 @@ class HeteroGraphEncoder(torch.nn.Module):
         channels: int = 64,
         num_layers: int = 2,
         mode: str = "id_purify",
-        user_graph: bool = True,
+        edge_type: EdgeType | None = None,
+        rev_edge_type: EdgeType | None = None,
+        item_edge_types: Mapping[str, EdgeType] | None = None,
+        user_edge_type: EdgeType | None = None,
         num_users: int | None = None,
     ) -> None:
         super().__init__()
@@ -137,16 +139,23 @@ class HeteroGraphEncoder(torch.nn.Module):
             raise ValueError("'in_channels' must name at least one modality")
         if mode not in ENCODER_MODES:
             raise ValueError(f"Unknown mode '{mode}' (expected one of {ENCODER_MODES})")
-        if num_layers < 0:
-            raise ValueError(f"'num_layers' must be >= 0 (got {num_layers})")
         if mode == "feature_mlp" and num_users is None:
             raise ValueError("mode='feature_mlp' needs 'num_users'")
+        if edge_type is None or rev_edge_type is None or item_edge_types is None:
+            raise ValueError(
+                "'edge_type', 'rev_edge_type' and 'item_edge_types' name the "
+                "relations the encoder reads and are required"
+            )
+        missing = [m for m in in_channels if m not in item_edge_types]
+        if missing:
+            raise ValueError(f"'item_edge_types' has no relation for {missing}")
         self.in_channels = dict(in_channels)
         self.modalities = list(in_channels)
         self.channels = channels
-        self.num_layers = num_layers
         self.mode = mode
-        self.user_graph = user_graph
+        self.item_edge_types = {m: tuple(item_edge_types[m]) for m in self.modalities}
+        self.user_edge_type = None if user_edge_type is None else tuple(user_edge_type)
+        self.propagation = UserItemPropagation(edge_type, rev_edge_type, num_layers)
         self.conv = BipartiteLGConv()
 
         if mode == "id_purify":
@@ -187,52 +196,54 @@ class HeteroGraphEncoder(torch.nn.Module):
                 torch.nn.init.xavier_normal_(self.user_preference[:, m])
 
     @property
+    def num_layers(self) -> int:
+        return self.propagation.num_layers
+
+    @property
+    def user_graph(self) -> bool:
+        return self.user_edge_type is not None
+
+    @property
     def edge_types(self) -> list[EdgeType]:
         """The edge types :meth:`forward` reads."""
-        types = [INTERACTS, REV_INTERACTS] + [item_sim(m) for m in self.modalities]
-        return types + [CO_INTERACTS] if self.user_graph else types
+        types = self.propagation.edge_types + list(self.item_edge_types.values())
+        return types + [self.user_edge_type] if self.user_graph else types
 
     def forward(
         self,
         x_user: Tensor,
         x_item: Tensor,
-        features: dict[str, Tensor],
-        edge_index_dict: dict[EdgeType, Adj],
-        edge_weight_dict: dict[EdgeType, Tensor] | None = None,
-        adj_dict: dict[EdgeType, Tensor] | None = None,
+        features: Mapping[str, Tensor],
+        graphs: Mapping[EdgeType, Graph],
     ) -> HeteroEncoding:
         """Encodes all users and items; ``x_user`` and ``x_item`` are the
-        layer-0 ID embeddings, ``features`` the raw item features.
-        ``adj_dict`` optionally holds the transpose (CSR) of a sparse
-        ``adj_t`` of ``edge_index_dict``, used only by the backward pass (see
-        :class:`~mde_pyg.nn.BipartiteLGConv`)."""
-        missing = [et for et in self.edge_types if et not in edge_index_dict]
+        layer-0 ID embeddings, ``features`` the raw item features and
+        ``graphs`` holds a :class:`~mde_pyg.nn.Graph` of every relation of
+        :attr:`edge_types`."""
+        missing = [et for et in self.edge_types if et not in graphs]
         if missing:
             raise KeyError(f"Graphs missing for edge types {missing}")
         missing = [m for m in self.modalities if m not in features]
         if missing:
             raise KeyError(f"Features missing for modalities {missing}")
-        edge_weight_dict, adj_dict = edge_weight_dict or {}, adj_dict or {}
-        # (adj_t or edge_index, edge_weight, adj): BipartiteLGConv's arguments.
-        graphs = {
-            et: (edge_index_dict[et], edge_weight_dict.get(et), adj_dict.get(et))
-            for et in self.edge_types
-        }
+        to_user = graphs[self.propagation.rev_edge_type]
 
         num_users, num_items = x_user.size(0), x_item.size(0)
         num_modalities, d = len(self.modalities), self.channels
         if self.mode == "id_purify":
-            user, item = self._propagate(x_user, x_item, graphs)
+            user, item = self.propagation(x_user, x_item, graphs)
             views = [
-                self.conv(
+                self.conv.forward_graph(
                     x_item * self.item_input[m](features[m]).sigmoid(),
-                    *graphs[item_sim(m)],
+                    graphs[self.item_edge_types[m]],
                 )
                 for m in self.modalities
             ]
             item_views = torch.stack(views, dim=1).view(num_items, -1)
             # All modalities share R_hat: one product over [|I|, M d].
-            user_views = self.conv((item_views, x_user), *graphs[REV_INTERACTS])
+            user_views = self.conv(
+                (item_views, x_user), to_user.adj_t, to_user.edge_weight, to_user.adj
+            )
         else:
             pref = F.normalize(self.user_preference, dim=-1).view(num_users, -1)
             feat = [
@@ -241,94 +252,49 @@ class HeteroGraphEncoder(torch.nn.Module):
             ]
             # Behaviour and modality channels share A_hat: one propagation
             # over [N, (1 + M) d] columns.
-            user, item = self._propagate(
+            # The views sum their layers (DRAGON); the behaviour channel is
+            # the mean.
+            user, item = self.propagation.layer_sum(
                 torch.cat([x_user, pref], dim=-1),
                 torch.cat([x_item, *feat], dim=-1),
                 graphs,
             )
-            user, user_views = user[:, :d], user[:, d:]
-            item, item_views = item[:, :d], item[:, d:]
+            scale = 1.0 / (self.num_layers + 1)
+            user, user_views = user[:, :d] * scale, user[:, d:]
+            item, item_views = item[:, :d] * scale, item[:, d:]
             views = item_views.view(num_items, num_modalities, d).unbind(dim=1)
             views = [
-                z + self.conv(z, *graphs[item_sim(m)])
+                z + self.conv.forward_graph(z, graphs[self.item_edge_types[m]])
                 for z, m in zip(views, self.modalities)
             ]
             item_views = torch.stack(views, dim=1).view(num_items, -1)
 
         if self.user_graph:
-            user_views = user_views + self.conv(user_views, *graphs[CO_INTERACTS])
-        # The behaviour channel is the mean over layers 0..L.
-        scale = 1.0 / (self.num_layers + 1)
+            user_views = user_views + self.conv.forward_graph(
+                user_views, graphs[self.user_edge_type]
+            )
         return HeteroEncoding(
-            user * scale,
-            item * scale,
+            user,
+            item,
             user_views.view(num_users, num_modalities, d).transpose(0, 1),
             item_views.view(num_items, num_modalities, d).transpose(0, 1),
         )
 
     def forward_hetero(
         self,
-        data: HeteroData,
+        data: Any,
         x_user: Tensor,
         x_item: Tensor,
-        features: dict[str, Tensor] | None = None,
+        features: Mapping[str, Tensor],
     ) -> HeteroEncoding:
-        r"""Runs :meth:`forward` on the graphs of ``data`` (layout of
-        :mod:`mde_pyg.data.hetero`): every edge type uses its ``adj_t`` (which
-        must hold the weights, e.g. from
-        :class:`~torch_geometric.transforms.ToSparseTensor` with
-        ``attr="edge_weight"``) if it has one, else its ``edge_index`` and
-        ``edge_weight``. User-item edges without
-        weights get the LightGCN weights of
-        :func:`~mde_pyg.data.graphs.bipartite_norm`, computed here on every
-        call; a training loop should precompute its graphs once instead.
-        ``features`` defaults to the ``x_<modality>`` item features of
-        ``data``."""
-        num_users, num_items = data[USER].num_nodes, data[ITEM].num_nodes
-        edge_index_dict, edge_weight_dict = {}, {}
-        for et in self.edge_types:
-            if et not in data.edge_types:
-                raise KeyError(
-                    f"'data' has no edge type {et} (build the graphs with "
-                    f"mde_pyg.data.transforms.AddModalityGraphs)"
-                )
-            store = data[et]
-            if "adj_t" in store:
-                edge_index_dict[et] = store.adj_t
-                continue
-            edge_index_dict[et] = store.edge_index
-            if "edge_weight" in store:
-                edge_weight_dict[et] = store.edge_weight
-            elif et == INTERACTS:
-                edge_weight_dict[et] = bipartite_norm(
-                    store.edge_index, num_users, num_items
-                )
-            elif et == REV_INTERACTS:
-                edge_weight_dict[et] = bipartite_norm(
-                    store.edge_index.flip(0), num_users, num_items
-                )
-        features = item_features(data) if features is None else features
-        return self(x_user, x_item, features, edge_index_dict, edge_weight_dict)
-
-    def _propagate(
-        self,
-        x_user: Tensor,
-        x_item: Tensor,
-        graphs: dict[EdgeType, tuple[Adj, Tensor | None, Tensor | None]],
-    ) -> tuple[Tensor, Tensor]:
-        """Sums layers 0..L of light propagation on the user-item graph."""
-        return sum_user_item_layers(
-            self.conv,
-            x_user,
-            x_item,
-            graphs[REV_INTERACTS],
-            graphs[INTERACTS],
-            self.num_layers,
-        )
+        r""":meth:`forward` on the graphs stored in a
+        :class:`~torch_geometric.data.HeteroData` under :attr:`edge_types`
+        (see :func:`graphs_of`)."""
+        return self(x_user, x_item, features, graphs_of(data, self.edge_types))
 
     def __repr__(self) -> str:
         return (
             f"{self.__class__.__name__}({self.in_channels}, {self.channels}, "
             f"num_layers={self.num_layers}, mode='{self.mode}', "
-            f"user_graph={self.user_graph})"
+            f"edge_types={self.edge_types})"
         )

@@ -4,7 +4,7 @@ from mde_pyg.training.checkpoint import (
     save_checkpoint,
 )
 from mde_pyg.training.early_stopping import EarlyStopping
-from mde_pyg.training.multiseed import format_summary, run_seeds, summarize
+from mde_pyg.training.multiseed import format_summary, summarize
 from mde_pyg.training.seed import seed_everything
 from mde_pyg.training.trainer import Trainer, TrainResult, format_result, resolve_device
 
@@ -17,7 +17,6 @@ __all__ = [
     "format_summary",
     "load_checkpoint",
     "resolve_device",
-    "run_seeds",
     "save_checkpoint",
     "seed_everything",
     "summarize",

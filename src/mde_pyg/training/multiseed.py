@@ -1,9 +1,8 @@
-"""Running one configuration over several seeds and summarising it as
-mean ± standard deviation."""
+"""Summarising the runs of several seeds as mean ± standard deviation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -20,14 +19,6 @@ def summarize(runs: Iterable[Mapping[str, float]]) -> dict[str, tuple[float, flo
         std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
         summary[key] = (float(values.mean()), std)
     return summary
-
-
-def run_seeds(
-    run: Callable[[int], Mapping[str, float]], seeds: Iterable[int]
-) -> dict[str, tuple[float, float]]:
-    """Calls ``run(seed)`` (returning a metric dictionary, e.g. test metrics at
-    the best validation epoch) for every seed and summarises the results."""
-    return summarize(run(seed) for seed in seeds)
 
 
 def format_summary(summary: Mapping[str, tuple[float, float]], digits: int = 4) -> str:

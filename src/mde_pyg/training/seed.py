@@ -9,17 +9,20 @@ import torch
 
 
 def seed_everything(seed: int) -> torch.Generator:
-    """Seeds Python, NumPy and PyTorch and returns a :class:`torch.Generator`
-    seeded with ``seed`` for the run's own random streams (negative
-    sampling), so that they do not depend on how many random numbers model
-    construction consumed."""
+    """Seeds Python, NumPy and PyTorch (call it before building the data and
+    the model) and returns :func:`run_generator` of ``seed``."""
     random.seed(seed)
     # The legacy global stream is seeded for third-party code that draws from it.
     np.random.seed(seed % 2**32)  # noqa: NPY002
     torch.manual_seed(seed)
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    return generator
+    return run_generator(seed)
+
+
+def run_generator(seed: int) -> torch.Generator:
+    """A :class:`torch.Generator` seeded with ``seed`` for a run's own random
+    streams (negative sampling), so that they do not depend on how many
+    random numbers model construction consumed."""
+    return torch.Generator().manual_seed(seed)
 
 
 def rng_state(generator: torch.Generator) -> dict:

@@ -26,7 +26,7 @@ from mde_pyg.training.checkpoint import (
     save_checkpoint,
 )
 from mde_pyg.training.early_stopping import EarlyStopping
-from mde_pyg.training.seed import rng_state, seed_everything, set_rng_state
+from mde_pyg.training.seed import rng_state, run_generator, set_rng_state
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,10 @@ class Trainer:
         lr_decay_every (float, optional): :math:`s`. (default: :obj:`1.0`)
         weight_decay (float, optional): Adam weight decay.
             (default: :obj:`0.0`)
-        seed (int, optional): Seed of the run. (default: :obj:`0`)
+        seed (int, optional): Seed of the run's negative sampling and
+            shuffling; seed the global streams with
+            :func:`~mde_pyg.training.seed_everything` before building the
+            model. (default: :obj:`0`)
         device (str, optional): ``"cpu"``, ``"cuda"``, ``"cuda:<i>"`` or
             ``"auto"`` (CUDA when available). (default: :obj:`"auto"`)
         eval_chunk_size (int, optional): Users scored at once; :obj:`None`
@@ -131,7 +134,8 @@ class Trainer:
     ) -> None:
         self.device = resolve_device(device)
         self.model = model.to(self.device)
-        self.data = data
+        # Moved once: the models read their graphs from it at every step.
+        self.data = data.to(self.device)
         self.max_epochs = max_epochs
         self.monitor = monitor
         self.k = tuple(k)
@@ -150,9 +154,11 @@ class Trainer:
         if resume and self.checkpoint_dir is None:
             raise ValueError(f"'resume={resume}' needs a 'checkpoint_dir'")
 
-        self.generator = seed_everything(seed) if seed is not None else None
+        # The global streams are the caller's (seed_everything before the
+        # model is built); the run's own stream starts from the seed here.
+        self.generator = run_generator(seed) if seed is not None else None
         self.seed = seed
-        train_index = split_edge_index(data, "train").to(self.device)
+        train_index = split_edge_index(self.data, "train")
         self.sampler = BPRSampler(
             train_index,
             data[USER].num_nodes,
@@ -242,12 +248,12 @@ class Trainer:
         """Full-ranking metrics on ``split`` (``"val"`` or ``"test"``), with
         the training items masked."""
         self.model.eval()
-        user_emb, item_emb = self.model.embeddings()
+        user_emb, item_emb = self.model.embeddings(self.data)
         return evaluate_embeddings(
             user_emb,
             item_emb,
-            exclude_index=split_edge_index(self.data, "train").to(self.device),
-            target_index=split_edge_index(self.data, split).to(self.device),
+            exclude_index=split_edge_index(self.data, "train"),
+            target_index=split_edge_index(self.data, split),
             k=self.k,
             chunk_size=self.eval_chunk_size,
         )
@@ -296,13 +302,13 @@ class Trainer:
         """Runs one pass over the shuffled training pairs and returns the mean
         batch loss."""
         self.model.train()
-        self.model.on_epoch_start(epoch)
+        self.model.on_epoch_start(self.data, epoch)
         # Summed on the device: one host sync per epoch, not one per step.
         total_loss = torch.zeros((), device=self.device)
         num_batches = 0
         for batch in self.sampler:
             self.optimizer.zero_grad(set_to_none=True)
-            loss = self.model.loss(batch)
+            loss = self.model.loss(self.data, batch)
             loss.backward()
             self.optimizer.step()
             total_loss += loss.detach()
