@@ -93,3 +93,26 @@ def test_bad_arguments(data):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             Trainer(model, data, device="cuda")
+
+
+def test_progress_bar_on_a_terminal_lines_otherwise(data, capsys, monkeypatch):
+    model = LightGCN.from_data(data, embedding_dim=8)
+    Trainer(model, data, max_epochs=2, device="cpu").fit()
+    out = capsys.readouterr()
+    assert "epoch    0 | loss" in out.out and "epoch/s" not in out.err
+
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    Trainer(model, data, max_epochs=2, device="cpu").fit()
+    out = capsys.readouterr()
+    assert "epoch    0 | loss" not in out.out
+    assert "2/2" in out.err and "val=" in out.err and "best=" in out.err
+
+    Trainer(model, data, max_epochs=2, device="cpu", verbose=False).fit()
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+
+
+def test_training_curve_is_written_beside_the_results(tmp_path, data):
+    train(data, results_path=tmp_path / "results.json", max_epochs=3)
+    png = tmp_path / "training_curve.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import torch
 from torch_geometric.data import HeteroData
+from tqdm.auto import tqdm
 
 from mde_pyg.data.hetero import ITEM, USER, split_edge_index
 from mde_pyg.data.sampler import BPRSampler
@@ -25,6 +27,7 @@ from mde_pyg.training.checkpoint import (
     recover_checkpoint,
     save_checkpoint,
 )
+from mde_pyg.training.curve import plot_training_curve
 from mde_pyg.training.early_stopping import EarlyStopping
 from mde_pyg.training.seed import rng_state, run_generator, set_rng_state
 
@@ -98,15 +101,17 @@ class Trainer:
             ``checkpoint_dir/last.pt`` (an error if there is none);
             :obj:`"auto"`: continue if it exists, else start afresh;
             :obj:`False`: start afresh. (default: :obj:`False`)
-        results_path (str, optional): JSON file the results are written to.
+        results_path (str, optional): JSON file the results are written to,
+            with the training curve beside it (``training_curve.png``).
             (default: :obj:`None`)
         metadata (dict, optional): Extra JSON-able facts (config, versions,
             data hashes) stored in the results file. (default: :obj:`None`)
         fingerprint (dict, optional): Extra JSON-able facts that must match
             for a checkpoint to be resumed (e.g. the model config and the
             hashes of the data files). (default: :obj:`None`)
-        verbose (bool, optional): Print one line per epoch.
-            (default: :obj:`True`)
+        verbose (bool, optional): Show progress: a progress bar over the
+            epochs (validation metric, best so far, time left at most) on a
+            terminal, one line per epoch otherwise. (default: :obj:`True`)
     """
 
     def __init__(
@@ -207,6 +212,14 @@ class Trainer:
             start = f" from epoch {self.start_epoch}" if self.start_epoch else ""
             print(f"training {model} on {device_name(self.device)}{start}", flush=True)
         epoch = self.start_epoch
+        # A bar where someone watches; log-friendly lines where output is kept.
+        self._bar = tqdm(
+            total=self.max_epochs,
+            initial=epoch,
+            unit="epoch",
+            disable=not (self.verbose and sys.stderr.isatty()),
+            dynamic_ncols=True,
+        )
         while epoch < self.max_epochs and not self.early_stopping.should_stop:
             record = self._run_epoch(epoch)
             improved = self.early_stopping.step(record["val"][self.monitor], epoch)
@@ -226,6 +239,7 @@ class Trainer:
             if self.checkpoint_dir is not None:
                 self._save_last(epoch)
 
+        self._bar.close()
         if self.best_state is None:
             raise RuntimeError("No epoch was run (max_epochs <= start epoch)")
         self.model.load_state_dict(self.best_state)
@@ -241,6 +255,12 @@ class Trainer:
             print(format_result(result, self.k))
         if self.results_path is not None:
             self.write_results(result)
+            plot_training_curve(
+                self.history,
+                self.monitor,
+                self.results_path.with_name("training_curve.png"),
+                result.best_epoch,
+            )
         return result
 
     @torch.no_grad()
@@ -337,6 +357,15 @@ class Trainer:
         }
 
     def _print_epoch(self, record: dict[str, Any], improved: bool) -> None:
+        if not self._bar.disable:
+            self._bar.set_postfix(
+                loss=f"{record['loss']:.4f}",
+                val=f"{record['val'][self.monitor]:.4f}",
+                best=f"{self.early_stopping.best:.4f}@{self.early_stopping.best_epoch}",
+                refresh=False,
+            )
+            self._bar.update(1)
+            return
         if not self.verbose:
             return
         print(

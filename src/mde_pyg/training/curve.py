@@ -1,0 +1,47 @@
+"""The training curve of a run: loss and validation metric per epoch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def plot_training_curve(
+    history: Sequence[dict[str, Any]],
+    monitor: str,
+    path: str | Path,
+    best_epoch: int | None = None,
+) -> Path:
+    """Writes a PNG with the mean training loss (left) and the validation
+    ``monitor`` (right) of every epoch of ``history`` (the records of
+    :attr:`Trainer.history`), marking ``best_epoch``.
+
+    Args:
+        history (list of dict): Records with ``epoch``, ``loss`` and
+            ``val[monitor]``.
+        monitor (str): The validation metric, e.g. ``"recall@20"``.
+        path (str or Path): The PNG file.
+        best_epoch (int, optional): The selected epoch. (default: :obj:`None`)
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display is needed or used
+    import matplotlib.pyplot as plt
+
+    epochs = [record["epoch"] for record in history]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    left.plot(epochs, [record["loss"] for record in history])
+    left.set(xlabel="epoch", ylabel="training loss")
+    right.plot(epochs, [record["val"][monitor] for record in history])
+    right.set(xlabel="epoch", ylabel=f"validation {monitor}")
+    if best_epoch is not None:
+        right.axvline(best_epoch, color="grey", linestyle="--", label="best")
+        right.legend()
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

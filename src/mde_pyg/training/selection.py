@@ -1,0 +1,98 @@
+"""Choosing the best setting of a validation sweep (``mde-pyg train -m``),
+on the validation metric only."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class SweepJob:
+    """One setting of a sweep: its overrides and, over its seeds, the mean
+    validation and test metrics of the best validation epochs."""
+
+    job: str
+    overrides: list[str]
+    seeds: int
+    val: float
+    test: float
+    best_epochs: list[int]
+
+
+def _job_overrides(folder: Path) -> list[str]:
+    path = folder / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        return []
+    return [
+        line.removeprefix("- ").strip()
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+
+
+def _job_key(name: str) -> tuple[int, int | str]:
+    # Hydra numbers the jobs 0, 1, ..., 10: sort them as numbers, not text.
+    return (0, int(name)) if name.isdigit() else (1, name)
+
+
+def load_sweep(sweep_dir: str | Path, monitor: str = "recall@20") -> list[SweepJob]:
+    """Reads every ``results.json`` under ``sweep_dir``; the results of one
+    job folder (one per seed with ``seeds=[...]``) are averaged.
+
+    Raises:
+        FileNotFoundError: if the folder holds no ``results.json``.
+    """
+    sweep_dir = Path(sweep_dir)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for path in sweep_dir.rglob("results.json"):
+        job = path.relative_to(sweep_dir).parts[0]
+        groups.setdefault(job, []).append(json.loads(path.read_text())["result"])
+    if not groups:
+        raise FileNotFoundError(
+            f"'{sweep_dir}' holds no results.json: pass the folder of a finished "
+            "`mde-pyg train -m` sweep (multirun/<date>/<time>)"
+        )
+    return [
+        SweepJob(
+            job=job,
+            overrides=_job_overrides(sweep_dir / job),
+            seeds=len(runs),
+            val=float(np.mean([run["best_val"][monitor] for run in runs])),
+            test=float(np.mean([run["test"][monitor] for run in runs])),
+            best_epochs=sorted(run["best_epoch"] for run in runs),
+        )
+        for job, runs in sorted(groups.items(), key=lambda item: _job_key(item[0]))
+    ]
+
+
+def select_best(
+    sweep_dir: str | Path, monitor: str = "recall@20"
+) -> tuple[SweepJob, list[SweepJob], str]:
+    """Selects the job with the best mean validation ``monitor`` (the first
+    on ties), writes it to ``<sweep_dir>/best.json`` and returns it, every
+    job, and a Markdown table of the sweep. Test scores are reported, never
+    used."""
+    jobs = load_sweep(sweep_dir, monitor)
+    best = max(jobs, key=lambda job: job.val)
+    lines = [
+        f"| job | overrides | seeds | val {monitor} | test {monitor} | best epochs |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    lines += [
+        f"| {job.job}{' (selected)' if job is best else ''} | "
+        f"{' '.join(job.overrides) or '-'} | {job.seeds} | {job.val:.4f} | "
+        f"{job.test:.4f} | {', '.join(map(str, job.best_epochs))} |"
+        for job in jobs
+    ]
+    Path(sweep_dir, "best.json").write_text(
+        json.dumps(
+            {"monitor": monitor, "selected_on": "validation", **asdict(best)}, indent=2
+        )
+        + "\n"
+    )
+    return best, jobs, "\n".join(lines)
