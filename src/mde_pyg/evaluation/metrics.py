@@ -194,6 +194,117 @@ def available_memory_bytes() -> int | None:
         return None
 
 
+def _csr_from_keys(
+    exclude_key: Tensor, num_users: int, num_items: int
+) -> tuple[Tensor, Tensor]:
+    r"""CSR ``(ptr, item)`` of sorted unique keys ``user * num_items + item``
+    (sorted keys are grouped by user)."""
+    item = exclude_key % num_items
+    counts = torch.bincount(
+        torch.div(exclude_key, num_items, rounding_mode="floor"),
+        minlength=num_users,
+    )
+    ptr = torch.zeros(num_users + 1, dtype=torch.long, device=exclude_key.device)
+    torch.cumsum(counts, dim=0, out=ptr[1:])
+    return ptr, item
+
+
+def exclude_csr(
+    exclude_index: Tensor, num_users: int, num_items: int
+) -> tuple[Tensor, Tensor]:
+    r"""Each user's exclude items in CSR form, the structure
+    :func:`mask_exclude_` reads: the distinct exclude items of user ``u`` are
+    ``item[ptr[u]:ptr[u + 1]]``, ascending.
+
+    Args:
+        exclude_index (torch.Tensor): ``[2, E]`` (user, item) pairs, e.g. the
+            training interactions; duplicates are harmless. The result is on
+            its device.
+        num_users (int): Number of users.
+        num_items (int): Number of items.
+
+    Returns:
+        (torch.Tensor, torch.Tensor): ``ptr`` of shape ``[num_users + 1]`` and
+        ``item`` of shape ``[E_unique]``.
+    """
+    _check_index(exclude_index, "exclude_index", num_users, num_items)
+    exclude_index = exclude_index.to(torch.long)
+    key = _sorted_unique(exclude_index[0] * num_items + exclude_index[1])
+    return _csr_from_keys(key, num_users, num_items)
+
+
+def mask_exclude_(
+    scores: Tensor, users: Tensor, exclude_ptr: Tensor, exclude_item: Tensor
+) -> None:
+    r"""Sets the exclude items of every row of a score block to
+    :math:`-\infty`, in place.
+
+    Args:
+        scores (torch.Tensor): ``[B, num_items]`` scores, row ``b`` for user
+            ``users[b]``.
+        users (torch.Tensor): ``[B]`` user ids (long, on the scores' device).
+        exclude_ptr (torch.Tensor): CSR pointers of :func:`exclude_csr`.
+        exclude_item (torch.Tensor): CSR items of :func:`exclude_csr`.
+    """
+    if exclude_item.numel() == 0:
+        return
+    start = exclude_ptr[users]
+    count = exclude_ptr[users + 1] - start
+    total = int(count.sum())
+    if total == 0:
+        return
+    row = torch.repeat_interleave(
+        torch.arange(users.numel(), device=scores.device), count, output_size=total
+    )
+    # Position of every masked pair inside `exclude_item`: the user's CSR
+    # start plus the pair's offset within the user's segment.
+    seg_start = torch.cumsum(count, dim=0) - count
+    offset = torch.arange(total, device=scores.device) - seg_start[row]
+    col = exclude_item[start[row] + offset]
+    scores.index_put_((row, col), scores.new_full((1,), float("-inf")))
+
+
+def stable_topk(scores: Tensor, k: int) -> Tensor:
+    r"""The top-:math:`K` item indices of every row of a (masked) score block,
+    ties broken by lower item index, exactly as a stable descending sort.
+
+    Args:
+        scores (torch.Tensor): ``[B, num_items]`` scores.
+        k (int): Number of items per row.
+
+    Returns:
+        torch.Tensor: ``[B, min(k, num_items)]`` item indices, best first.
+
+    Raises:
+        ValueError: if a NaN score could reach the top :math:`K`.
+    """
+    width = min(k, scores.size(1))
+    # One extra candidate tells whether the K-th score is tied with an
+    # item outside the top-K (then `topk` may have picked the wrong one).
+    extra = min(width + 1, scores.size(1))
+    # `topk` orders equal scores arbitrarily (and `sorted=False` not at
+    # all): sort the small block by item ascending, then stably by score
+    # descending, which is the stable-sort order of these candidates.
+    value, index = torch.topk(scores, extra, dim=1, sorted=False)
+    if torch.isnan(value).any():
+        # NaN ranks above everything in `topk`, so one always shows here.
+        raise ValueError("'scores' contains NaN values")
+    index, perm = index.sort(dim=1)
+    value = value.gather(1, perm)
+    value, perm = value.sort(dim=1, descending=True, stable=True)
+    index = index.gather(1, perm)
+
+    boundary_tie = value[:, width] == value[:, width - 1] if extra > width else None
+    index = index[:, :width]
+    if boundary_tie is not None and bool(boundary_tie.any()):
+        # Rare (ties at the cut-off, or fewer unmasked items than K): a
+        # full stable sort of those rows only.
+        rows = boundary_tie.nonzero().view(-1)
+        full = scores[rows].sort(dim=1, descending=True, stable=True).indices
+        index[rows] = full[:, :width]
+    return index
+
+
 class RankingMetrics:
     r"""Accumulates full-ranking top-:math:`K` metrics (Recall, NDCG,
     Precision, MAP and HitRate, see :mod:`mde_pyg.evaluation.metrics`) over
@@ -274,14 +385,9 @@ class RankingMetrics:
         self._hit_key = target_key
 
         # Exclude items grouped by user (CSR): `_exclude_item[ptr[u]:ptr[u+1]]`.
-        # Keys are sorted, hence grouped by user.
-        self._exclude_item = exclude_key % num_items
-        counts = torch.bincount(
-            torch.div(exclude_key, num_items, rounding_mode="floor"),
-            minlength=num_users,
+        self._exclude_ptr, self._exclude_item = _csr_from_keys(
+            exclude_key, num_users, num_items
         )
-        self._exclude_ptr = torch.zeros(num_users + 1, dtype=torch.long, device=device)
-        torch.cumsum(counts, dim=0, out=self._exclude_ptr[1:])
 
         # IDCG for n relevant items, n = 0..max_k (entry 0 is never used since
         # only users with targets are scored).
@@ -331,51 +437,12 @@ class RankingMetrics:
     # ---------------------------------------------------------------- ranking
     def _mask_(self, scores: Tensor, users: Tensor) -> None:
         r"""Sets the exclude items of every row to :math:`-\infty`, in place."""
-        if self._exclude_item.numel() == 0:
-            return
-        start = self._exclude_ptr[users]
-        count = self._exclude_ptr[users + 1] - start
-        total = int(count.sum())
-        if total == 0:
-            return
-        row = torch.repeat_interleave(
-            torch.arange(users.numel(), device=scores.device), count, output_size=total
-        )
-        # Position of every masked pair inside `_exclude_item`: the user's CSR
-        # start plus the pair's offset within the user's segment.
-        seg_start = torch.cumsum(count, dim=0) - count
-        offset = torch.arange(total, device=scores.device) - seg_start[row]
-        col = self._exclude_item[start[row] + offset]
-        scores.index_put_((row, col), scores.new_full((1,), float("-inf")))
+        mask_exclude_(scores, users, self._exclude_ptr, self._exclude_item)
 
     def _topk(self, scores: Tensor) -> Tensor:
-        r"""The top-:math:`K` item indices of every row of a masked block, ties
-        broken by lower item index, exactly as a stable descending sort."""
-        width = min(self.max_k, scores.size(1))
-        # One extra candidate tells whether the K-th score is tied with an
-        # item outside the top-K (then `topk` may have picked the wrong one).
-        extra = min(width + 1, scores.size(1))
-        # `topk` orders equal scores arbitrarily (and `sorted=False` not at
-        # all): sort the small block by item ascending, then stably by score
-        # descending, which is the stable-sort order of these candidates.
-        value, index = torch.topk(scores, extra, dim=1, sorted=False)
-        if torch.isnan(value).any():
-            # NaN ranks above everything in `topk`, so one always shows here.
-            raise ValueError("'scores' contains NaN values")
-        index, perm = index.sort(dim=1)
-        value = value.gather(1, perm)
-        value, perm = value.sort(dim=1, descending=True, stable=True)
-        index = index.gather(1, perm)
-
-        boundary_tie = value[:, width] == value[:, width - 1] if extra > width else None
-        index = index[:, :width]
-        if boundary_tie is not None and bool(boundary_tie.any()):
-            # Rare (ties at the cut-off, or fewer unmasked items than K): a
-            # full stable sort of those rows only.
-            rows = boundary_tie.nonzero().view(-1)
-            full = scores[rows].sort(dim=1, descending=True, stable=True).indices
-            index[rows] = full[:, :width]
-        return index
+        r"""The top-:math:`\max(K)` items of every row of a masked block
+        (:func:`stable_topk`)."""
+        return stable_topk(scores, self.max_k)
 
     # ---------------------------------------------------------------- updates
     def _check_block(self, scores: Tensor, users: Tensor) -> Tensor:

@@ -10,7 +10,9 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
+from mde_pyg.data.hetero import split_edge_index
 from mde_pyg.data.sampler import BPRBatch
+from mde_pyg.inference import check_users, recommend_from_embeddings
 
 __all__ = ["BPRBatch", "Recommender", "bpr_loss"]
 
@@ -82,6 +84,63 @@ class Recommender(torch.nn.Module):
         """Final embeddings for evaluation: computed once, then every user
         chunk is scored against them."""
         return self.forward(data)
+
+    @torch.no_grad()
+    def recommend(
+        self,
+        data: HeteroData,
+        users: Tensor,
+        k: int = 10,
+        exclude_seen: bool = True,
+        chunk_size: int | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        r"""The top-:math:`K` items of :obj:`users`: the exact full ranking of
+        :meth:`embeddings` by dot product, in blocks of :obj:`chunk_size`
+        users, on the embeddings' device.
+
+        Masking and ties are those of the evaluation
+        (:mod:`mde_pyg.evaluation.metrics`): with :obj:`exclude_seen`, a
+        user's training items (``split_edge_index(data, "train")``) are never
+        recommended, and among equal scores the lower item id ranks first.
+        If :obj:`k` exceeds the items a user can be recommended, the tail of
+        the user's row is padded with item id ``-1`` and score
+        :math:`-\infty`. Ids are internal ids (row ``i`` of the embeddings).
+        See :func:`mde_pyg.inference.recommend_from_embeddings`.
+
+        Args:
+            data (HeteroData): The data the model reads (with its graphs).
+            users (torch.Tensor): ``[B]`` integer user ids.
+            k (int, optional): Items per user. (default: :obj:`10`)
+            exclude_seen (bool, optional): Never recommend a user's training
+                items. (default: :obj:`True`)
+            chunk_size (int, optional): Users scored at once; by default a
+                block of at most 8 MiB of scores on CPU and 256 MiB
+                elsewhere. (default: :obj:`None`)
+
+        Returns:
+            (torch.Tensor, torch.Tensor): item ids (``long``) and scores,
+            best first.
+
+        Shapes:
+            - **input:** users :math:`(B)`
+            - **output:** item ids :math:`(B, K)`, scores :math:`(B, K)`
+
+        Raises:
+            ValueError: if :obj:`users` is not a 1-D integer tensor or holds
+                an id out of range (the message names it), or :obj:`k` is
+                not a positive integer.
+        """
+        # Validated before the forward pass, which may be expensive.
+        check_users(users, self.num_users)
+        user_emb, item_emb = self.embeddings(data)
+        return recommend_from_embeddings(
+            user_emb,
+            item_emb,
+            users,
+            k=k,
+            exclude_index=split_edge_index(data, "train") if exclude_seen else None,
+            chunk_size=chunk_size,
+        )
 
     def __repr__(self) -> str:
         return (
