@@ -12,8 +12,9 @@ graphs, with GPU memory peaks.
    model=<name>`` on the built-in synthetic data for ``--epochs`` epochs on
    ``--device`` (through :func:`mde_pyg.cli.train_one`, with checkpoints),
    then one more epoch resumed from that checkpoint **on the CPU** (a run
-   saved on the GPU resumes on a machine without one). A failure is a row
-   with its error, not an abort.
+   saved on the GPU resumes on a machine without one), then ``load_run`` on
+   the CPU and ``recommend``. A failure is a row with its error, not an
+   abort.
 2. **Speed**: :mod:`speed` (``benchmarks/speed.py``) with ``--device`` on the
    ``baby_placeholder`` and ``sports_placeholder`` folders, which
    ``benchmarks/prepare_data.py --quick`` makes from the shared data's
@@ -53,6 +54,7 @@ from hydra import compose, initialize_config_module
 import prepare_data
 import speed
 from common import machine
+from mde_pyg import load_run
 from mde_pyg.cli import train_one
 from mde_pyg.training import resolve_device
 from mde_pyg.training.trainer import device_name
@@ -128,7 +130,11 @@ def smoke(name: str, device: str, epochs: int, work: Path) -> dict[str, Any]:
                 ],
             )
         resumed = train_one(cfg, 0, work)
-        row["cpu_resume"] = f"ok ({resumed.epochs_run} epochs)"
+        # The run folder loads on the CPU and recommends.
+        model, data, _ = load_run(work, device="cpu")
+        items, _ = model.recommend(data, torch.arange(10), k=5)
+        shape = tuple(items.shape)
+        row["cpu_resume"] = f"ok ({resumed.epochs_run} epochs; recommend {shape})"
     except Exception as error:  # a row per failure, so every model is tried
         row.setdefault("status", "failed")
         row.setdefault("cpu_resume", "-")

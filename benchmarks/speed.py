@@ -137,6 +137,7 @@ def model_kwargs(name: str) -> tuple[str, dict[str, Any], dict[str, Any], str]:
     kwargs = OmegaConf.to_container(section, resolve=True)
     kwargs.pop("_target_", None)
     graphs = kwargs.pop("graphs", None) or {}
+    kwargs.pop("trainer", None)  # the trainer settings a model asks for
     source = f"conf/model/{config.name}"
     if options:
         source += " + " + " ".join(f"{k}={v}" for k, v in options.items())

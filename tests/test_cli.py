@@ -44,7 +44,7 @@ def test_every_model_config_instantiates(model):
 def test_every_trainer_config_instantiates(trainer):
     cfg = compose_cfg([f"trainer={trainer}", "model=lightgcn", *SMALL])
     data = build_data(cfg)
-    kwargs = OmegaConf.to_container(cfg.trainer)
+    kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer = Trainer(
         build_model(cfg, data), data, **{**kwargs, "k": tuple(kwargs["k"])}
     )
@@ -116,6 +116,8 @@ def test_train_command_end_to_end(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "valid: recall@10=" in proc.stdout and "test: recall@10=" in proc.stdout
+    assert f"run folder: {out}" in proc.stdout
+    assert (out / "training_curve.png").is_file() and (out / "config.yaml").is_file()
     payload = json.loads((out / "results.json").read_text())
     assert payload["versions"]["mde_pyg"] == mde_pyg.__version__
     assert payload["config"]["model"]["num_layers"] == 2
@@ -252,3 +254,78 @@ def test_unknown_graph_option_fails_clearly():
     cfg = compose_cfg(["model=mde", "+model.graphs.knn=3", *SMALL])
     with pytest.raises(ConfigError, match="Unknown key 'model.graphs.knn'"):
         build_data(cfg)
+
+
+def test_seeds_are_labelled(tmp_path):
+    out = tmp_path / "run"
+    proc = run_cli(
+        [
+            "train",
+            "model=lightgcn",
+            "trainer=quick",
+            "trainer.max_epochs=1",
+            *SMALL,
+            "seeds=[3,4]",
+            f"output_dir={out}",
+            f"hydra.run.dir={out}",
+        ],
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "== seed 3 (1 of 2)" in proc.stdout and "== seed 4 (2 of 2)" in proc.stdout
+    assert "test over seeds [3, 4]:" in proc.stdout
+    assert (out / "seed_4" / "results.json").is_file()
+
+
+def test_a_sweep_ends_by_selecting_on_validation(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_cli(
+        [
+            "train",
+            "-m",
+            "model=lightgcn",
+            "trainer=quick",
+            "trainer.max_epochs=1",
+            *SMALL,
+            "model.reg_weight=1e-2,1e-4",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "selected on validation recall@20: job" in proc.stdout
+    best = json.loads((sweep / "best.json").read_text())
+    assert best["selected_on"] == "validation"
+    assert any(o.startswith("model.reg_weight=") for o in best["overrides"])
+    again = run_cli(["select", str(sweep)], tmp_path)
+    assert again.returncode == 0 and f"job {best['job']}" in again.stdout
+
+
+def test_a_model_config_brings_the_trainer_settings_it_needs():
+    resolved = OmegaConf.to_container(
+        compose_cfg(["model=lattice"]).trainer, resolve=True
+    )
+    assert (resolved["lr_decay"], resolved["lr_decay_every"]) == (0.96, 50)
+    override = compose_cfg(["model=lattice", "trainer.lr_decay=1.0"])
+    assert OmegaConf.to_container(override.trainer, resolve=True)["lr_decay"] == 1.0
+    mde = OmegaConf.to_container(compose_cfg(["model=mde"]).trainer, resolve=True)
+    assert mde["lr_decay"] == 1.0
+
+
+def test_help_imports_neither_torch_nor_hydra():
+    probe = (
+        "import sys\n"
+        "from mde_pyg.command import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0\n"
+        "heavy = [m for m in ('torch', 'torch_geometric', 'hydra')\n"
+        "         if m in sys.modules]\n"
+        "print('heavy:', heavy)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "usage: mde-pyg" in proc.stdout and "heavy: []" in proc.stdout

@@ -15,9 +15,11 @@ checkpoints are read without unpickling anything but tensors and plain data
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -27,35 +29,32 @@ import hydra
 import numpy as np
 import torch
 import torch_geometric
+from hydra.experimental.callback import Callback
 from hydra.utils import get_method, instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 from torch_geometric.data import HeteroData
 
 import mde_pyg
+from mde_pyg import inference
+from mde_pyg.command import USAGE
 from mde_pyg.config import ConfigError, check_kwargs
 from mde_pyg.data import features
 from mde_pyg.data.dataset import file_digest
 from mde_pyg.data.errors import DatasetError
 from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
+from mde_pyg.data.prepare import prepare_main
 from mde_pyg.models.base import Recommender
 from mde_pyg.training import (
     CheckpointError,
     Trainer,
     format_summary,
-    load_checkpoint,
     seed_everything,
     summarize,
 )
+from mde_pyg.training.selection import select_best
+from mde_pyg.training.trainer import resolve_device
 
 CONFIG_MODULE = "mde_pyg.conf"
-USAGE = """usage: mde-pyg {train,evaluate,info,encode-text} ...
-
-  mde-pyg train [KEY=VALUE ...] [-m]   train a model (Hydra overrides, e.g.
-                                       model=lightgcn dataset=baby seed=1)
-  mde-pyg evaluate RUN_DIR             metrics of a finished run's best checkpoint
-  mde-pyg info [KEY=VALUE ...]         versions and dataset statistics
-  mde-pyg encode-text ITEMS --out F    encode item text into F (-h for options)
-"""
 _USER_ERRORS = (
     ConfigError,
     DatasetError,
@@ -90,6 +89,12 @@ def versions() -> dict[str, str]:
         "python": platform.python_version(),
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
     }
+
+
+def local_path(path: str) -> str:
+    """``path`` with ``~`` expanded, relative to the directory the command
+    was started from (not Hydra's run folder)."""
+    return to_absolute_path(os.path.expanduser(path))
 
 
 def _config_targets(node: Any, where: str = "") -> Iterator[tuple[str, Any]]:
@@ -149,7 +154,7 @@ def _dataset_files(cfg: DictConfig) -> list[Path]:
     folder = cfg.get("folder")
     if folder is None:
         return []
-    folder = Path(to_absolute_path(folder))
+    folder = Path(local_path(folder))
     name = cfg.get("name") or folder.name
     return [folder / f"{name}.inter", *sorted(folder.glob("*_feat.npy"))]
 
@@ -179,13 +184,16 @@ def build_dataset(cfg: DictConfig) -> HeteroData:
     section = OmegaConf.to_container(cfg.dataset, resolve=True)
     check_kwargs("dataset", section, section["_target_"])
     if section.get("folder") is not None:
-        section["folder"] = to_absolute_path(section["folder"])
+        section["folder"] = local_path(section["folder"])
     return instantiate(section)
 
 
 def _model_section(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``cfg.model`` without its ``graphs`` options, and those options."""
+    """``cfg.model`` without its ``graphs`` options and the trainer settings
+    it asks for (``trainer``, read by ``conf/trainer``), and the ``graphs``
+    options."""
     section = OmegaConf.to_container(cfg.model, resolve=True)
+    section.pop("trainer", None)
     return section, section.pop("graphs", None) or {}
 
 
@@ -196,7 +204,7 @@ def add_graphs(cfg: DictConfig, data: HeteroData) -> HeteroData:
     model_cls = get_method(section["_target_"]).__self__
     check_kwargs("model.graphs", options, model_cls.graph_transform)
     if options.get("cache_dir") is not None:
-        options["cache_dir"] = to_absolute_path(options["cache_dir"])
+        options["cache_dir"] = local_path(options["cache_dir"])
     return model_cls.graph_transform(**options)(data)
 
 
@@ -262,13 +270,16 @@ def train_one(cfg: DictConfig, seed: int, output_dir: Path) -> Any:
 def run_train(cfg: DictConfig) -> float:
     """Trains one seed, or every seed of ``cfg.seeds``, and returns the mean
     validation Recall@20 (the value a sweep optimises: never a test score)."""
-    output_dir = Path(to_absolute_path(cfg.output_dir))
+    output_dir = Path(local_path(cfg.output_dir))
     if cfg.seeds is None:
         result = train_one(cfg, int(cfg.seed), output_dir)
+        print(f"run folder: {output_dir}")
         return result.best_val[cfg.trainer.monitor]
-    results = [
-        train_one(cfg, int(seed), output_dir / f"seed_{seed}") for seed in cfg.seeds
-    ]
+    results = []
+    for i, seed in enumerate(cfg.seeds):
+        print(f"== seed {seed} ({i + 1} of {len(cfg.seeds)})", flush=True)
+        results.append(train_one(cfg, int(seed), output_dir / f"seed_{seed}"))
+    print(f"run folder: {output_dir} (one seed_<k>/ per seed)")
     for name, metrics in (
         ("valid", [r.best_val for r in results]),
         ("test", [r.test for r in results]),
@@ -277,6 +288,38 @@ def run_train(cfg: DictConfig) -> float:
             f"{name} over seeds {list(cfg.seeds)}: {format_summary(summarize(metrics))}"
         )
     return float(np.mean([r.best_val[cfg.trainer.monitor] for r in results]))
+
+
+def run_select(argv: list[str]) -> None:
+    """The ``mde-pyg select`` command."""
+    parser = argparse.ArgumentParser(
+        prog="mde-pyg select",
+        description="Print the jobs of a `mde-pyg train -m` sweep and select the "
+        "best on the validation metric (test scores are shown, never used); "
+        "writes SWEEP_DIR/best.json.",
+    )
+    parser.add_argument("sweep_dir", help="the sweep folder (multirun/<date>/<time>)")
+    parser.add_argument("--monitor", default="recall@20", help="validation metric")
+    args = parser.parse_args(argv)
+    print_selection(args.sweep_dir, args.monitor)
+
+
+def print_selection(sweep_dir: str | Path, monitor: str) -> None:
+    best, _, table = select_best(sweep_dir, monitor)
+    print(table)
+    print(
+        f"selected on validation {monitor}: job {best.job} "
+        f"({' '.join(best.overrides) or 'no overrides'}), val {best.val:.4f}; "
+        f"written to {Path(sweep_dir) / 'best.json'}"
+    )
+
+
+class SelectBestCallback(Callback):
+    """Ends every ``mde-pyg train -m`` sweep by selecting its best setting on
+    validation (see :func:`mde_pyg.training.selection.select_best`)."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        print_selection(config.hydra.sweep.dir, config.trainer.monitor)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://mde_pyg.conf", config_name="config")
@@ -323,25 +366,14 @@ def run_info(overrides: list[str]) -> None:
 
 
 def run_evaluate(run_dir: str) -> None:
-    run_dir = Path(run_dir)
-    cfg = load_run_config(run_dir)
-    best = load_checkpoint(run_dir / "checkpoints" / "best.pt")
-    data = build_data(cfg)
-    model = build_model(cfg, data)
-    try:
-        model.load_state_dict(best["model"])
-    except RuntimeError as error:
-        raise CheckpointError(
-            f"{run_dir / 'checkpoints' / 'best.pt'} does not fit the model of "
-            f"{run_dir}'s config: {str(error).splitlines()[0]}"
-        ) from None
+    model, data, cfg = inference.load_run(run_dir, device="auto")
     trainer = Trainer(
         model,
         data,
         seed=None,
         verbose=False,
         k=tuple(cfg.trainer.k),
-        device=cfg.trainer.get("device", "auto"),
+        device=str(next(model.parameters()).device),
     )
     for split in ("val", "test"):
         metrics = trainer.evaluate(split)
@@ -408,12 +440,121 @@ def run_encode_text(argv: list[str]) -> None:
     )
 
 
+def _device_option(name: str) -> torch.device:
+    """The ``--device`` of ``recommend`` and ``export``."""
+    try:
+        return resolve_device(name)
+    except (RuntimeError, ValueError) as error:
+        raise ConfigError(f"--device {name}: {error}") from None
+
+
+_IDS_NOTE = (
+    "Users and items are internal ids (row i of the run's dataset): the "
+    "package's datasets carry no map back to raw ids."
+)
+
+
+def run_recommend(argv: list[str]) -> None:
+    """The ``mde-pyg recommend`` command."""
+    parser = argparse.ArgumentParser(
+        prog="mde-pyg recommend",
+        description="Recommend items with the best checkpoint of a finished run: "
+        "the exact full ranking by dot product of the final embeddings, without "
+        "each user's training items, ties broken by the lower item id. " + _IDS_NOTE,
+    )
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a `mde-pyg train` run")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--users", help="internal user ids, comma-separated: 0,5,7")
+    who.add_argument(
+        "--users-file",
+        metavar="F",
+        help="file of internal user ids, separated by commas or whitespace "
+        "('#' comments)",
+    )
+    who.add_argument("--all", action="store_true", help="every user")
+    parser.add_argument("--k", type=int, default=10, help="items per user (10)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="recs.csv: user,rank,item,score rows; recs.jsonl: one "
+        '{"user", "items", "scores"} object per user; recs.parquet: the csv '
+        "rows (needs pandas and pyarrow). A user with fewer than k unseen "
+        "items gets fewer.",
+    )
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
+    args = parser.parse_args(argv)
+    source = "--users" if args.users is not None else args.users_file
+    try:
+        inference.output_format(args.out)
+        if args.k <= 0:
+            raise ValueError(f"--k must be a positive integer (got {args.k})")
+        if not args.all:
+            text = args.users
+            if args.users_file is not None:
+                text = Path(args.users_file).read_text()
+            users = inference.parse_user_ids(text, source)
+    except (ImportError, ValueError) as error:
+        raise ConfigError(str(error)) from None
+    model, data, _ = inference.load_run(args.run_dir, _device_option(args.device))
+    if args.all:
+        users = torch.arange(model.num_users)
+    else:
+        try:
+            users = inference.check_users(users, model.num_users)
+        except ValueError as error:
+            raise ConfigError(f"{source}: {error}") from None
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rrecommend: {done}/{total} users", end="", file=sys.stderr)
+
+    show_progress = args.all and sys.stderr.isatty()
+    user_emb, item_emb = model.embeddings(data)
+    items, scores = inference.recommend_from_embeddings(
+        user_emb,
+        item_emb,
+        users,
+        k=args.k,
+        exclude_index=split_edge_index(data, "train"),
+        progress=progress if show_progress else None,
+    )
+    if show_progress:
+        print(file=sys.stderr)
+    rows = inference.write_recommendations(args.out, users, items, scores)
+    print(
+        f"{args.out}: {rows} recommendations for {users.numel()} users "
+        f"(top {args.k}, internal ids)"
+    )
+
+
+def run_export(argv: list[str]) -> None:
+    """The ``mde-pyg export`` command."""
+    parser = argparse.ArgumentParser(
+        prog="mde-pyg export",
+        description="Write the final embeddings of a finished run's best "
+        "checkpoint: DIR/user_embeddings.npy and DIR/item_embeddings.npy (row i "
+        "is id i; items are scored by the dot product) and DIR/ids.json. " + _IDS_NOTE,
+    )
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a `mde-pyg train` run")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
+    args = parser.parse_args(argv)
+    model, data, _ = inference.load_run(args.run_dir, _device_option(args.device))
+    paths = inference.export_embeddings(model, data, args.out)
+    print(
+        f"{args.out}: {model.num_users} users and {model.num_items} items "
+        f"({', '.join(path.name for path in paths)})"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         sys.exit(0 if argv else 2)
     command, rest = argv[0], argv[1:]
+    # torch flags every CSR adjacency as a beta feature; a user can do nothing
+    # about it, so the command line does not show it.
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
     if command == "train":
         sys.argv = [f"{sys.argv[0]} train", *rest]
         train_app()
@@ -425,8 +566,16 @@ def main(argv: list[str] | None = None) -> None:
             if len(rest) != 1:
                 raise ConfigError("usage: mde-pyg evaluate RUN_DIR")
             run_evaluate(rest[0])
+        elif command == "select":
+            run_select(rest)
+        elif command == "prepare":
+            prepare_main(rest)
         elif command == "encode-text":
             run_encode_text(rest)
+        elif command == "recommend":
+            run_recommend(rest)
+        elif command == "export":
+            run_export(rest)
         else:
             print(f"error: unknown command '{command}'\n{USAGE}", file=sys.stderr)
             sys.exit(2)

@@ -16,6 +16,8 @@ USAGE = """usage: mde-pyg {train,evaluate,select,recommend,export,info,encode-te
   mde-pyg recommend RUN_DIR --users 0,5,7 --out recs.csv
                                        top-k items per user (-h for options)
   mde-pyg export RUN_DIR --out DIR     final user and item embeddings (.npy)
+  mde-pyg prepare NAME ... [--root D]  build a real dataset by name (ml100k, baby,
+                                       sports, ...) into ~/.cache/mde_pyg/datasets
   mde-pyg info [KEY=VALUE ...]         versions and dataset statistics
   mde-pyg encode-text ITEMS --out F    encode item text into F (-h for options)
 """

@@ -352,6 +352,8 @@ def test_configs_compose_with_the_published_grid_and_schedule():
     model = OmegaConf.to_container(cfg.model)
     assert model["_target_"] == "mde_pyg.models.LATTICE.from_data"
     graphs = model.pop("graphs")
+    # The trainer settings the model asks for: the reference schedule.
+    assert model.pop("trainer") == {"lr_decay": 0.96, "lr_decay_every": 50}
     check_kwargs(
         "model",
         model,

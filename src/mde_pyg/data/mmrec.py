@@ -385,6 +385,31 @@ def feature_paths(
     return {m: folder / f"{m}{FEATURE_SUFFIX}" for m in modalities}
 
 
+def _missing_folder_message(folder: Path) -> str:
+    """The error message for a dataset folder that does not exist, with
+    the fix: set ``dataset.folder`` when it was never set (Hydra's ``???``,
+    made absolute), run ``mde-pyg prepare`` for a built-in dataset's folder.
+
+    Args:
+        folder (Path): The folder that does not exist.
+    """
+    if folder.name == "???":
+        return (
+            "dataset.folder is not set: set dataset.folder=/path/to/folder (a "
+            "folder with <name>.inter and <modality>_feat.npy files)"
+        )
+    # Imported here: prepare.py reads .inter files with this module.
+    from mde_pyg.data.prepare import DATA_ENV, DATASETS
+
+    message = f"{folder}: dataset folder not found"
+    if folder.name in DATASETS:
+        message += (
+            f": run 'mde-pyg prepare {folder.name}' first (or set "
+            f"data_root=... / {DATA_ENV})"
+        )
+    return message
+
+
 def load_mmrec(
     folder: str | Path,
     name: str | None = None,
@@ -403,7 +428,7 @@ def load_mmrec(
     users.
 
     Args:
-        folder (str or Path): The dataset folder.
+        folder (str or Path): The dataset folder (``~`` is expanded).
         name (str, optional): Reads ``<folder>/<name>.inter``; defaults to
             the folder's name, with a :class:`UserWarning` that names the
             folder's other ``.inter`` files if there are any.
@@ -416,13 +441,14 @@ def load_mmrec(
             mapping, overriding ``modalities``. (default: :obj:`None`)
 
     Raises:
-        DatasetError: for a missing folder or file, a malformed ``.inter``
-            (see :func:`read_inter`), feature rows that do not match the item
-            count, NaN/Inf features, or an empty split.
+        DatasetError: for a missing folder (for a built-in dataset's folder,
+            the message says to run ``mde-pyg prepare <name>``) or file, a
+            malformed ``.inter`` (see :func:`read_inter`), feature rows that
+            do not match the item count, NaN/Inf features, or an empty split.
     """
-    folder = Path(folder)
+    folder = Path(folder).expanduser()
     if not folder.is_dir():
-        raise DatasetError(f"{folder}: dataset folder not found")
+        raise DatasetError(_missing_folder_message(folder))
     inter_path = folder / f"{name or folder.name}.inter"
     others = sorted(p.name for p in folder.glob("*.inter") if p != inter_path)
     if others and not inter_path.exists():
