@@ -497,7 +497,7 @@ def run_recommend(argv: list[str]) -> None:
         raise ConfigError(str(error)) from None
     model, data, _ = inference.load_run(args.run_dir, _device_option(args.device))
     if args.all:
-        users = torch.arange(model.num_users)
+        users = torch.arange(model.num_users, device="cpu")
     else:
         try:
             users = inference.check_users(users, model.num_users)

@@ -2,6 +2,7 @@ from mde_pyg.data.dataset import MMRecDataset, file_digest
 from mde_pyg.data.errors import DatasetError
 from mde_pyg.data.graphs import (
     bipartite_norm,
+    degree_sensitive_pruning,
     knn_graph,
     to_adj,
     user_item_adjacency,
@@ -17,9 +18,14 @@ from mde_pyg.data.raw import (
 )
 from mde_pyg.data.sampler import BPRBatch, BPRSampler
 from mde_pyg.data.synthetic import make_synthetic
-from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
+from mde_pyg.data.transforms import (
+    AddMixedItemGraph,
+    AddModalityGraphs,
+    AddUserItemAdjacency,
+)
 
 __all__ = [
+    "AddMixedItemGraph",
     "AddModalityGraphs",
     "AddUserItemAdjacency",
     "BPRBatch",
@@ -28,6 +34,7 @@ __all__ = [
     "MMRecDataset",
     "bipartite_norm",
     "build_heterodata",
+    "degree_sensitive_pruning",
     "file_digest",
     "item_features",
     "k_core_filter",

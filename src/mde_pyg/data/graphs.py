@@ -436,3 +436,49 @@ def to_adj(
     return torch.sparse_csr_tensor(
         crow, col, value, (num_dst, num_src), device=row.device, check_invariants=False
     )
+
+
+def degree_sensitive_pruning(
+    edge_index: Tensor,
+    num_users: int,
+    num_items: int,
+    dropout: float,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    r"""FREEDOM's degree-sensitive edge pruning of the user-item graph: keeps
+    :math:`\lfloor (1 - \rho) |\mathcal{E}| \rfloor` of the training edges,
+    drawn without replacement with probability proportional to
+
+    .. math::
+        p_{u,i} \propto \frac{1}{\sqrt{\deg(u)} \sqrt{\deg(i)}},
+
+    so that edges between high-degree nodes are pruned most, and returns
+    them with their LightGCN weights on the *pruned* graph,
+    :math:`1/\sqrt{\widetilde{\deg}(u)\widetilde{\deg}(i)}` (see
+    :func:`bipartite_norm`). The draw is :func:`torch.multinomial` (as the
+    reference code), from ``generator`` if given.
+
+    Args:
+        edge_index (torch.Tensor): ``[2, E]`` training (user, item) pairs
+            without duplicates.
+        num_users (int): Number of users.
+        num_items (int): Number of items.
+        dropout (float): :math:`\rho \in [0, 1)`, the fraction of edges
+            pruned; at least one edge is kept.
+        generator (torch.Generator, optional): The random stream, on the
+            device of ``edge_index``. (default: :obj:`None`, the global one)
+
+    :rtype: (:class:`torch.Tensor`, :class:`torch.Tensor`): ``[2, E']`` kept
+        (user, item) pairs (in the order drawn) and their :obj:`float32`
+        weights.
+    """
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"'dropout' must be in [0, 1) (got {dropout})")
+    num_edges = edge_index.size(1)
+    if num_edges == 0:
+        raise ValueError("'edge_index' has no edges to prune")
+    num_keep = max(1, int(num_edges * (1.0 - dropout)))
+    probability = bipartite_norm(edge_index, num_users, num_items)
+    kept = torch.multinomial(probability, num_keep, generator=generator)
+    kept_index = edge_index[:, kept]
+    return kept_index, bipartite_norm(kept_index, num_users, num_items)

@@ -31,6 +31,8 @@ CO_INTERACTS = (USER, "co_interacts", USER)
 #: The user-item graph with LATTICE's normalisation D^-1 (A + I).
 INTERACTS_MEAN = (USER, "interacts_mean", ITEM)
 REV_INTERACTS_MEAN = (ITEM, "rev_interacts_mean", USER)
+#: FREEDOM's frozen item-item graph, mixed from every modality's k-NN graph.
+MM_SIM = (ITEM, "mm_sim", ITEM)
 FEATURE_PREFIX = "x_"
 SPLITS = ("train", "val", "test")
 

@@ -11,6 +11,7 @@ num_sources]``, what a training step multiplies with) and its transpose
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -18,6 +19,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 from torch_geometric.typing import EdgeType
+from torch_geometric.utils import coalesce
 
 from mde_pyg.data.graph_cache import GraphCache
 from mde_pyg.data.graphs import (
@@ -30,6 +32,7 @@ from mde_pyg.data.graphs import (
 from mde_pyg.data.hetero import (
     INTERACTS,
     ITEM,
+    MM_SIM,
     REV_INTERACTS,
     USER,
     item_features,
@@ -256,4 +259,148 @@ class AddModalityGraphs(BaseTransform):
             f"{self.__class__.__name__}(k={self.k}, user_k={self.user_k}, "
             f"weighted={self.weighted}, user_graph={self.user_graph}, "
             f"chunk_size={self.chunk_size})"
+        )
+
+
+#: Modality weights of :class:`AddMixedItemGraph`: a mapping, or a function of
+#: the data's modality names returning one.
+ModalityWeights = Mapping[str, float] | Callable[[list[str]], Mapping[str, float]]
+
+
+class AddMixedItemGraph(BaseTransform):
+    r"""Adds one item-item graph mixed from the :math:`k`-NN graphs of all
+    modalities: FREEDOM's frozen graph (`"A Tale of Two Graphs: Freezing and
+    Denoising Graph Structures for Multimodal Recommendation"
+    <https://arxiv.org/abs/2211.06924>`_).
+
+    For every item feature matrix ``x_<m>`` the cosine top-:math:`k` graph
+    :math:`\mathbf{A}_m` of :func:`~mde_pyg.data.graphs.knn_graph` (each
+    item keeps its :math:`k` most similar items, itself included; binary
+    weights by default, as FREEDOM) is symmetrically normalised by its row
+    sums, and the graphs are mixed with the modality weights :math:`w_m`:
+
+    .. math::
+        \mathbf{S} = \sum_m w_m \, \mathbf{D}_m^{-1/2} \mathbf{A}_m
+        \mathbf{D}_m^{-1/2}, \qquad
+        \mathbf{D}_m = \mathrm{diag}(\mathbf{A}_m \mathbf{1}),
+
+    (edges that several modalities share are summed). The result is stored
+    as ``data[item_type, relation, item_type]`` (by default
+    ``('item', 'mm_sim', 'item')``); item :math:`i` is the target of the
+    edges from its neighbours. The graph is frozen: it carries no gradient
+    to the features. A modality of weight :math:`0` is not built.
+
+    .. code-block:: python
+
+        from mde_pyg.data import make_synthetic
+        from mde_pyg.data.transforms import AddMixedItemGraph
+
+        data = AddMixedItemGraph(k=10, weights={"image": 0.1, "text": 0.9})(
+            make_synthetic()
+        )
+
+    Args:
+        k (int, optional): Neighbours per item (itself included).
+            (default: :obj:`10`)
+        weights (dict or callable, optional): ``{modality: w_m}`` naming
+            exactly the data's modalities, or a function of the list of
+            modality names returning such a mapping; :obj:`None` weighs all
+            modalities equally. (default: :obj:`None`)
+        weighted (bool, optional): Weight the edges of each modality's graph
+            by their similarity (else :math:`1`) before normalising.
+            (default: :obj:`False`)
+        chunk_size (int, optional): Rows per chunk of the similarity
+            computations. (default: :obj:`1024`)
+        cache_dir (str, optional): Folder of an on-disk cache of the
+            per-modality graphs, keyed by the features' content (see
+            :class:`~mde_pyg.data.graph_cache.GraphCache`); no caching if
+            :obj:`None`. (default: :obj:`None`)
+        item_type (str, optional): The item node type, whose ``x_<m>``
+            attributes are the features. (default: :obj:`"item"`)
+        relation (str, optional): The relation name the graph is stored
+            under. (default: :obj:`"mm_sim"`)
+    """
+
+    def __init__(
+        self,
+        k: int = 10,
+        weights: ModalityWeights | None = None,
+        weighted: bool = False,
+        chunk_size: int = 1024,
+        cache_dir: str | Path | None = None,
+        item_type: str = ITEM,
+        relation: str = MM_SIM[1],
+    ) -> None:
+        self.k = k
+        self.weights = weights
+        self.weighted = weighted
+        self.chunk_size = chunk_size
+        self.cache = GraphCache(cache_dir) if cache_dir is not None else None
+        self.item_type = item_type
+        self.relation = relation
+
+    def modality_weights(self, modalities: list[str]) -> dict[str, float]:
+        """The weight :math:`w_m` of every modality of ``modalities``."""
+        if not modalities:
+            raise ValueError(
+                f"AddMixedItemGraph needs item features 'x_<modality>' on "
+                f"'{self.item_type}' nodes (found none)"
+            )
+        weights = self.weights
+        if weights is None:
+            return {m: 1.0 / len(modalities) for m in modalities}
+        if callable(weights):
+            weights = weights(list(modalities))
+        weights = {str(m): float(w) for m, w in dict(weights).items()}
+        if set(weights) != set(modalities):
+            raise ValueError(
+                f"The modality weights {weights} must name exactly the data's "
+                f"modalities {list(modalities)}"
+            )
+        if any(w < 0 for w in weights.values()) or not any(weights.values()):
+            raise ValueError(f"The modality weights {weights} must be >= 0, not all 0")
+        return {m: weights[m] for m in modalities}
+
+    def item_graph(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The normalised cosine top-:math:`k` graph of the rows of ``x``."""
+
+        def build() -> tuple[Tensor, Tensor]:
+            return knn_graph(
+                x,
+                k=self.k,
+                chunk_size=self.chunk_size,
+                weighted=self.weighted,
+                normalization="sym",
+            )
+
+        if self.cache is None:
+            return build()
+        return self.cache.get_or_build(
+            x, self.k, build, weighted=self.weighted, normalization="sym"
+        )
+
+    @torch.no_grad()
+    def forward(self, data: HeteroData) -> HeteroData:
+        features = item_features(data, self.item_type)
+        weights = self.modality_weights(list(features))
+        indices, values = [], []
+        for modality, x in features.items():
+            if weights[modality] == 0.0:
+                continue
+            edge_index, edge_weight = self.item_graph(x)
+            indices.append(edge_index)
+            values.append(weights[modality] * edge_weight)
+        num_items = data[self.item_type].num_nodes
+        edge_index, edge_weight = coalesce(
+            torch.cat(indices, dim=1), torch.cat(values), num_items, reduce="sum"
+        )
+        edge_type = (self.item_type, self.relation, self.item_type)
+        store_graph(data, edge_type, edge_index, edge_weight)
+        return data
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}(k={self.k}, weights={self.weights}, "
+            f"weighted={self.weighted}, chunk_size={self.chunk_size}, "
+            f"relation='{self.relation}')"
         )

@@ -1,14 +1,19 @@
 from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss
+from mde_pyg.models.freedom import FREEDOM, freedom_modality_weights
 from mde_pyg.models.lattice import LATTICE
 from mde_pyg.models.lightgcn import LightGCN
 from mde_pyg.models.mde import MDE, MDELossWeights
+from mde_pyg.models.mgcn import MGCN
 
 __all__ = [
     "BPRBatch",
+    "FREEDOM",
     "LATTICE",
     "LightGCN",
     "MDE",
     "MDELossWeights",
+    "MGCN",
     "Recommender",
     "bpr_loss",
+    "freedom_modality_weights",
 ]

@@ -1,0 +1,341 @@
+r"""Parity of our MGCN and FREEDOM with the published code (MMRec, through
+``../shared/tools/mmrec_ref``) on the same MMRec-format folder, one fixed
+configuration each (MMRec's ``run.py`` settings: MGCN ``cl_loss=0.01``,
+FREEDOM ``dropout=0.8``, ``reg_weight=1e-4``; everything else the published
+defaults, as our ``conf/model/mgcn.yaml`` and ``freedom.yaml``).
+
+::
+
+    python benchmarks/prepare_data.py --datasets ml100k
+    MMREC_GIT=<git dir of enoche/MMRec> bash ../shared/tools/mmrec_ref/setup.sh
+    python benchmarks/parity.py                       # both models (resumable)
+    python benchmarks/parity.py --models freedom      # one model
+    python benchmarks/parity.py --epochs 2 --out /tmp/parity   # timing check
+    python benchmarks/parity.py --report-only
+
+Ours runs through :func:`mde_pyg.cli.train_one` (the ``mde-pyg train`` path,
+with ``dataset=mmrec``), theirs as a subprocess of ``mmrec_ref/run.py``; both
+at ``OMP_NUM_THREADS=1`` on the CPU, early stopping on validation Recall@20
+(patience 20), test metrics of the best validation epoch. MMRec reads only
+``image_feat.npy`` and ``text_feat.npy``: a folder with other modalities
+(``ml100k``: ``meta`` and ``text``) is copied to ``--work-dir`` with the
+non-text modality as ``image_feat.npy``. Our FREEDOM then weighs ``meta``
+0.1 and ``text`` 0.9 (:func:`mde_pyg.models.freedom_modality_weights`), as
+MMRec weighs its "image" and text graphs.
+
+Resumable: every finished run is
+``<out>/parity_runs/<dataset>_<model>_<impl>_seed<k>.json`` and is skipped
+when present; an unfinished run of ours resumes from its per-epoch
+checkpoint under ``--work-dir`` (MMRec's restarts). Rows are appended to
+``<out>/parity.csv`` as runs finish and ``<out>/parity.md`` is rewritten
+from all finished runs. Two processes can share the work, e.g. ``--impls
+mde_pyg`` and ``--impls mmrec`` side by side (one core each).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from common import machine, read_rows, save_row  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+MMREC_REF = ROOT.parent / "shared" / "tools" / "mmrec_ref"
+TMP = Path(os.environ.get("TMPDIR", "/tmp"))
+#: model -> (our conf/model option and overrides, MMRec model name).
+MODELS = {
+    "mgcn": (["model=mgcn", "model.cl_loss=0.01"], "MGCN"),
+    "freedom": (
+        ["model=freedom", "model.dropout=0.8", "model.reg_weight=1e-4"],
+        "FREEDOM",
+    ),
+}
+IMPLS = ("mde_pyg", "mmrec")
+FIELDS = [
+    "dataset",
+    "model",
+    "impl",
+    "seed",
+    "test_recall@10",
+    "test_recall@20",
+    "test_ndcg@10",
+    "test_ndcg@20",
+    "valid_recall@20",
+    "best_epoch",
+    "epochs_run",
+    "s_per_epoch",
+    "s_per_eval",
+    "wall_s",
+    "load",
+    "note",
+]
+METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
+
+
+def mmrec_folder(data: Path, name: str, work_dir: Path) -> Path:
+    """``data`` itself if it holds MMRec's feature names, else a copy in
+    ``work_dir`` with the non-text modality as ``image_feat.npy``."""
+    feats = sorted(p.name for p in data.glob("*_feat.npy"))
+    if set(feats) <= {"image_feat.npy", "text_feat.npy"}:
+        return data
+    others = [f for f in feats if f != "text_feat.npy"]
+    if len(others) != 1:
+        sys.exit(f"MMRec takes one non-text modality; {data} has {others}")
+    folder = work_dir / f"{name}_mmrec"
+    folder.mkdir(parents=True, exist_ok=True)
+    for src, dst in [
+        (f"{name}.inter", f"{name}.inter"),
+        (others[0], "image_feat.npy"),
+        ("text_feat.npy", "text_feat.npy"),
+    ]:
+        if (data / src).is_file() and not (folder / dst).is_file():
+            shutil.copy(data / src, folder / dst)
+    return folder
+
+
+def run_ours(
+    model: str, data: Path, name: str, seed: int, epochs: int | None, work_dir: Path
+) -> dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(1)
+    from mde_pyg.cli import compose_config, train_one
+
+    overrides, _ = MODELS[model]
+    run_dir = work_dir / f"{name}_{model}_mde_pyg_seed{seed}"
+    cfg = compose_config(
+        [
+            *overrides,
+            "dataset=mmrec",
+            f"dataset.folder={data}",
+            f"dataset.name={name}",
+            "trainer.device=cpu",
+            "trainer.verbose=false",
+            "checkpoint=true",
+            "resume=auto",
+            f"output_dir={run_dir}",
+            *([f"trainer.max_epochs={epochs}"] if epochs else []),
+        ]
+    )
+    start = time.time()
+    result = train_one(cfg, seed, run_dir)
+    history = result.history
+    return {
+        "test": {k: result.test[k] for k in METRICS},
+        "valid_recall@20": result.best_val["recall@20"],
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "s_per_epoch": sum(h["train_time"] for h in history) / len(history),
+        "s_per_eval": sum(h["eval_time"] for h in history) / len(history),
+        "wall_s": time.time() - start,
+    }
+
+
+def run_theirs(
+    model: str,
+    data: Path,
+    name: str,
+    seed: int,
+    epochs: int | None,
+    work_dir: Path,
+    python: str,
+) -> dict[str, Any]:
+    folder = mmrec_folder(data, name, work_dir)
+    out = work_dir / f"{name}_{model}_mmrec_seed{seed}.json"
+    cmd = [
+        python,
+        str(MMREC_REF / "run.py"),
+        "--model",
+        MODELS[model][1],
+        "--data",
+        str(folder),
+        "--inter",
+        f"{name}.inter",
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        *(["--epochs", str(epochs)] if epochs else []),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    res = json.loads(out.read_text())
+    return {
+        "test": res["test"],
+        "valid_recall@20": res["best_valid_recall@20"],
+        "best_epoch": res["best_epoch"],
+        "epochs_run": res["epochs_run"],
+        "s_per_epoch": res["mean_train_s_per_epoch"],
+        "s_per_eval": res["mean_valid_eval_s"],
+        "wall_s": res["wall_s"],
+    }
+
+
+def row_of(run: dict[str, Any]) -> dict[str, Any]:
+    row = {k: run[k] for k in ("dataset", "model", "impl", "seed", "load", "note")}
+    row.update({f"test_{k}": f"{run['test'][k]:.4f}" for k in METRICS})
+    row["valid_recall@20"] = f"{run['valid_recall@20']:.4f}"
+    row.update({k: run[k] for k in ("best_epoch", "epochs_run")})
+    row.update({k: f"{run[k]:.3f}" for k in ("s_per_epoch", "s_per_eval")})
+    row["wall_s"] = f"{run['wall_s']:.0f}"
+    return row
+
+
+def write_report(out: Path, runs: list[dict[str, Any]], info: dict[str, str]) -> None:
+    lines = [
+        "# Parity with the published code: MGCN and FREEDOM",
+        "",
+        f"- Machine: {info['machine']}",
+        f"- Versions (ours): {info['versions']}",
+        "- Reference: MMRec (github.com/enoche/MMRec, commit e775373) through "
+        "`../shared/tools/mmrec_ref/run.py` (compatibility patch only).",
+        "- Command: `python benchmarks/parity.py [--seed K]`, the seeds listed "
+        "(the two implementations draw different random numbers, so single runs "
+        "differ by seed noise, early stopping on a flat validation curve "
+        "included, as well as by any real difference).",
+        "- Times: wall-clock on a shared machine (the load average at each run's "
+        "start is in parity.csv); the two implementations of a model ran side by "
+        "side, one core each, so compare them row by row, not across rows.",
+        "- Fixed configs: MGCN cl_loss 0.01 (lr 1e-3 x 0.96^(epoch/50)); FREEDOM "
+        "dropout 0.8, reg_weight 1e-4; Adam lr 1e-3, batch 2048, patience 20 on "
+        "validation Recall@20, test metrics at the best validation epoch; "
+        "OMP_NUM_THREADS=1 on the CPU. s/epoch: training only; s/eval: one "
+        "full-ranking validation pass.",
+        "",
+        "| dataset | model | impl | seed | test R@10 | test R@20 | test N@10 "
+        "| test N@20 | valid R@20 | best epoch | epochs | s/epoch | s/eval | note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in sorted(
+        runs, key=lambda r: (r["dataset"], r["model"], r["impl"], r["seed"])
+    ):
+        r = row_of(run)
+        lines.append(
+            f"| {r['dataset']} | {r['model']} | {r['impl']} | {r['seed']} | "
+            f"{r['test_recall@10']} | {r['test_recall@20']} | {r['test_ndcg@10']} | "
+            f"{r['test_ndcg@20']} | {r['valid_recall@20']} | {r['best_epoch']} | "
+            f"{r['epochs_run']} | {r['s_per_epoch']} | {r['s_per_eval']} | "
+            f"{r['note']} |"
+        )
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault((run["dataset"], run["model"], run["impl"]), []).append(run)
+    means = {key: group for key, group in sorted(groups.items()) if len(group) > 1}
+    if means:
+        lines += [
+            "",
+            "Mean over the seeds run (one value per seed in the table above):",
+            "",
+            "| dataset | model | impl | seeds | test R@10 | test R@20 | test N@10 "
+            "| test N@20 | valid R@20 |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for (dataset, model, impl), group in means.items():
+            cells = [
+                f"{sum(r['test'][k] for r in group) / len(group):.4f}" for k in METRICS
+            ]
+            valid = sum(r["valid_recall@20"] for r in group) / len(group)
+            seeds = " ".join(str(r["seed"]) for r in group)
+            lines.append(
+                f"| {dataset} | {model} | {impl} | {seeds} | {' | '.join(cells)} "
+                f"| {valid:.4f} |"
+            )
+    (out / "parity.md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--models", nargs="+", choices=sorted(MODELS), default=list(MODELS)
+    )
+    parser.add_argument("--impls", nargs="+", choices=IMPLS, default=list(IMPLS))
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path("~/.cache/mde_pyg/benchmarks/ml100k").expanduser(),
+        help="MMRec-format folder (<name>.inter and <modality>_feat.npy)",
+    )
+    parser.add_argument("--seed", type=int, default=999, help="MMRec's default seed")
+    parser.add_argument("--epochs", type=int, default=None, help="epoch cap (timing)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--work-dir", type=Path, default=TMP / "mde_pyg_parity")
+    parser.add_argument(
+        "--mmrec-python", default=str(TMP / "mmrec-venv" / "bin" / "python")
+    )
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args(argv)
+
+    data = args.data.resolve()
+    name = data.name
+    runs_dir = args.out / "parity_runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    info = machine(threads=1)
+    csv_path = args.out / "parity.csv"
+    if not args.report_only:
+        for model in args.models:
+            for impl in args.impls:
+                path = runs_dir / f"{name}_{model}_{impl}_seed{args.seed}.json"
+                if path.is_file():
+                    print(f"done already: {path.name}")
+                    continue
+                print(f"running {model} ({impl}) on {name} ...", flush=True)
+                load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+                if impl == "mde_pyg":
+                    res = run_ours(
+                        model, data, name, args.seed, args.epochs, args.work_dir
+                    )
+                else:
+                    res = run_theirs(
+                        model,
+                        data,
+                        name,
+                        args.seed,
+                        args.epochs,
+                        args.work_dir,
+                        args.mmrec_python,
+                    )
+                note = f"epoch cap {args.epochs}" if args.epochs else ""
+                run = {
+                    "dataset": name,
+                    "model": model,
+                    "impl": impl,
+                    "seed": args.seed,
+                    "load": f"start {load}",
+                    "note": note,
+                    **res,
+                }
+                path.write_text(json.dumps(run, indent=1))
+                save_row(
+                    csv_path,
+                    read_rows(csv_path),
+                    row_of(run),
+                    FIELDS,
+                    ("dataset", "model", "impl", "seed"),
+                )
+                print(json.dumps(row_of(run)), flush=True)
+    runs = [json.loads(p.read_text()) for p in sorted(runs_dir.glob("*.json"))]
+    # Rebuilt from the finished runs (several processes may share the work).
+    rows: list[dict[str, Any]] = []
+    for run in runs:
+        save_row(
+            csv_path, rows, row_of(run), FIELDS, ("dataset", "model", "impl", "seed")
+        )
+        rows = read_rows(csv_path)
+    write_report(args.out, runs, info)
+    print(f"wrote {args.out / 'parity.md'}")
+
+
+if __name__ == "__main__":
+    main()
