@@ -9,6 +9,7 @@ from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 import mde_pyg
+from cli_helpers import SMALL, exit_status, run_cli
 from forged import forge_checkpoint, marker_payload
 from mde_pyg.cli import build_data, build_dataset, build_model, main
 from mde_pyg.config import ConfigError
@@ -18,7 +19,6 @@ from mde_pyg.models import Recommender
 from mde_pyg.training import Trainer
 
 CONF = Path(mde_pyg.__file__).parent.parent.parent / "conf"
-SMALL = ["dataset.num_users=80", "dataset.num_items=50"]
 
 
 def compose_cfg(overrides):
@@ -91,16 +91,6 @@ def test_unknown_and_mistyped_keys_fail_clearly():
         build_dataset(compose_cfg(["dataset.num_users=many"]))
 
 
-def run_cli(args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "mde_pyg.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_train_command_end_to_end(tmp_path):
     out = tmp_path / "run"
     proc = run_cli(
@@ -145,36 +135,10 @@ def test_info_prints_versions_and_dataset(capsys):
     assert "torch_geometric" in out and "users 80  items 50" in out
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    """A finished LightGCN run whose output_dir is not Hydra's run folder."""
-    root = tmp_path_factory.mktemp("runs")
-    out = root / "run"
-    proc = run_cli(
-        [
-            "train",
-            "model=lightgcn",
-            "trainer=quick",
-            *SMALL,
-            f"output_dir={out}",
-            f"hydra.run.dir={root / 'hydra'}",
-        ],
-        root,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return out
-
-
 def copy_run(run, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     return copy
-
-
-def exit_status(argv, capsys):
-    with pytest.raises(SystemExit) as exited:
-        main(argv)
-    return exited.value.code, capsys.readouterr()
 
 
 def test_evaluate_reads_a_run_folder_set_by_output_dir(finished_run, capsys):

@@ -62,6 +62,22 @@ def store_graph(
         store.self_weight = self_weight
 
 
+def cached_knn_graph(
+    x: Tensor, k: int, weighted: bool, chunk_size: int, cache: GraphCache | None
+) -> tuple[Tensor, Tensor]:
+    """:func:`~mde_pyg.data.graphs.knn_graph` of ``x`` with symmetric
+    normalisation, read from / written to ``cache`` when one is given."""
+
+    def build() -> tuple[Tensor, Tensor]:
+        return knn_graph(
+            x, k=k, chunk_size=chunk_size, weighted=weighted, normalization="sym"
+        )
+
+    if cache is None:
+        return build()
+    return cache.get_or_build(x, k, build, weighted=weighted, normalization="sym")
+
+
 class AddUserItemAdjacency(BaseTransform):
     r"""Adds the normalised user-item graph in both directions.
 
@@ -219,21 +235,7 @@ class AddModalityGraphs(BaseTransform):
 
     def item_graph(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """The normalised cosine top-:math:`k` graph of the rows of ``x``."""
-
-        def build() -> tuple[Tensor, Tensor]:
-            return knn_graph(
-                x,
-                k=self.k,
-                chunk_size=self.chunk_size,
-                weighted=self.weighted,
-                normalization="sym",
-            )
-
-        if self.cache is None:
-            return build()
-        return self.cache.get_or_build(
-            x, self.k, build, weighted=self.weighted, normalization="sym"
-        )
+        return cached_knn_graph(x, self.k, self.weighted, self.chunk_size, self.cache)
 
     @torch.no_grad()
     def forward(self, data: HeteroData) -> HeteroData:
@@ -363,21 +365,7 @@ class AddMixedItemGraph(BaseTransform):
 
     def item_graph(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """The normalised cosine top-:math:`k` graph of the rows of ``x``."""
-
-        def build() -> tuple[Tensor, Tensor]:
-            return knn_graph(
-                x,
-                k=self.k,
-                chunk_size=self.chunk_size,
-                weighted=self.weighted,
-                normalization="sym",
-            )
-
-        if self.cache is None:
-            return build()
-        return self.cache.get_or_build(
-            x, self.k, build, weighted=self.weighted, normalization="sym"
-        )
+        return cached_knn_graph(x, self.k, self.weighted, self.chunk_size, self.cache)
 
     @torch.no_grad()
     def forward(self, data: HeteroData) -> HeteroData:

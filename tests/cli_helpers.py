@@ -1,0 +1,30 @@
+"""Running the ``mde-pyg`` command in tests: in a subprocess as a user does,
+or in this process to read its exit status and output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from mde_pyg.cli import main
+
+#: A small built-in dataset, for runs that take seconds.
+SMALL = ["dataset.num_users=80", "dataset.num_items=50"]
+
+
+def run_cli(args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "mde_pyg.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def exit_status(argv, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    return exited.value.code, capsys.readouterr()
