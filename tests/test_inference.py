@@ -5,7 +5,6 @@ import csv
 import json
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import torch
 from omegaconf import OmegaConf
 
 import mde_pyg
+from cli_helpers import exit_status, run_cli
 from mde_pyg import inference, load_run
 from mde_pyg.cli import build_data, build_model, load_run_config, main
 from mde_pyg.config import ConfigError
@@ -23,7 +23,6 @@ from mde_pyg.data.hetero import split_edge_index
 from mde_pyg.models import MDE, LightGCN, Recommender
 from mde_pyg.training import load_checkpoint
 
-SMALL = ["dataset.num_users=80", "dataset.num_items=50"]
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -197,40 +196,6 @@ def test_a_list_of_ids_is_accepted(small_data, tied_model):
 
 
 # ---------------------------------------------------------------- run folders
-def exit_status(argv, capsys):
-    with pytest.raises(SystemExit) as exited:
-        main(argv)
-    return exited.value.code, capsys.readouterr()
-
-
-def run_cli(args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "mde_pyg.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    """A finished LightGCN run (as tests/test_cli.py makes one)."""
-    root = tmp_path_factory.mktemp("runs")
-    out = root / "run"
-    proc = run_cli(
-        [
-            "train",
-            "model=lightgcn",
-            "trainer=quick",
-            *SMALL,
-            f"output_dir={out}",
-            f"hydra.run.dir={root / 'hydra'}",
-        ],
-        root,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return out
 
 
 def test_load_run_rebuilds_the_best_checkpoint(finished_run):
