@@ -51,6 +51,7 @@ from mde_pyg.training import (
     seed_everything,
     summarize,
 )
+from mde_pyg.training.memory import keep_freed_memory
 from mde_pyg.training.selection import select_best
 from mde_pyg.training.trainer import resolve_device
 
@@ -556,6 +557,7 @@ def main(argv: list[str] | None = None) -> None:
     # about it, so the command line does not show it.
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
     if command == "train":
+        keep_freed_memory()
         sys.argv = [f"{sys.argv[0]} train", *rest]
         train_app()
         return

@@ -8,6 +8,7 @@ modality, row ``i`` for item ``i``.
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from itertools import repeat
@@ -410,11 +411,79 @@ def _missing_folder_message(folder: Path) -> str:
     return message
 
 
+def _feature_rows(path: Path) -> int | None:
+    """The number of rows of a 2-D ``.npy`` file, read from its header (the
+    data is not loaded); :obj:`None` where that fails (then
+    :func:`load_features` reports the problem)."""
+    try:
+        x = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError):
+        return None
+    if not isinstance(x, np.ndarray):
+        if hasattr(x, "close"):
+            x.close()
+        return None
+    return int(x.shape[0]) if x.ndim == 2 else None
+
+
+def _catalogue_size(
+    inter_path: Path,
+    inter_items: int,
+    paths: Mapping[str, Path],
+    num_items: int | None,
+) -> int:
+    """The number of items of :func:`load_mmrec`: :obj:`num_items` when
+    given, else the feature files' rows when they all agree on more than
+    ``max itemID + 1`` (with a warning), else ``max itemID + 1``."""
+    rows = {m: _feature_rows(path) for m, path in paths.items()}
+    if num_items is not None:
+        if (
+            isinstance(num_items, bool)
+            or not isinstance(num_items, numbers.Integral)
+            or num_items < inter_items
+        ):
+            raise DatasetError(
+                f"{inter_path}: num_items={num_items!r} must be an integer of at "
+                f"least max itemID + 1 = {inter_items} (the interactions name "
+                f"item {inter_items - 1})"
+            )
+        num_items = int(num_items)
+        for modality, count in rows.items():
+            if count is not None and count != num_items:
+                raise DatasetError(
+                    f"{paths[modality]}: features of modality '{modality}' have "
+                    f"{count} rows but num_items={num_items}: every feature file "
+                    "needs one row per item of the catalogue"
+                )
+        return num_items
+    known = {m: count for m, count in rows.items() if count is not None}
+    if not known or max(known.values()) <= inter_items:
+        return inter_items  # load_features names any file with too few rows
+    if len(set(known.values())) > 1:
+        listed = ", ".join(f"'{m}': {count}" for m, count in known.items())
+        raise DatasetError(
+            f"{inter_path}: the feature files disagree on the number of items "
+            f"({listed} rows; the interactions name {inter_items} items, max "
+            "itemID + 1): items without interactions need a row in every "
+            "feature file"
+        )
+    count = next(iter(known.values()))
+    warnings.warn(
+        f"{inter_path}: the interactions name {inter_items} items (max itemID + "
+        f"1) but the feature files have {count} rows: items {inter_items}.."
+        f"{count - 1} have no interaction (cold-start items) and join the "
+        f"catalogue; pass num_items={count} to say so and silence this warning",
+        stacklevel=3,
+    )
+    return count
+
+
 def load_mmrec(
     folder: str | Path,
     name: str | None = None,
     modalities: Sequence[str] | None = None,
     feature_files: Mapping[str, str | Path] | None = None,
+    num_items: int | None = None,
 ) -> HeteroData:
     r"""Loads an MMRec-format dataset folder into a :class:`HeteroData` with
     the layout of :mod:`mde_pyg.data.hetero`.
@@ -426,6 +495,17 @@ def load_mmrec(
     have no history to rank from, and the reference protocol drops them
     too), with a :class:`UserWarning` that gives the number of rows and
     users.
+
+    **Cold-start items** (items with features but no interaction) extend
+    the catalogue past ``max(itemID) + 1``: they take the ids
+    ``max(itemID) + 1 .. num_items - 1``, i.e. the last rows of every
+    feature file (an id below ``max(itemID)`` that no row names is a node
+    without interactions already). Pass :obj:`num_items` to say so; without
+    it, feature files that all have the same number of rows, more than
+    ``max(itemID) + 1``, set the catalogue size, with a :class:`UserWarning`
+    (a file cut short or a stray row is more often a mistake than a
+    cold-start item). Models with a content path embed such items with
+    :meth:`~mde_pyg.models.Recommender.cold_item_embeddings`.
 
     Args:
         folder (str or Path): The dataset folder (``~`` is expanded).
@@ -439,12 +519,17 @@ def load_mmrec(
             (default: :obj:`None`)
         feature_files (dict, optional): Explicit ``{modality: path}``
             mapping, overriding ``modalities``. (default: :obj:`None`)
+        num_items (int, optional): The catalogue size, at least
+            ``max(itemID) + 1``; every feature file must have this many rows.
+            :obj:`None` infers it (see above). (default: :obj:`None`)
 
     Raises:
         DatasetError: for a missing folder (for a built-in dataset's folder,
             the message says to run ``mde-pyg prepare <name>``) or file, a
             malformed ``.inter`` (see :func:`read_inter`), feature rows that
-            do not match the item count, NaN/Inf features, or an empty split.
+            do not match the item count (or each other), a
+            :obj:`num_items` below ``max(itemID) + 1``, NaN/Inf features, or
+            an empty split.
     """
     folder = Path(folder).expanduser()
     if not folder.is_dir():
@@ -465,7 +550,9 @@ def load_mmrec(
             stacklevel=2,
         )
     user, item, label = read_inter(inter_path)
-    num_users, num_items = int(user.max()) + 1, int(item.max()) + 1
+    paths = feature_paths(folder, modalities, feature_files)
+    num_users = int(user.max()) + 1
+    num_items = _catalogue_size(inter_path, int(item.max()) + 1, paths, num_items)
 
     has_train = torch.zeros(num_users, dtype=torch.bool, device=user.device)
     has_train[user[label == 0]] = True
@@ -489,6 +576,6 @@ def load_mmrec(
             )
     features = {
         modality: load_features(path, modality, num_items)
-        for modality, path in feature_paths(folder, modalities, feature_files).items()
+        for modality, path in paths.items()
     }
     return build_heterodata(num_users, num_items, *splits, features=features)

@@ -12,7 +12,7 @@ from torch_geometric.transforms import BaseTransform
 
 from mde_pyg.data.hetero import split_edge_index
 from mde_pyg.data.sampler import BPRBatch
-from mde_pyg.inference import check_users, recommend_from_embeddings
+from mde_pyg.inference import check_items, check_users, recommend_from_embeddings
 
 __all__ = ["BPRBatch", "Recommender", "bpr_loss"]
 
@@ -93,6 +93,7 @@ class Recommender(torch.nn.Module):
         k: int = 10,
         exclude_seen: bool = True,
         chunk_size: int | None = None,
+        method: str = "auto",
     ) -> tuple[Tensor, Tensor]:
         r"""The top-:math:`K` items of :obj:`users`: the exact full ranking of
         :meth:`embeddings` by dot product, in blocks of :obj:`chunk_size`
@@ -116,6 +117,17 @@ class Recommender(torch.nn.Module):
             chunk_size (int, optional): Users scored at once; by default a
                 block of at most 8 MiB of scores on CPU and 256 MiB
                 elsewhere. (default: :obj:`None`)
+            method (str, optional): :obj:`"dense"` (score blocks of users
+                against every item), :obj:`"mips"` (search an exact faiss
+                inner-product index, PyG's
+                :class:`~torch_geometric.nn.pool.MIPSKNNIndex`;
+                ``pip install "mde-pyg[retrieval]"``) or
+                :obj:`"auto"` (``"mips"`` for large catalogues and batches
+                of users on the CPU when faiss is installed, see
+                :func:`mde_pyg.inference.resolve_method`). Both give the same
+                ranking up to floating-point rounding of near-equal scores.
+                With ``"mips"``, :obj:`chunk_size` is the users per index
+                search (default 4096). (default: :obj:`"auto"`)
 
         Returns:
             (torch.Tensor, torch.Tensor): item ids (``long``) and scores,
@@ -140,7 +152,129 @@ class Recommender(torch.nn.Module):
             k=k,
             exclude_index=split_edge_index(data, "train") if exclude_seen else None,
             chunk_size=chunk_size,
+            method=method,
         )
+
+    def has_content_path(self) -> bool:
+        """Whether the model reads item features (it registered them with
+        :meth:`register_item_features`), i.e. could embed an item from its
+        features alone."""
+        return any(
+            name.startswith("x_")
+            for name, _ in (
+                *self.named_parameters(recurse=False),
+                *self.named_buffers(recurse=False),
+            )
+        )
+
+    def cold_items(self, data: HeteroData) -> Tensor:
+        """The ids (ascending) of the items without any training interaction
+        in ``data``: the cold-start items, whose ID embeddings were never
+        trained on a positive pair."""
+        return self._unknown_items(data).nonzero().view(-1)
+
+    def _unknown_items(self, data: HeteroData, items: Tensor | None = None) -> Tensor:
+        """``[num_items]`` mask of the items whose ID embedding a cold-start
+        embedding must not read: those without training interactions, and
+        :obj:`items`."""
+        train_items = split_edge_index(data, "train")[1]
+        mask = torch.bincount(train_items, minlength=self.num_items) == 0
+        if items is not None:
+            mask[items.to(mask.device)] = True
+        return mask
+
+    @torch.no_grad()
+    def cold_item_embeddings(self, data: HeteroData, items: Tensor) -> Tensor:
+        r"""Embeddings of *cold* items, items with features but no training
+        interaction, computed from the model's content path only, to be
+        scored by the dot product with the user embeddings of
+        :meth:`embeddings` (:meth:`recommend_cold` does both).
+
+        A cold item's ID embedding never met a positive pair in training, so
+        the models that implement this method do not read it: they embed the
+        item from its features and the item-item graphs built on them (each
+        model's docstring says exactly what it computes), reading the ID
+        embeddings of neither :obj:`items` nor any other item without a
+        training interaction (:meth:`cold_items`), so an item's embedding
+        does not depend on which others are asked for with it. Models
+        without a content path (LightGCN) cannot score such items and raise.
+
+        Args:
+            data (HeteroData): The data the model reads (with its graphs);
+                its catalogue includes the cold items.
+            items (torch.Tensor): ``[C]`` item ids (internal ids).
+
+        Returns:
+            torch.Tensor: ``[C, d]`` item embeddings.
+
+        Raises:
+            NotImplementedError: for a model without a content path, or one
+                that does not implement cold-start scoring.
+        """
+        name = type(self).__name__
+        if not self.has_content_path():
+            raise NotImplementedError(
+                f"{name} has no content path: it cannot score items without "
+                "interactions (use a model that reads item features, e.g. MDE "
+                "or LATTICE, for cold-start items)"
+            )
+        raise NotImplementedError(
+            f"{name} does not implement cold_item_embeddings: cold-start "
+            "scoring is defined for MDE and LATTICE"
+        )
+
+    @torch.no_grad()
+    def recommend_cold(
+        self,
+        data: HeteroData,
+        users: Tensor,
+        items: Tensor,
+        k: int = 10,
+        chunk_size: int | None = None,
+        method: str = "auto",
+    ) -> tuple[Tensor, Tensor]:
+        r"""The top-:math:`K` of the cold items :obj:`items` for
+        :obj:`users`: the users' embeddings of :meth:`embeddings` against
+        :meth:`cold_item_embeddings`, ranked by dot product among
+        :obj:`items` only (the scores of cold items come from the content
+        path alone, so they are not comparable with those of items the model
+        was trained on). Ties go to the item listed first in :obj:`items`
+        (the lower id when :obj:`items` is ascending).
+
+        Args:
+            data (HeteroData): The data the model reads (with its graphs).
+            users (torch.Tensor): ``[B]`` integer user ids.
+            items (torch.Tensor): ``[C]`` candidate item ids, distinct.
+            k (int, optional): Items per user. (default: :obj:`10`)
+            chunk_size (int, optional): Users scored at once.
+                (default: :obj:`None`)
+            method (str, optional): ``"auto"``, ``"dense"`` or ``"mips"``,
+                as in :meth:`recommend`. (default: :obj:`"auto"`)
+
+        Returns:
+            (torch.Tensor, torch.Tensor): item ids (from :obj:`items`,
+            ``-1`` for padding when :math:`K > C`) and scores, best first.
+
+        Shapes:
+            - **input:** users :math:`(B)`, items :math:`(C)`
+            - **output:** item ids :math:`(B, K)`, scores :math:`(B, K)`
+
+        Raises:
+            NotImplementedError: for a model without a content path.
+            ValueError: for bad or repeated ids, or a bad :obj:`k`.
+        """
+        check_users(users, self.num_users)
+        items = check_items(items, self.num_items)
+        if items.unique().numel() != items.numel():
+            raise ValueError("'items' must not repeat an item id")
+        cold_emb = self.cold_item_embeddings(data, items)
+        user_emb, _ = self.embeddings(data)
+        index, scores = recommend_from_embeddings(
+            user_emb, cold_emb, users, k=k, chunk_size=chunk_size, method=method
+        )
+        items = items.to(index.device)
+        index = torch.where(index >= 0, items[index.clamp(min=0)], index)
+        return index, scores
 
     def __repr__(self) -> str:
         return (

@@ -22,6 +22,7 @@ from mde_pyg.data.hetero import (
     item_sim,
 )
 from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
+from mde_pyg.inference import check_items
 from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss
 from mde_pyg.models.losses import embedding_l2
 from mde_pyg.nn import BipartiteLGConv, UserItemPropagation, graphs_of
@@ -356,6 +357,60 @@ class LATTICE(Recommender):
         reference does at evaluation) and returns the final embeddings."""
         self.refresh_item_graph(data)
         return self.forward(data)
+
+    @torch.no_grad()
+    def cold_item_embeddings(self, data: HeteroData, items: Tensor) -> Tensor:
+        r"""Embeddings of cold items (features, no training interaction)
+        from LATTICE's content path: :meth:`forward` with the layer-0 ID
+        embeddings :math:`\mathbf{E}^{(0)}_i` of :obj:`items` and of every
+        item without a training interaction (:meth:`cold_items`) set to zero
+        (never trained on a positive pair, they are noise), returning
+        :math:`\mathbf{E}_i + \mathbf{h}_i / \|\mathbf{h}_i\|_2` of
+        :obj:`items`, with :math:`\mathbf{S}` rebuilt from the current
+        parameters as :meth:`embeddings` does.
+
+        For an item without training interactions that gives:
+
+        * ID part :math:`\mathbf{E}_i = \mathbf{0}`: its only edge in
+          :math:`\mathbf{D}^{-1}(\mathbf{A}_{ui} + \mathbf{I})` is its self
+          loop, which keeps its (zero) layer 0;
+        * item-graph part :math:`\mathbf{h}_i = (\mathbf{S}^n
+          \mathbf{E}^{(0)})_i`, with :math:`n = 1`: :math:`\sum_{j \ne i}
+          \mathbf{S}_{ij} \mathbf{E}^{(0)}_j`, the ID embeddings of its
+          warm neighbours in the mixed item graph :math:`\mathbf{S}` (the
+          frozen :math:`k`-NN graphs of the raw features of ``data`` and the
+          learned :math:`k`-NN graph of the model's projections of its own,
+          possibly fine-tuned, features, weighted by the modality weights
+          and :math:`\lambda`), which is how LATTICE lets an item borrow the
+          collaborative signal of the items its content resembles: the
+          item's features decide its neighbours and their weights.
+
+        So the embedding is the normalised :math:`\mathbf{h}_i` (zero if all
+        its neighbours are cold too, or with ``num_item_layers=0``), scored
+        against the usual user embeddings. For an item that has training
+        interactions the result is its embedding with its own ID embedding
+        unknown.
+
+        Args:
+            data (HeteroData): The data the model reads (with its graphs).
+            items (torch.Tensor): ``[C]`` item ids.
+
+        Returns:
+            torch.Tensor: ``[C, d]`` item embeddings.
+        """
+        items = check_items(items, self.num_items).to(self.item_embedding.weight.device)
+        self.refresh_item_graph(data)
+        unknown = self._unknown_items(data, items)
+        x_item = self.item_embedding.weight.masked_fill(unknown.view(-1, 1), 0.0)
+        h = x_item
+        for _ in range(self.num_item_layers):
+            h = self.conv(h, self._item_graph)
+        _, item_emb = self.propagation(
+            self.user_embedding.weight,
+            x_item,
+            graphs_of(data, self.propagation.edge_types),
+        )
+        return item_emb[items] + F.normalize(h[items], p=2, dim=1)
 
     def loss(self, data: HeteroData, batch: BPRBatch) -> Tensor:
         user_emb, item_emb = self.forward(data)

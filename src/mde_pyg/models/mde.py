@@ -23,6 +23,7 @@ from mde_pyg.data.hetero import (
     item_sim,
 )
 from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
+from mde_pyg.inference import check_items
 from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss
 from mde_pyg.models.losses import (
     embedding_l2,
@@ -334,6 +335,67 @@ class MDE(Recommender):
         # alpha is detached: aligning the views must not move the trade-off.
         weight = state.alpha[nodes].detach()
         return modality_alignment_loss(state.views[:, nodes], self.tau, weight)
+
+    @torch.no_grad()
+    def cold_item_embeddings(self, data: HeteroData, items: Tensor) -> Tensor:
+        r"""Embeddings of cold items (features, no training interaction)
+        from MDE's content path: the model's forward pass with the layer-0 ID
+        embeddings :math:`\mathbf{E}^{(0)}_i` of :obj:`items` and of every
+        item without a training interaction (:meth:`cold_items`) set to zero
+        (they never met a positive pair, so they hold only their random
+        initialisation and the push of being sampled as negatives), returning
+        :math:`\mathbf{e}_i + \mathbf{f}_i` of :obj:`items`.
+
+        For an item without training interactions that gives:
+
+        * behaviour :math:`\mathbf{e}_i = \frac{1}{L+1}\sum_l
+          \hat{\mathbf{A}}^l \mathbf{E}^{(0)}` is :math:`\mathbf{0}` (no
+          edge in the user-item graph, zero layer 0);
+        * views, ``encoder="id_purify"`` (MGCN):
+          :math:`\mathbf{z}^m_i = \sum_{j \ne i} \mathbf{S}^m_{ij} \,
+          \mathbf{E}^{(0)}_j \odot \sigma(\cdots \mathbf{x}^m_j)`, the
+          feature-purified ID embeddings of the item's :math:`k` nearest
+          neighbours by the features of modality :math:`m` (its own term
+          and those of cold neighbours vanish), i.e. the collaborative
+          signal of the warm items it looks like: the item's own features
+          enter through the item graph :math:`\mathbf{S}^m` of ``data``
+          (which neighbours it has, and their weights) only, as in MGCN;
+          ``encoder="feature_mlp"`` (DRAGON):
+          :math:`\mathrm{MLP}^m(\mathbf{x}^m_i)` plus the item-graph
+          aggregate of its neighbours' views;
+        * :math:`\mathbf{f}_i`: the usual modality discrimination and
+          preference gate on those views, gated as a node with no behaviour
+          signal (the gates see :math:`\mathbf{e}_i = \mathbf{0}`).
+
+        So the embedding is :math:`\mathbf{f}_i`, scored against the usual
+        user embeddings :math:`\mathbf{e}_u + \mathbf{f}_u`. The item graphs
+        are those of ``data`` (built on the features of every item, cold ones
+        included); the features are the model's own (fine-tuned unless
+        ``freeze_features``). For an item that has training interactions the
+        result is its embedding with its own ID embedding unknown.
+
+        Args:
+            data (HeteroData): The data the model reads (with its graphs).
+            items (torch.Tensor): ``[C]`` item ids.
+
+        Returns:
+            torch.Tensor: ``[C, d]`` item embeddings.
+        """
+        items = check_items(items, self.num_items).to(self.item_embedding.weight.device)
+        unknown = self._unknown_items(data, items)
+        x_item = self.item_embedding.weight.masked_fill(unknown.view(-1, 1), 0.0)
+        encoding = self.encoder.forward_hetero(
+            data, self.user_embedding.weight, x_item, self.features
+        )
+        behaviour = encoding.item[items]
+        shared, specific, difference, _ = self.conv(encoding.item_views[:, items])
+        fused, _ = self.gate(
+            behaviour,
+            shared,
+            specific,
+            difference if self.conv.diff == "pairwise" else None,
+        )
+        return behaviour + fused
 
     @torch.no_grad()
     def explain(self, data: HeteroData) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from mde_pyg.training.checkpoint import (
     save_checkpoint,
 )
 from mde_pyg.training.early_stopping import EarlyStopping
+from mde_pyg.training.memory import keep_freed_memory
 from mde_pyg.training.multiseed import format_summary, summarize
 from mde_pyg.training.seed import seed_everything
 from mde_pyg.training.trainer import Trainer, TrainResult, format_result, resolve_device
@@ -15,6 +16,7 @@ __all__ = [
     "TrainResult",
     "format_result",
     "format_summary",
+    "keep_freed_memory",
     "load_checkpoint",
     "resolve_device",
     "save_checkpoint",
