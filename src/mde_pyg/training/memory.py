@@ -18,11 +18,11 @@ def keep_freed_memory() -> bool:
     A training step allocates and frees the same large buffers every time
     (MDE's ``[2048, 2048]`` contrastive logits, the feature gradients); by
     default glibc serves each with a fresh ``mmap`` and unmaps it when freed,
-    so every step page-faults its buffers in again. Keeping them makes a CPU
-    step of MDE about 3x faster on the built-in data (measured by
-    ``benchmarks/first_run.py``), at the cost of the process keeping its peak
-    memory until it exits. ``mde-pyg train`` calls it; call it at the start
-    of your own CPU training script. Results do not change.
+    so every step page-faults its buffers in again. Keeping them avoids that
+    (see ``benchmarks/first_run.py`` for the README main job's time with it),
+    at the cost of the process keeping its peak memory until it exits.
+    ``mde-pyg train`` calls it; call it at the start of your own CPU training
+    script. Results do not change.
 
     Returns:
         bool: whether the settings were applied (glibc only; elsewhere this
