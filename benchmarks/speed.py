@@ -15,7 +15,8 @@ carry no information, so the numbers say nothing about accuracy.
 
 Each (dataset, model) runs in its own subprocess, so the peak RSS (and, on a
 GPU, the peak of allocated GPU memory) is that model's (data included).
-Models: ``LightGCN``, ``LATTICE`` and ``MDE`` where :mod:`mde_pyg.models`
+Models: ``LightGCN``, ``LATTICE``, ``MGCN``, ``FREEDOM`` and ``MDE`` where
+:mod:`mde_pyg.models`
 provides them (the others are listed as skipped), each with the package's
 ``conf/model/<name>.yaml`` settings (the ones ``mde-pyg train model=<name>``
 uses), and ``MDE-MGCN``, MDE with the options of its documented MGCN
@@ -74,7 +75,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 QUICK_RESULTS = Path("/tmp/mde_pyg_speed")
 DEFAULT_CACHE = "~/.cache/mde_pyg/benchmarks"
 DATASETS = ("baby_placeholder", "sports_placeholder")
-MODELS = ("LightGCN", "LATTICE", "MDE", "MDE-MGCN")
+MODELS = ("LightGCN", "LATTICE", "MGCN", "FREEDOM", "MDE", "MDE-MGCN")
 BASELINE = "LightGCN"
 #: Models measured as a package model with other options: (class, options).
 VARIANTS = {

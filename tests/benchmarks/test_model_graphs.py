@@ -46,7 +46,9 @@ def folder(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("name", ["LightGCN", "LATTICE", "MDE", "MDE-MGCN"])
+@pytest.mark.parametrize(
+    "name", ["LightGCN", "LATTICE", "MGCN", "FREEDOM", "MDE", "MDE-MGCN"]
+)
 def test_speed_splits_the_graph_options_off_the_model_settings(scripts, name):
     cls, kwargs, graphs, source = scripts["speed"].model_kwargs(name)
     model_cls = getattr(mde_pyg.models, cls)
