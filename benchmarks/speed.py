@@ -16,10 +16,10 @@ carry no information, so the numbers say nothing about accuracy.
 Each (dataset, model) runs in its own subprocess, so the peak RSS (and, on a
 GPU, the peak of allocated GPU memory) is that model's (data included).
 Models: ``LightGCN``, ``LATTICE``, ``MGCN``, ``FREEDOM`` and ``MDE`` where
-:mod:`mde_pyg.models` provides them (the others are listed as skipped), each with the package's
-``conf/model/<name>.yaml`` settings (the ones ``mde-pyg train model=<name>``
-uses), and ``MDE-MGCN``, MDE with the options of its documented MGCN
-reduction (no user-user graph is built for it). The yaml's ``graphs:``
+:mod:`mde_pyg.models` provides them (the others are listed as skipped), each
+with the package's ``conf/model/<name>.yaml`` settings (the ones ``mde-pyg train
+model=<name>`` uses), and ``MDE-MGCN``, MDE with the options of its
+documented MGCN reduction (no user-user graph is built for it). The yaml's ``graphs:``
 section holds the options of the class's ``graph_transform``, which
 precomputes the graphs the model reads onto the data; the other settings go
 to ``from_data``. Measured through the public :class:`~mde_pyg.training.Trainer`
