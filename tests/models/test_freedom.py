@@ -4,6 +4,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from model_helpers import make_batch
 
 from mde_pyg.cli import add_graphs, build_model, compose_config
 from mde_pyg.data import AddUserItemAdjacency, build_heterodata, make_synthetic
@@ -17,7 +18,7 @@ from mde_pyg.data.hetero import (
     split_edge_index,
 )
 from mde_pyg.data.transforms import AddMixedItemGraph
-from mde_pyg.models import FREEDOM, BPRBatch, freedom_modality_weights
+from mde_pyg.models import FREEDOM, freedom_modality_weights
 from mde_pyg.training import Trainer, seed_everything
 
 DIM = 8
@@ -34,14 +35,6 @@ def make_data(modalities=None, seed=0, **graph_kwargs):
         seed=seed,
     )
     return FREEDOM.graph_transform(**{"k": K, **graph_kwargs})(data)
-
-
-def make_batch(data, size=24, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    train = split_edge_index(data, "train")
-    pick = torch.randint(0, train.size(1), (size,), generator=gen)
-    neg = torch.randint(0, data[ITEM].num_nodes, (size,), generator=gen)
-    return BPRBatch(train[0, pick], train[1, pick], neg)
 
 
 def dense_of(store, num_nodes):

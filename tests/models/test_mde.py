@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from model_helpers import make_batch
 
 from mde_pyg.data import AddUserItemAdjacency, make_synthetic
 from mde_pyg.data.hetero import (
@@ -17,7 +18,7 @@ from mde_pyg.data.hetero import (
     item_sim,
     split_edge_index,
 )
-from mde_pyg.models import MDE, BPRBatch, LightGCN, MDELossWeights
+from mde_pyg.models import MDE, LightGCN, MDELossWeights
 from mde_pyg.training import Trainer, seed_everything
 
 DIM = 8
@@ -46,14 +47,6 @@ def make_data(modalities=None, seed=0, **graph_kwargs):
 def set_weights(model, **weights):
     """Changes loss weights of a model (a frozen dataclass)."""
     model.weights = dataclasses.replace(model.weights, **weights)
-
-
-def make_batch(data, size=24, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    train = split_edge_index(data, "train")
-    pick = torch.randint(0, train.size(1), (size,), generator=gen)
-    neg = torch.randint(0, data[ITEM].num_nodes, (size,), generator=gen)
-    return BPRBatch(train[0, pick], train[1, pick], neg)
 
 
 def dense(edge_index, edge_weight, num_src, num_dst):

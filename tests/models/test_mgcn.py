@@ -4,6 +4,7 @@ as the named reduction of MDE."""
 import pytest
 import torch
 import torch.nn.functional as F
+from model_helpers import make_batch
 
 from mde_pyg.cli import add_graphs, build_model, compose_config
 from mde_pyg.data import make_synthetic
@@ -15,7 +16,7 @@ from mde_pyg.data.hetero import (
     item_sim,
     split_edge_index,
 )
-from mde_pyg.models import MDE, MGCN, BPRBatch
+from mde_pyg.models import MDE, MGCN
 from mde_pyg.training import Trainer, seed_everything
 
 DIM = 8
@@ -32,14 +33,6 @@ def make_data(modalities=None, seed=0, k=K):
         seed=seed,
     )
     return MGCN.graph_transform(k=k)(data)
-
-
-def make_batch(data, size=24, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    train = split_edge_index(data, "train")
-    pick = torch.randint(0, train.size(1), (size,), generator=gen)
-    neg = torch.randint(0, data[ITEM].num_nodes, (size,), generator=gen)
-    return BPRBatch(train[0, pick], train[1, pick], neg)
 
 
 def lin(module, x):

@@ -23,6 +23,21 @@ def bpr_loss(pos_score: Tensor, neg_score: Tensor) -> Tensor:
     return -torch.nn.functional.logsigmoid(pos_score - neg_score).mean()
 
 
+def check_item_features(
+    model: str, features: dict[str, Tensor], num_items: int
+) -> None:
+    """Raises :class:`ValueError` unless ``features`` holds at least one
+    modality and every matrix is ``[num_items, d]``."""
+    if not features:
+        raise ValueError(f"{model} needs at least one item feature modality")
+    for modality, x in features.items():
+        if x.dim() != 2 or x.size(0) != num_items:
+            raise ValueError(
+                f"Features of modality '{modality}' must have shape "
+                f"[num_items={num_items}, d] (got {list(x.shape)})"
+            )
+
+
 class Recommender(torch.nn.Module):
     r"""Base class of the recommenders: functions of the data.
 

@@ -23,7 +23,7 @@ from mde_pyg.data.hetero import (
     item_features,
 )
 from mde_pyg.data.transforms import AddMixedItemGraph, AddUserItemAdjacency
-from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss
+from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss, check_item_features
 from mde_pyg.nn import BipartiteLGConv, Graph, UserItemPropagation, graphs_of
 
 #: The modality whose graph FREEDOM weighs with ``1 - mm_image_weight``.
@@ -171,14 +171,7 @@ class FREEDOM(Recommender):
         freeze_features: bool = False,
     ) -> None:
         super().__init__(num_users, num_items)
-        if not features:
-            raise ValueError("FREEDOM needs at least one item feature modality")
-        for modality, x in features.items():
-            if x.dim() != 2 or x.size(0) != num_items:
-                raise ValueError(
-                    f"Features of modality '{modality}' must have shape "
-                    f"[num_items={num_items}, d] (got {list(x.shape)})"
-                )
+        check_item_features("FREEDOM", features, num_items)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"'dropout' must be in [0, 1) (got {dropout})")
         if num_item_layers < 0:

@@ -23,7 +23,7 @@ from mde_pyg.data.hetero import (
 )
 from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
 from mde_pyg.inference import check_items
-from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss
+from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss, check_item_features
 from mde_pyg.models.losses import embedding_l2
 from mde_pyg.nn import BipartiteLGConv, UserItemPropagation, graphs_of
 
@@ -125,8 +125,8 @@ class LATTICE(Recommender):
             (default: :obj:`1024`)
 
     Shapes:
-        - **input:** ``edge_index`` :math:`(2, |\mathcal{E}|)`, ``features``
-          :math:`\{m: (|\mathcal{I}|, d_m)\}`
+        - **input:** ``data`` with the graphs of :meth:`graph_transform` and
+          ``features`` :math:`\{m: (|\mathcal{I}|, d_m)\}`
         - **output:** :meth:`forward` returns user embeddings
           :math:`(|\mathcal{U}|, d)` and item embeddings
           :math:`(|\mathcal{I}|, d)`; :meth:`loss` a scalar
@@ -148,14 +148,7 @@ class LATTICE(Recommender):
         chunk_size: int = 1024,
     ) -> None:
         super().__init__(num_users, num_items)
-        if not features:
-            raise ValueError("LATTICE needs at least one item feature modality")
-        for modality, x in features.items():
-            if x.dim() != 2 or x.size(0) != num_items:
-                raise ValueError(
-                    f"Features of modality '{modality}' must have shape "
-                    f"[num_items={num_items}, d] (got {list(x.shape)})"
-                )
+        check_item_features("LATTICE", features, num_items)
         if not 0.0 <= lambda_coeff <= 1.0:
             raise ValueError(f"'lambda_coeff' must be in [0, 1] (got {lambda_coeff})")
         if num_item_layers < 0:
