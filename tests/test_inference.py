@@ -2,6 +2,7 @@
 ``mde-pyg recommend`` / ``export`` commands."""
 
 import csv
+import io
 import json
 import re
 import shutil
@@ -21,7 +22,7 @@ from mde_pyg.config import ConfigError
 from mde_pyg.data import make_synthetic
 from mde_pyg.data.hetero import split_edge_index
 from mde_pyg.models import MDE, LightGCN, Recommender
-from mde_pyg.training import load_checkpoint
+from mde_pyg.training import load_checkpoint, save_checkpoint
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -428,3 +429,69 @@ def test_recommend_command_shows_progress_on_a_terminal(
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     main(["recommend", str(finished_run), "--all", "--out", str(out)])
     assert "\rrecommend: 80/80 users\n" in capsys.readouterr().err
+
+
+def test_recommend_command_methods_give_the_same_lists(finished_run, tmp_path, capsys):
+    pytest.importorskip("faiss")  # in the test extra; mips needs it
+    outputs = {}
+    for method in ("dense", "mips"):
+        out = tmp_path / f"{method}.jsonl"
+        main(
+            [
+                "recommend",
+                str(finished_run),
+                "--all",
+                "--k",
+                "7",
+                "--method",
+                method,
+                "--out",
+                str(out),
+            ]
+        )
+        outputs[method] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["items"] for r in outputs["dense"]] == [
+        r["items"] for r in outputs["mips"]
+    ]
+    code, captured = exit_status(
+        ["recommend", str(finished_run), "--all", "--method", "fast", "--out", "r.csv"],
+        capsys,
+    )
+    assert code == 2 and "invalid choice: 'fast'" in captured.err
+
+
+def _tag_storages_as_cuda(storage):
+    # What torch.save records for the tensors of a model trained on a GPU.
+    return "cuda:0" if storage.device.type == "cpu" else None
+
+
+def test_a_run_trained_on_a_gpu_loads_on_the_cpu(finished_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    best = run / "checkpoints" / "best.pt"
+    state = load_checkpoint(best)
+    registry = torch.serialization._package_registry
+    torch.serialization.register_package(
+        0, _tag_storages_as_cuda, lambda obj, loc: None
+    )
+    try:
+        save_checkpoint(state, best)
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+    finally:
+        registry[:] = [
+            entry for entry in registry if entry[1] is not _tag_storages_as_cuda
+        ]
+    if not torch.cuda.is_available():
+        # Control: loaded as saved, the tensors would have to go to a GPU.
+        buffer.seek(0)
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(buffer, weights_only=True)
+    model, data, _ = load_run(run)
+    assert all(p.device.type == "cpu" for p in model.parameters())
+    reference, reference_data, _ = load_run(finished_run)
+    users = torch.arange(10)
+    items, scores = model.recommend(data, users, k=5)
+    expected_items, expected_scores = reference.recommend(reference_data, users, k=5)
+    assert torch.equal(items, expected_items)
+    torch.testing.assert_close(scores, expected_scores)

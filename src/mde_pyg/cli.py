@@ -51,6 +51,14 @@ from mde_pyg.training import (
     seed_everything,
     summarize,
 )
+from mde_pyg.training.distributed import (
+    DistributedError,
+    broadcast_object,
+    is_main_process,
+    launched_by_torchrun,
+    main_process_first,
+    setup_distributed,
+)
 from mde_pyg.training.memory import keep_freed_memory
 from mde_pyg.training.selection import select_best
 from mde_pyg.training.trainer import resolve_device
@@ -60,6 +68,7 @@ _USER_ERRORS = (
     ConfigError,
     DatasetError,
     CheckpointError,
+    DistributedError,
     FileNotFoundError,
     PermissionError,
 )
@@ -226,7 +235,9 @@ def build_model(cfg: DictConfig, data: HeteroData) -> Recommender:
 
 
 def train_one(cfg: DictConfig, seed: int, output_dir: Path) -> Any:
-    """Trains one seed of the composed configuration."""
+    """Trains one seed of the composed configuration (as one of the processes
+    of a distributed run where ``trainer.distributed`` asks for it: each
+    builds the data and model, rank 0 writes the run folder)."""
     trainer_kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
     check_kwargs(
         "trainer",
@@ -235,20 +246,23 @@ def train_one(cfg: DictConfig, seed: int, output_dir: Path) -> Any:
         provided=("model", "data", "seed", "checkpoint_dir", "resume", "results_path"),
     )
     seed_everything(seed)
-    data = build_data(cfg)
+    # Rank 0 first, so that dataset and graph caches are written once.
+    with main_process_first():
+        data = build_data(cfg)
     model = build_model(cfg, data)
     data_files = file_hashes(_dataset_files(cfg.dataset))
-    output_dir.mkdir(parents=True, exist_ok=True)
-    # Resolved with this run's folder and seed, so that it also resolves
-    # outside a Hydra app (whose output_dir interpolation it replaces).
-    run_config = OmegaConf.to_container(cfg, resolve=False)
-    run_config.update(output_dir=str(output_dir), seed=seed)
-    OmegaConf.save(
-        OmegaConf.create(
-            OmegaConf.to_container(OmegaConf.create(run_config), resolve=True)
-        ),
-        output_dir / RUN_CONFIG,
-    )
+    if is_main_process():
+        output_dir.mkdir(parents=True, exist_ok=True)
+        # Resolved with this run's folder and seed, so that it also resolves
+        # outside a Hydra app (whose output_dir interpolation it replaces).
+        run_config = OmegaConf.to_container(cfg, resolve=False)
+        run_config.update(output_dir=str(output_dir), seed=seed)
+        OmegaConf.save(
+            OmegaConf.create(
+                OmegaConf.to_container(OmegaConf.create(run_config), resolve=True)
+            ),
+            output_dir / RUN_CONFIG,
+        )
     trainer = Trainer(
         model,
         data,
@@ -271,24 +285,32 @@ def train_one(cfg: DictConfig, seed: int, output_dir: Path) -> Any:
 def run_train(cfg: DictConfig) -> float:
     """Trains one seed, or every seed of ``cfg.seeds``, and returns the mean
     validation Recall@20 (the value a sweep optimises: never a test score)."""
-    output_dir = Path(local_path(cfg.output_dir))
+    setup_distributed(cfg.trainer.distributed, resolve_device(cfg.trainer.device))
+    # Every process writes (rank 0) or reads (resume) rank 0's run folder,
+    # whose name Hydra stamps with each process's own clock.
+    output_dir = Path(broadcast_object(local_path(cfg.output_dir)))
+    say = print if is_main_process() else _silent
     if cfg.seeds is None:
         result = train_one(cfg, int(cfg.seed), output_dir)
-        print(f"run folder: {output_dir}")
+        say(f"run folder: {output_dir}")
         return result.best_val[cfg.trainer.monitor]
     results = []
     for i, seed in enumerate(cfg.seeds):
-        print(f"== seed {seed} ({i + 1} of {len(cfg.seeds)})", flush=True)
+        say(f"== seed {seed} ({i + 1} of {len(cfg.seeds)})", flush=True)
         results.append(train_one(cfg, int(seed), output_dir / f"seed_{seed}"))
-    print(f"run folder: {output_dir} (one seed_<k>/ per seed)")
+    say(f"run folder: {output_dir} (one seed_<k>/ per seed)")
     for name, metrics in (
         ("valid", [r.best_val for r in results]),
         ("test", [r.test for r in results]),
     ):
-        print(
+        say(
             f"{name} over seeds {list(cfg.seeds)}: {format_summary(summarize(metrics))}"
         )
     return float(np.mean([r.best_val[cfg.trainer.monitor] for r in results]))
+
+
+def _silent(*args: Any, **kwargs: Any) -> None:
+    """``print`` of the processes other than rank 0."""
 
 
 def run_select(argv: list[str]) -> None:
@@ -483,6 +505,14 @@ def run_recommend(argv: list[str]) -> None:
         "items gets fewer.",
     )
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
+    parser.add_argument(
+        "--method",
+        default="auto",
+        choices=inference.RETRIEVAL_METHODS,
+        help="dense: score every item; mips: search a faiss inner-product index "
+        "(exact, needs faiss); auto (default): mips for large catalogues when "
+        "faiss is installed. Both give the same lists.",
+    )
     args = parser.parse_args(argv)
     source = "--users" if args.users is not None else args.users_file
     try:
@@ -510,14 +540,18 @@ def run_recommend(argv: list[str]) -> None:
 
     show_progress = args.all and sys.stderr.isatty()
     user_emb, item_emb = model.embeddings(data)
-    items, scores = inference.recommend_from_embeddings(
-        user_emb,
-        item_emb,
-        users,
-        k=args.k,
-        exclude_index=split_edge_index(data, "train"),
-        progress=progress if show_progress else None,
-    )
+    try:
+        items, scores = inference.recommend_from_embeddings(
+            user_emb,
+            item_emb,
+            users,
+            k=args.k,
+            exclude_index=split_edge_index(data, "train"),
+            progress=progress if show_progress else None,
+            method=args.method,
+        )
+    except ImportError as error:  # --method mips without faiss
+        raise ConfigError(str(error)) from None
     if show_progress:
         print(file=sys.stderr)
     rows = inference.write_recommendations(args.out, users, items, scores)
@@ -558,6 +592,9 @@ def main(argv: list[str] | None = None) -> None:
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
     if command == "train":
         keep_freed_memory()
+        if launched_by_torchrun() and os.environ["RANK"] != "0":
+            # Rank 0 writes the run folder; the others' Hydra writes nothing.
+            rest = [*rest, "hydra.output_subdir=null", "hydra/job_logging=disabled"]
         sys.argv = [f"{sys.argv[0]} train", *rest]
         train_app()
         return

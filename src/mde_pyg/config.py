@@ -32,6 +32,16 @@ def _expected_type_ok(default: Any, value: Any) -> bool:
     return True
 
 
+def _annotated_as(param: inspect.Parameter, value: Any) -> bool:
+    """Whether ``value``'s type is one of a union annotation's (e.g. ``resume:
+    bool | str`` takes ``true`` and ``auto``)."""
+    annotation = param.annotation
+    if not isinstance(annotation, str):
+        return False
+    names = {part.strip() for part in annotation.split("|")}
+    return type(value).__name__ in names
+
+
 def signature_of(target: str | Callable) -> inspect.Signature:
     """The signature a config section is checked against: a class's
     ``__init__`` for ``Class.from_data`` factories (which forward their keyword
@@ -74,7 +84,9 @@ def check_kwargs(
                 f"{', '.join(sorted(params))}"
             )
         default = params[key].default
-        if not _expected_type_ok(default, value):
+        if not _expected_type_ok(default, value) and not _annotated_as(
+            params[key], value
+        ):
             raise ConfigError(
                 f"'{section}.{key}' must be of type {type(default).__name__} "
                 f"(like its default {default!r}), got {value!r} "

@@ -513,9 +513,26 @@ class RankingMetrics:
                 overwritten by the masking, saving a copy of the block.
                 (default: :obj:`False`)
         """
+        self.accumulate(*self.block_sums(scores, users, inplace))
+
+    def block_sums(
+        self, scores: Tensor, users: Tensor, inplace: bool = False
+    ) -> tuple[Tensor, int]:
+        r"""The metric sums of a block of users and the number of users they
+        cover, without accumulating them (arguments as :meth:`update`): the
+        piece of work that the processes of a distributed evaluation share
+        out, see :meth:`accumulate`.
+
+        Returns:
+            (torch.Tensor, int): ``[5, len(k)]`` float64 sums on the CPU (rows:
+            recall, ndcg, precision, map, hit) and the user count.
+        """
         users = self._check_block(scores, users)
+        empty = torch.zeros(
+            len(METRICS), len(self.k), dtype=torch.float64, device="cpu"
+        )
         if users.numel() == 0:
-            return
+            return empty, 0
         n_target = self._target_count[users]
         keep = n_target > 0
         if not bool(keep.all()):
@@ -523,15 +540,22 @@ class RankingMetrics:
             users, n_target, scores = users[keep], n_target[keep], scores[keep]
             inplace = True
             if users.numel() == 0:
-                return
+                return empty, 0
         if not inplace:
             scores = scores.clone()
         self._mask_(scores, users)
         index = self._topk(scores)
         del scores
-        self._accumulate(index, users, n_target)
+        return self._block_sums(index, users, n_target), users.numel()
 
-    def _accumulate(self, index: Tensor, users: Tensor, n_target: Tensor) -> None:
+    def accumulate(self, sums: Tensor, count: int) -> None:
+        r"""Adds the :meth:`block_sums` of a block. Adding the blocks in the
+        same order gives the same floating-point result, whichever process
+        computed them."""
+        self._sums += sums
+        self._count += count
+
+    def _block_sums(self, index: Tensor, users: Tensor, n_target: Tensor) -> Tensor:
         width = index.size(1)
         rel = _isin_sorted(users.view(-1, 1) * self.num_items + index, self._hit_key)
 
@@ -559,8 +583,7 @@ class RankingMetrics:
                     ]
                 )
             )
-        self._sums += torch.stack(out, dim=1).cpu()
-        self._count += users.numel()
+        return torch.stack(out, dim=1).cpu()
 
     def compute(self) -> dict[str, float]:
         r"""Returns ``{f'{metric}@{K}': value}`` for ``metric`` in

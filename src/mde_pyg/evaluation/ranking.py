@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
 
-from mde_pyg.evaluation.metrics import RankingMetrics, resolve_chunk_size
+from mde_pyg.evaluation.metrics import METRICS, RankingMetrics, resolve_chunk_size
 
 
 @torch.no_grad()
@@ -19,6 +20,7 @@ def evaluate_embeddings(
     k: int | Sequence[int] = (10, 20),
     chunk_size: int | None = None,
     score_fn: Callable[[Tensor], Tensor] | None = None,
+    distributed: bool = False,
 ) -> dict[str, float]:
     r"""Full-ranking metrics of the scores
     :math:`\mathbf{S} = \mathbf{U} \mathbf{I}^{\top}` (or :obj:`score_fn`),
@@ -47,6 +49,13 @@ def evaluate_embeddings(
             the ``[len(user_ids), num_items]`` scores of those users and is used
             instead of the dot product (:obj:`user_emb` then only fixes
             ``num_users``). (default: :obj:`None`)
+        distributed (bool, optional): If :obj:`True` and a
+            :mod:`torch.distributed` process group is running, every process
+            (each holding the same embeddings) scores every
+            :math:`W`-th block of users and the block sums are combined in
+            block order, so the result equals the one-process result exactly
+            (same :obj:`chunk_size`). All processes must call it.
+            (default: :obj:`False`)
 
     Returns:
         dict: ``{'recall@K', 'ndcg@K', 'precision@K', 'map@K', 'hit@K'}`` for
@@ -78,7 +87,8 @@ def evaluate_embeddings(
     if score_fn is None:
         users = users.to(user_emb.device)
     item_t = item_emb.t()
-    for block in users.split(chunk_size):
+
+    def block_sums(block: Tensor) -> tuple[Tensor, int]:
         if score_fn is None:
             scores = user_emb[block] @ item_t
         else:
@@ -93,6 +103,28 @@ def evaluate_embeddings(
                 )
         # The block is ours (fresh matmul output), so it is masked in place;
         # a `score_fn` may return a view of its own storage, so that one is not.
-        metric.update(scores, block, inplace=score_fn is None)
-        del scores
+        return metric.block_sums(scores, block, inplace=score_fn is None)
+
+    blocks = users.split(chunk_size)
+    if not (distributed and dist.is_available() and dist.is_initialized()):
+        for block in blocks:
+            metric.accumulate(*block_sums(block))
+        return metric.compute()
+    # Each block's sums land in its own row, zeros elsewhere, so the
+    # all-reduce adds nothing but zeros to them and the blocks are then added
+    # in the one-process order.
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    sums = torch.zeros(
+        len(blocks), len(METRICS), len(metric.k), dtype=torch.float64, device="cpu"
+    )
+    counts = torch.zeros(len(blocks), dtype=torch.long, device="cpu")
+    for b in range(rank, len(blocks), world_size):
+        sums[b], counts[b] = block_sums(blocks[b])
+    # NCCL reduces device tensors only; gloo either.
+    reduce_device = item_emb.device if dist.get_backend() == "nccl" else "cpu"
+    sums, counts = sums.to(reduce_device), counts.to(reduce_device)
+    dist.all_reduce(sums)
+    dist.all_reduce(counts)
+    for block_sum, count in zip(sums.cpu(), counts.tolist(), strict=True):
+        metric.accumulate(block_sum, count)
     return metric.compute()

@@ -59,6 +59,11 @@ class Recommender(torch.nn.Module):
         num_items (int): Number of items.
     """
 
+    #: Whether the parameters that a training step backpropagates into can
+    #: change from step to step (LATTICE's); data-parallel training then
+    #: looks for the unused ones at every step instead of once.
+    varying_parameter_use: bool = False
+
     def __init__(self, num_users: int, num_items: int) -> None:
         super().__init__()
         self.num_users = num_users

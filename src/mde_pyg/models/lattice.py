@@ -132,6 +132,10 @@ class LATTICE(Recommender):
           :math:`(|\mathcal{I}|, d)`; :meth:`loss` a scalar
     """
 
+    # The first batch after a graph rebuild trains the graph learner, the
+    # others do not.
+    varying_parameter_use = True
+
     def __init__(
         self,
         num_users: int,

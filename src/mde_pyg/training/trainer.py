@@ -28,6 +28,18 @@ from mde_pyg.training.checkpoint import (
     save_checkpoint,
 )
 from mde_pyg.training.curve import plot_training_curve
+from mde_pyg.training.distributed import (
+    BatchLoss,
+    DistributedError,
+    all_reduce_sum,
+    broadcast_object,
+    get_rank,
+    get_world_size,
+    is_communication_error,
+    is_main_process,
+    setup_distributed,
+    shard_batch,
+)
 from mde_pyg.training.early_stopping import EarlyStopping
 from mde_pyg.training.seed import rng_state, run_generator, set_rng_state
 
@@ -112,6 +124,13 @@ class Trainer:
         verbose (bool, optional): Show progress: a progress bar over the
             epochs (validation metric, best so far, time left at most) on a
             terminal, one line per epoch otherwise. (default: :obj:`True`)
+        distributed (bool or str, optional): Data-parallel training over the
+            processes of a ``torchrun`` launch (:mod:`~mde_pyg.training.
+            distributed`): :obj:`True`, :obj:`False`, or :obj:`"auto"`
+            (distributed when started by ``torchrun``). ``batch_size`` stays
+            the global batch, split over the processes, so the run is the
+            same optimisation for any number of processes; rank 0 writes the
+            checkpoints and results. (default: :obj:`"auto"`)
     """
 
     def __init__(
@@ -136,9 +155,22 @@ class Trainer:
         metadata: dict[str, Any] | None = None,
         fingerprint: dict[str, Any] | None = None,
         verbose: bool = True,
+        distributed: bool | str = "auto",
     ) -> None:
-        self.device = resolve_device(device)
+        self.device = setup_distributed(distributed, resolve_device(device))
+        self.rank, self.world_size = get_rank(), get_world_size()
         self.model = model.to(self.device)
+        # DDP synchronises gradients in the backward of its forward call, so
+        # the loss is a module's forward.
+        self.batch_loss: torch.nn.Module = BatchLoss(self.model)
+        if self.world_size > 1:
+            varying = getattr(model, "varying_parameter_use", False)
+            self.batch_loss = torch.nn.parallel.DistributedDataParallel(
+                self.batch_loss,
+                forward_sync_buffers=False,
+                find_unused_parameters=varying,
+                static_graph=not varying,
+            )
         # Moved once: the models read their graphs from it at every step.
         self.data = data.to(self.device)
         self.max_epochs = max_epochs
@@ -153,7 +185,7 @@ class Trainer:
         self.resume = resume
         self.results_path = Path(results_path) if results_path else None
         self.metadata = dict(metadata or {})
-        self.verbose = verbose
+        self.verbose = verbose and is_main_process()
         if resume not in (True, False, "auto"):
             raise ValueError(f"'resume' must be true, false or 'auto' (got {resume!r})")
         if resume and self.checkpoint_dir is None:
@@ -228,7 +260,7 @@ class Trainer:
                     key: value.detach().clone()
                     for key, value in self.model.state_dict().items()
                 }
-                if self.checkpoint_dir is not None:
+                if self.checkpoint_dir is not None and is_main_process():
                     save_checkpoint(
                         {"model": self.best_state, "epoch": epoch},
                         self.checkpoint_dir / "best.pt",
@@ -236,7 +268,7 @@ class Trainer:
             self.history.append(record)
             self._print_epoch(record, improved)
             epoch += 1
-            if self.checkpoint_dir is not None:
+            if self.checkpoint_dir is not None and is_main_process():
                 self._save_last(epoch)
 
         self._bar.close()
@@ -253,7 +285,7 @@ class Trainer:
         )
         if self.verbose:
             print(format_result(result, self.k))
-        if self.results_path is not None:
+        if self.results_path is not None and is_main_process():
             self.write_results(result)
             plot_training_curve(
                 self.history,
@@ -276,6 +308,7 @@ class Trainer:
             target_index=split_edge_index(self.data, split),
             k=self.k,
             chunk_size=self.eval_chunk_size,
+            distributed=self.world_size > 1,
         )
 
     def history_at(self, epoch: int) -> dict[str, Any]:
@@ -309,6 +342,7 @@ class Trainer:
         payload = {
             "seed": self.seed,
             "device": device_name(self.device),
+            "world_size": self.world_size,
             **self.metadata,
             "result": asdict(result),
         }
@@ -328,12 +362,19 @@ class Trainer:
         num_batches = 0
         for batch in self.sampler:
             self.optimizer.zero_grad(set_to_none=True)
-            loss = self.model.loss(self.data, batch)
+            if self.world_size > 1:
+                shard, weight = shard_batch(batch, self.rank, self.world_size)
+                loss = self.batch_loss(self.data, shard) * weight
+            else:
+                loss = self.batch_loss(self.data, batch)
             loss.backward()
             self.optimizer.step()
             total_loss += loss.detach()
             num_batches += 1
         self.scheduler.step()
+        # The mean over the ranks of the weighted shard losses is the loss
+        # of the global batch.
+        total_loss = all_reduce_sum(total_loss) / self.world_size
         loss_value = total_loss.item() / max(num_batches, 1)
         if not math.isfinite(loss_value):
             raise FloatingPointError(
@@ -343,11 +384,16 @@ class Trainer:
         return loss_value
 
     def _run_epoch(self, epoch: int) -> dict[str, Any]:
-        start = time.perf_counter()
-        loss = self.train_epoch(epoch)
-        train_time = time.perf_counter() - start
-        start = time.perf_counter()
-        val = self.evaluate("val")
+        try:
+            start = time.perf_counter()
+            loss = self.train_epoch(epoch)
+            train_time = time.perf_counter() - start
+            start = time.perf_counter()
+            val = self.evaluate("val")
+        except RuntimeError as error:
+            if self.world_size > 1 and is_communication_error(error):
+                raise self._lost_contact(epoch) from error
+            raise
         return {
             "epoch": epoch,
             "loss": loss,
@@ -392,8 +438,29 @@ class Trainer:
             self.checkpoint_dir / "last.pt",
         )
 
+    def _lost_contact(self, epoch: int) -> DistributedError:
+        last = self.checkpoint_dir / "last.pt" if self.checkpoint_dir else None
+        where = (
+            f"the last complete checkpoint is {last}; rerun the same command with "
+            "resume=true, with any number of processes, to continue from it"
+            if last is not None
+            else "no checkpoint was written (checkpoint_dir is unset)"
+        )
+        return DistributedError(
+            f"process {self.rank} of {self.world_size} lost contact with the "
+            f"others during epoch {epoch}: another process failed or was killed "
+            f"(its own log says why); {where}"
+        )
+
     def _resume(self) -> None:
-        path = recover_checkpoint(self.checkpoint_dir / "last.pt")
+        # Rank 0 alone may repair an interrupted save; every rank then reads
+        # the file it names (the run folder is shared between the processes).
+        path = (
+            recover_checkpoint(self.checkpoint_dir / "last.pt")
+            if is_main_process()
+            else None
+        )
+        path = broadcast_object(path)
         if path is None:
             if self.resume == "auto":
                 return
