@@ -593,8 +593,14 @@ def main(argv: list[str] | None = None) -> None:
     if command == "train":
         keep_freed_memory()
         if launched_by_torchrun() and os.environ["RANK"] != "0":
-            # Rank 0 writes the run folder; the others' Hydra writes nothing.
-            rest = [*rest, "hydra.output_subdir=null", "hydra/job_logging=disabled"]
+            # Rank 0 writes the run folder; the others' Hydra writes nothing
+            # and creates no folder of its own (they use rank 0's).
+            rest = [
+                *rest,
+                "hydra.run.dir=.",
+                "hydra.output_subdir=null",
+                "hydra/job_logging=disabled",
+            ]
         sys.argv = [f"{sys.argv[0]} train", *rest]
         train_app()
         return

@@ -207,3 +207,35 @@ def test_a_killed_process_fails_the_run_cleanly_and_resume_continues(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert _test_metrics(out) == pytest.approx(_test_metrics(reference), abs=1e-3)
+
+
+def test_torchrun_train_writes_one_run_folder_with_the_world_size(tmp_path):
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    train = ["-m", "mde_pyg", "train", "model=lightgcn", "trainer=quick", *SMALL]
+    proc = subprocess.run(
+        [*torchrun, "--nproc-per-node=2", *train],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # Rank 1's Hydra made no folder of its own (its clock may be a second
+    # off rank 0's); rank 0 printed the one line.
+    (run,) = (tmp_path / "outputs" / "lightgcn" / "synthetic").iterdir()
+    assert proc.stdout.count("run folder:") == 1
+    results = json.loads((run / "results.json").read_text())
+    assert results["world_size"] == 2
+    single = subprocess.run(
+        [sys.executable, *train, f"output_dir={tmp_path / 'single'}"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert single.returncode == 0, single.stderr[-3000:]
+    assert results["result"]["test"] == pytest.approx(
+        _test_metrics(tmp_path / "single"), abs=1e-3
+    )
