@@ -1,6 +1,6 @@
-r"""Accuracy of MDE, LightGCN and LATTICE under one protocol: hyperparameters
-chosen on validation from a small grid, then several seeds at the chosen
-setting, test metrics at the best validation epoch, mean ± std.
+r"""Accuracy of MDE, LightGCN, LATTICE, MGCN and FREEDOM under one protocol:
+hyperparameters chosen on validation from a small grid, then several seeds at
+the chosen setting, test metrics at the best validation epoch, mean ± std.
 
 ::
 
@@ -62,7 +62,7 @@ QUICK_RESULTS = Path("/tmp/mde_pyg_accuracy")
 CACHE = Path("~/.cache/mde_pyg").expanduser()
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 MONITOR = "recall@20"
-BASELINES = ("lightgcn", "lattice")
+BASELINES = ("lightgcn", "lattice", "mgcn", "freedom")
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,12 @@ GRIDS: dict[str, dict[str, list[Any]]] = {
     "lightgcn": {"model.reg_weight": [1e-4, 1e-3]},
     "lattice": {"trainer.lr": [5e-4, 1e-3]},
     "mde": {"model.lambda_align": [1e-2, 1e-1]},
+    # The grids of conf/experiment/{mgcn,freedom}_grid.yaml.
+    "mgcn": {"model.cl_loss": [1e-3, 1e-2, 1e-1]},
+    "freedom": {
+        "model.dropout": [0.8, 0.9],
+        "model.reg_weight": [0.0, 1e-5, 1e-4, 1e-3],
+    },
 }
 
 
@@ -595,7 +601,11 @@ def plan(args, datasets: dict[str, DatasetSpec], out: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    parser.add_argument("--models", nargs="+", default=["lightgcn", "lattice", "mde"])
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["lightgcn", "lattice", "mgcn", "freedom", "mde"],
+    )
     parser.add_argument("--seeds", type=int, nargs="+", help="default: 0 1 2 3 4")
     parser.add_argument("--no-grid", action="store_true", help="package defaults only")
     parser.add_argument("--max-epochs", type=int, help="override every epoch cap")
@@ -610,7 +620,9 @@ def main(argv: list[str] | None = None) -> None:
         help="checkpoints of unfinished runs, outside the repository "
         "(default: ~/.cache/mde_pyg/accuracy_runs)",
     )
-    parser.add_argument("--title", default="Accuracy: MDE vs LightGCN vs LATTICE")
+    parser.add_argument(
+        "--title", default="Accuracy: MDE vs LightGCN, LATTICE, MGCN and FREEDOM"
+    )
     parser.add_argument("--report-name", default="accuracy")
     parser.add_argument("--plan", action="store_true")
     parser.add_argument("--report-only", action="store_true")
