@@ -1,15 +1,18 @@
-r"""Parity of our MGCN and FREEDOM with the published code (MMRec, through
-``../shared/tools/mmrec_ref``) on the same MMRec-format folder, one fixed
-configuration each (MMRec's ``run.py`` settings: MGCN ``cl_loss=0.01``,
-FREEDOM ``dropout=0.8``, ``reg_weight=1e-4``; everything else the published
-defaults, as our ``conf/model/mgcn.yaml`` and ``freedom.yaml``).
+r"""Parity of our LightGCN, LATTICE, MGCN and FREEDOM with the published code
+(MMRec, through ``../shared/tools/mmrec_ref``) on the same MMRec-format
+folder, one fixed configuration each (``mmrec_ref/run.py``'s settings:
+LightGCN ``n_layers=2``, ``reg_weight=1e-4``; LATTICE ``learning_rate=1e-3``,
+``reg_weight=1e-4``; MGCN ``cl_loss=0.01``; FREEDOM ``dropout=0.8``,
+``reg_weight=1e-4``; everything else MMRec's yaml defaults). Our side sets
+the same values explicitly (:data:`MODELS`), on top of our
+``conf/model/<model>.yaml``.
 
 ::
 
     python benchmarks/prepare_data.py --datasets ml100k
     MMREC_GIT=<git dir of enoche/MMRec> bash ../shared/tools/mmrec_ref/setup.sh
-    python benchmarks/parity.py                       # both models (resumable)
-    python benchmarks/parity.py --models freedom      # one model
+    python benchmarks/parity.py                       # all four models (resumable)
+    python benchmarks/parity.py --models lightgcn lattice   # some of them
     python benchmarks/parity.py --epochs 2 --out /tmp/parity   # timing check
     python benchmarks/parity.py --report-only
 
@@ -21,7 +24,9 @@ at ``OMP_NUM_THREADS=1`` on the CPU, early stopping on validation Recall@20
 (``ml100k``: ``meta`` and ``text``) is copied to ``--work-dir`` with the
 non-text modality as ``image_feat.npy``. Our FREEDOM then weighs ``meta``
 0.1 and ``text`` 0.9 (:func:`mde_pyg.models.freedom_modality_weights`), as
-MMRec weighs its "image" and text graphs.
+MMRec weighs its "image" and text graphs; our LATTICE, as MMRec's, mixes the
+two modalities with learned softmax weights (both starting equal). LightGCN
+uses no features.
 
 Resumable: every finished run is
 ``<out>/parity_runs/<dataset>_<model>_<impl>_seed<k>.json`` and is skipped
@@ -54,8 +59,39 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 MMREC_REF = ROOT.parent / "shared" / "tools" / "mmrec_ref"
 TMP = Path(os.environ.get("TMPDIR", "/tmp"))
-#: model -> (our conf/model option and overrides, MMRec model name).
+#: model -> (our conf/model option and overrides, MMRec model name). The
+#: overrides spell out MMRec's values (overall.yaml, configs/model/<MODEL>.yaml
+#: and run.py's FIXED) so that neither side's defaults can drift apart.
 MODELS = {
+    "lightgcn": (
+        [
+            "model=lightgcn",
+            "model.embedding_dim=64",  # embedding_size
+            "model.num_layers=2",  # n_layers (fixed)
+            "model.reg_weight=1e-4",  # reg_weight (fixed)
+            "trainer.lr=1e-3",  # learning_rate
+            "trainer.lr_decay=1.0",  # learning_rate_scheduler [1.0, 50]
+        ],
+        "LightGCN",
+    ),
+    "lattice": (
+        [
+            "model=lattice",
+            "model.embedding_dim=64",  # embedding_size
+            "model.feat_embed_dim=64",  # feat_embed_dim
+            "model.k=10",  # knn_k (learned graphs)
+            "model.graphs.k=10",  # knn_k (frozen graphs)
+            "model.lambda_coeff=0.9",  # lambda_coeff
+            "model.num_item_layers=1",  # n_layers (item-item graph)
+            "model.num_layers=2",  # len(weight_size) (user-item, cf_model lightgcn)
+            "model.reg_weight=1e-4",  # reg_weight (fixed)
+            "model.freeze_features=false",  # from_pretrained(..., freeze=False)
+            "trainer.lr=1e-3",  # learning_rate (fixed)
+            "trainer.lr_decay=0.96",  # learning_rate_scheduler [0.96, 50]
+            "trainer.lr_decay_every=50",
+        ],
+        "LATTICE",
+    ),
     "mgcn": (["model=mgcn", "model.cl_loss=0.01"], "MGCN"),
     "freedom": (
         ["model=freedom", "model.dropout=0.8", "model.reg_weight=1e-4"],
@@ -195,7 +231,7 @@ def row_of(run: dict[str, Any]) -> dict[str, Any]:
 
 def write_report(out: Path, runs: list[dict[str, Any]], info: dict[str, str]) -> None:
     lines = [
-        "# Parity with the published code: MGCN and FREEDOM",
+        "# Parity with the published code: LightGCN, LATTICE, MGCN and FREEDOM",
         "",
         f"- Machine: {info['machine']}",
         f"- Versions (ours): {info['versions']}",
@@ -206,10 +242,15 @@ def write_report(out: Path, runs: list[dict[str, Any]], info: dict[str, str]) ->
         "differ by seed noise, early stopping on a flat validation curve "
         "included, as well as by any real difference).",
         "- Times: wall-clock on a shared machine (the load average at each run's "
-        "start is in parity.csv); the two implementations of a model ran side by "
-        "side, one core each, so compare them row by row, not across rows.",
-        "- Fixed configs: MGCN cl_loss 0.01 (lr 1e-3 x 0.96^(epoch/50)); FREEDOM "
-        "dropout 0.8, reg_weight 1e-4; Adam lr 1e-3, batch 2048, patience 20 on "
+        "start is in parity.csv); the two implementations ran as two processes "
+        "side by side (`--impls mde_pyg` and `--impls mmrec`, one core each); "
+        "ours finishes first, so a model's two runs overlap only in part: "
+        "compare speeds roughly, row by row, not across rows.",
+        "- Fixed configs: LightGCN 2 layers, reg_weight 1e-4; LATTICE "
+        "reg_weight 1e-4, k 10, lambda 0.9, 1 item-graph and 2 user-item layers "
+        "(lr 1e-3 x 0.96^(epoch/50)); MGCN cl_loss 0.01 (lr 1e-3 x "
+        "0.96^(epoch/50)); FREEDOM dropout 0.8, reg_weight 1e-4; embedding size "
+        "64, Adam lr 1e-3, batch 2048, patience 20 on "
         "validation Recall@20, test metrics at the best validation epoch; "
         "OMP_NUM_THREADS=1 on the CPU. s/epoch: training only; s/eval: one "
         "full-ranking validation pass.",
