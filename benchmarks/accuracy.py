@@ -44,6 +44,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
@@ -272,13 +273,18 @@ def pending(args, out: Path) -> list[Run]:
 
 
 def work(
-    args, datasets: dict[str, DatasetSpec], out: Path, poll_s: float = 30.0
+    args,
+    datasets: dict[str, DatasetSpec],
+    out: Path,
+    poll_s: float = 30.0,
+    schedule: Callable[[Any, Path], list[Run]] = pending,
 ) -> None:
-    """Runs pending runs until none is left. While every pending run is
-    claimed by another worker it waits rather than exits: a grid finishing
-    there makes its seeds pending."""
+    """Runs the runs that ``schedule`` (default: :func:`pending`) says are
+    still to do until none is left. While every pending run is claimed by
+    another worker it waits rather than exits: a grid finishing there makes
+    its seeds pending."""
     while True:
-        todo = pending(args, out)
+        todo = schedule(args, out)
         if not todo:
             return
         for run in todo:

@@ -102,3 +102,17 @@ def test_gradients_repr_and_errors():
         PreferenceGate(8, 2, tradeoff="bogus")
     with pytest.raises(ValueError, match="alpha"):
         PreferenceGate(8, 2, alpha=1.0)
+
+
+def test_preferences_are_the_gates_of_the_fusion():
+    torch.manual_seed(0)
+    gate = PreferenceGate(4, 3)
+    x, shared, specific = torch.randn(5, 4), torch.randn(5, 4), torch.randn(3, 5, 4)
+    g = gate.preferences(x)
+    expected = torch.stack(
+        [torch.sigmoid(x @ gate.weight[m].t() + gate.bias[m]) for m in range(3)]
+    )
+    assert torch.allclose(g, expected, atol=1e-6)
+    fused, alpha = gate(x, shared, specific)
+    a = alpha.view(-1, 1)
+    assert torch.allclose(fused, a * shared + (1 - a) * (g * specific).mean(0))

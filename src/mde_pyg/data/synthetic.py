@@ -27,6 +27,7 @@ def make_synthetic(
     noise: float = 0.1,
     temperature: float = 0.5,
     popularity: float = 0.5,
+    conflict_dim: int = 0,
     seed: int = 0,
     return_latents: bool = False,
 ) -> HeteroData | tuple[HeteroData, dict[str, Any]]:
@@ -47,7 +48,21 @@ def make_synthetic(
         {\mathbf{q}^m_u}^{\top} \mathbf{s}^m_i}{\sqrt{d_c + |M| d_s}}
         + \beta b_i,
 
-    with all latents, :math:`\mathbf{P}^m` (scaled to unit feature variance),
+    and, with ``conflict_dim`` :math:`d_t > 0`, a conflict latent
+    :math:`\mathbf{t}_i \in \mathbb{R}^{d_t}` that every modality shows with
+    its own sign :math:`\sigma_m = (-1)^m` (:math:`m = 0, 1, \ldots`):
+    :math:`\mathbf{x}^m_i = [\mathbf{c}_i, \mathbf{s}^m_i, \sigma_m
+    \mathbf{t}_i] \, \mathbf{P}^m + \ldots`, and users with preferences
+    :math:`\mathbf{r}_u` over it add :math:`\mathbf{r}_u^{\top}\mathbf{t}_i`
+    to the affinity (normalised by :math:`\sqrt{d_c + |M| d_s + d_t}`). The
+    modalities then contradict each other on :math:`\mathbf{t}`: their
+    average cancels it for two modalities, so only a model that keeps the
+    differences between modalities can use it (a capability test of
+    difference enhancement, the ``capability`` dataset config), on top of
+    the specific latents that each modality alone carries. With
+    :math:`d_t = 0` the dataset is unchanged, draw for draw.
+
+    All latents, :math:`\mathbf{P}^m` (scaled to unit feature variance),
     :math:`\boldsymbol{\epsilon}` and the item popularity :math:`b_i` drawn
     from :math:`\mathcal{N}(0, 1)`. User :math:`u` interacts with
     :math:`n_u = 5 + \text{Geometric} - 1` items (mean
@@ -78,11 +93,14 @@ def make_synthetic(
             (default: :obj:`0.5`)
         popularity (float, optional): Weight :math:`\beta` of the item
             popularity term. (default: :obj:`0.5`)
+        conflict_dim (int, optional): :math:`d_t`, the size of the latent the
+            modalities show with opposite signs. (default: :obj:`0`)
         seed (int, optional): Random seed. (default: :obj:`0`)
         return_latents (bool, optional): Also return the generating latents
             as a dictionary with ``"item_shared"``, ``"item_specific"``
             (``{m: tensor}``), ``"user_shared"``, ``"user_specific"``,
-            ``"item_popularity"`` and ``"projection"`` (``{m: P^m}``).
+            ``"item_popularity"``, ``"projection"`` (``{m: P^m}``),
+            ``"item_conflict"`` and ``"user_conflict"`` (``[*, d_t]``).
             (default: :obj:`False`)
     """
     modalities = dict(
@@ -94,6 +112,8 @@ def make_synthetic(
         raise ValueError(
             f"'interactions_per_user' must be >= 5 (got {interactions_per_user})"
         )
+    if conflict_dim < 0:
+        raise ValueError(f"'conflict_dim' must be >= 0 (got {conflict_dim})")
     if temperature <= 0:
         raise ValueError(f"'temperature' must be > 0 (got {temperature})")
     generator = torch.Generator().manual_seed(seed)
@@ -103,15 +123,20 @@ def make_synthetic(
 
     item_shared = normal(num_items, shared_dim)
     item_specific = {m: normal(num_items, specific_dim) for m in modalities}
+    # An empty draw consumes no random numbers: conflict_dim = 0 leaves the
+    # dataset of a seed unchanged.
+    item_conflict = normal(num_items, conflict_dim)
     projection, features = {}, {}
-    for m, dim in modalities.items():
-        projection[m] = normal(shared_dim + specific_dim, dim)
-        projection[m] /= math.sqrt(shared_dim + specific_dim)
-        latent = torch.cat([item_shared, item_specific[m]], dim=1)
+    for k, (m, dim) in enumerate(modalities.items()):
+        size = shared_dim + specific_dim + conflict_dim
+        projection[m] = normal(size, dim) / math.sqrt(size)
+        sign = -1.0 if k % 2 else 1.0
+        latent = torch.cat([item_shared, item_specific[m], sign * item_conflict], 1)
         features[m] = latent @ projection[m] + noise * normal(num_items, dim)
     user_shared = normal(num_users, shared_dim)
     user_specific = {m: normal(num_users, specific_dim) for m in modalities}
     item_popularity = normal(num_items)
+    user_conflict = normal(num_users, conflict_dim)
 
     # n_u = 5 + (Geometric(p) - 1) has mean 4 + 1/p.
     p = 1.0 / (interactions_per_user - 4.0)
@@ -119,9 +144,9 @@ def make_synthetic(
     count = count.geometric_(p, generator=generator).long() + 4
     count = count.clamp_(max=num_items)
 
-    # Scores: a_ui = [p_u, q_u^1, ...] . [c_i, s_i^1, ...] / sqrt(dim).
-    user_latent = torch.cat([user_shared, *user_specific.values()], dim=1)
-    item_latent = torch.cat([item_shared, *item_specific.values()], dim=1)
+    # Scores: a_ui = [p_u, q_u^1, ..., r_u] . [c_i, s_i^1, ..., t_i] / sqrt(dim).
+    user_latent = torch.cat([user_shared, *user_specific.values(), user_conflict], 1)
+    item_latent = torch.cat([item_shared, *item_specific.values(), item_conflict], 1)
     scale = 1.0 / (math.sqrt(item_latent.size(1)) * temperature)
     bias = popularity * item_popularity / temperature
     users, items = [], []
@@ -154,5 +179,7 @@ def make_synthetic(
         "user_specific": user_specific,
         "item_popularity": item_popularity,
         "projection": projection,
+        "item_conflict": item_conflict,
+        "user_conflict": user_conflict,
     }
     return data, latents

@@ -51,10 +51,7 @@ def info_nce(
     if symmetric:
         swapped = logits.transpose(-1, -2).reshape(-1, num)
         loss = 0.5 * (loss + F.cross_entropy(swapped, target, reduction="none"))
-    loss = loss.view(logits.shape[:-1])
-    if weight is not None:
-        loss = loss * weight
-    return loss.mean()
+    return weighted_mean(loss.view(logits.shape[:-1]), weight)
 
 
 def modality_alignment_loss(
@@ -77,19 +74,51 @@ def modality_alignment_loss(
     return info_nce(views[pairs[0]], views[pairs[1]], tau, weight, symmetric=True)
 
 
-def orthogonality_loss(parts: Tensor) -> Tensor:
+def orthogonality_loss(parts: Tensor, weight: Tensor | None = None) -> Tensor:
     r"""Mean over nodes and modality pairs of
-    :math:`\cos^2(\boldsymbol{\delta}^m_n, \boldsymbol{\delta}^{m'}_n)`
+    :math:`w_n \cos^2(\boldsymbol{\delta}^m_n, \boldsymbol{\delta}^{m'}_n)`
     (:obj:`0` with a single modality).
 
     Args:
         parts (torch.Tensor): ``[M, B, d]`` modality-specific parts.
+        weight (torch.Tensor, optional): ``[B]`` per-node weights :math:`w_n`;
+            ones if :obj:`None`. (default: :obj:`None`)
     """
     pairs = modality_pairs(parts.size(0), parts.device)
     if pairs.size(1) == 0:
         return parts.new_zeros(())
     cos = F.cosine_similarity(parts[pairs[0]], parts[pairs[1]], dim=-1)
-    return cos.pow(2).mean()
+    return weighted_mean(cos.pow(2), weight)
+
+
+def shared_orthogonality_loss(
+    specific: Tensor, shared: Tensor, weight: Tensor | None = None
+) -> Tensor:
+    r"""Mean over nodes and modalities of
+    :math:`w_n \cos^2(\boldsymbol{\delta}^m_n, \mathbf{s}_n)`: the
+    modality-specific parts pushed orthogonal to the shared part (:obj:`0`
+    with a single modality, whose specific part is :math:`\mathbf{0}`).
+
+    Args:
+        specific (torch.Tensor): ``[M, B, d]`` modality-specific parts.
+        shared (torch.Tensor): ``[B, d]`` shared parts.
+        weight (torch.Tensor, optional): ``[B]`` per-node weights :math:`w_n`;
+            ones if :obj:`None`. (default: :obj:`None`)
+    """
+    cos = F.cosine_similarity(specific, shared.unsqueeze(0), dim=-1)
+    return weighted_mean(cos.pow(2), weight)
+
+
+def weighted_mean(values: Tensor, weight: Tensor | None = None) -> Tensor:
+    r"""The mean of ``[..., B]`` per-node values, each node's scaled by its
+    weight :math:`w_n` (``[B]``) if given.
+
+    Args:
+        values (torch.Tensor): ``[..., B]`` per-node values.
+        weight (torch.Tensor, optional): ``[B]`` weights; ones if
+            :obj:`None`. (default: :obj:`None`)
+    """
+    return (values if weight is None else values * weight).mean()
 
 
 def embedding_l2(*embeddings: Tensor) -> Tensor:

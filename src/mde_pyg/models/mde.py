@@ -30,12 +30,16 @@ from mde_pyg.models.losses import (
     info_nce,
     modality_alignment_loss,
     orthogonality_loss,
+    shared_orthogonality_loss,
+    weighted_mean,
 )
+from mde_pyg.nn.club import CLUB
 from mde_pyg.nn.hetero_graph_encoder import HeteroGraphEncoder
 from mde_pyg.nn.modality_discrimination_conv import ModalityDiscriminationConv
 from mde_pyg.nn.preference_gate import PreferenceGate
 
 ALIGN_MODES = ("content_behaviour", "modality")
+DIFF_LOSSES = ("pairwise_cos", "orthogonal", "club")
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,8 @@ class MDELossWeights:
     r"""The weights of MDE's loss terms, in the order they are added to the
     BPR loss (a term of weight 0 is not computed): :math:`\lambda_r`
     (``reg``), :math:`\lambda_a` (``align``), :math:`\lambda_d` (``diff``),
-    :math:`\lambda_\phi` (``phi``) and :math:`\lambda_\alpha` (``alpha``).
+    :math:`\lambda_\phi` (``phi``), :math:`\lambda_\alpha` (``alpha``),
+    :math:`\lambda_t` (``tradeoff``) and :math:`\lambda_s` (``specific``).
     :math:`\lambda_m` scales a part of the alignment term, not a term."""
 
     reg: float = 1e-4
@@ -51,6 +56,8 @@ class MDELossWeights:
     diff: float = 0.0
     phi: float = 0.0
     alpha: float = 0.0
+    tradeoff: float = 0.0
+    specific: float = 0.0
 
 
 class MDEState(NamedTuple):
@@ -63,6 +70,7 @@ class MDEState(NamedTuple):
     specific: Tensor  # delta [M, N, d]
     alpha: Tensor  # [N]
     beta: Tensor  # [N, M]
+    shared: Tensor  # s [N, d]
 
 
 class MDE(Recommender):
@@ -87,7 +95,8 @@ class MDE(Recommender):
         \mathcal{L} = \mathcal{L}_{BPR} + \lambda_r \mathcal{L}_{reg} +
         \lambda_a \mathcal{L}_{align} + \lambda_d \mathcal{L}_{diff} +
         \lambda_\phi \|\mathbf{W}_\phi\|_F^2 + \lambda_\alpha
-        \overline{(\alpha_n - \alpha_0)^2}
+        \overline{(\alpha_n - \alpha_0)^2} + \lambda_t \mathcal{L}_{trade} +
+        \lambda_s \mathcal{L}_{spec}
 
     with :math:`\mathcal{L}_{reg} = \frac{1}{2|B|}(\|\mathbf{E}_{u}\|^2 +
     \|\mathbf{E}_{i^+}\|^2 + \|\mathbf{E}_{i^-}\|^2)` on the final embeddings,
@@ -104,12 +113,59 @@ class MDE(Recommender):
     (``align_pairs="content_behaviour"``; ``"modality"`` keeps only the
     second term, with :math:`\lambda_m = 1`), :math:`\ell^{m,m'}_n` the
     symmetric in-batch InfoNCE between the views :math:`\mathbf{z}^m_n` and
-    :math:`\mathbf{z}^{m'}_n`, and :math:`\mathcal{L}_{diff}` the mean
-    :math:`\cos^2(\boldsymbol{\delta}^m_n, \boldsymbol{\delta}^{m'}_n)`
-    over the same nodes and all pairs. With two modalities
-    :math:`\boldsymbol{\delta}^1 = -\frac{\beta_2}{\beta_1}
-    \boldsymbol{\delta}^2` is collinear by construction, so
-    :math:`\mathcal{L}_{diff} = 1` is constant there.
+    :math:`\mathbf{z}^{m'}_n`, and :math:`\mathcal{L}_{diff} =
+    \sum_{\mathcal{B}} \frac{1}{|\mathcal{B}|} \sum_{n \in \mathcal{B}}
+    d_n` over the same node sets, with the differentiation term :math:`d_n`
+    chosen by ``diff_loss`` (every one is :math:`0` with a single modality):
+
+    * :obj:`"pairwise_cos"`: the mean over pairs of
+      :math:`\cos^2(\boldsymbol{\delta}^m_n, \boldsymbol{\delta}^{m'}_n)`.
+      With two modalities :math:`\boldsymbol{\delta}^1 =
+      -\frac{\beta_2}{\beta_1} \boldsymbol{\delta}^2` is collinear by
+      construction, so :math:`d_n = 1` is constant there.
+    * :obj:`"orthogonal"`: the mean over modalities of
+      :math:`\cos^2(\boldsymbol{\delta}^m_n, \mathbf{s}_n)`, the specific
+      parts pushed orthogonal to the shared part.
+    * :obj:`"club"`: the mean over modalities of the
+      :class:`~mde_pyg.nn.CLUB` mutual-information upper bound between
+      :math:`\boldsymbol{\delta}^m_n` and :math:`\mathbf{s}_n` (SAND's unique
+      parts pushed away from the generic ones; between the specific parts
+      themselves the bound would be degenerate, for the collinearity above).
+      The estimator :math:`q_\theta` learns by its own likelihood loss,
+      added (weight 1, gradients to :math:`\theta` only) whenever the bound
+      is used.
+
+    The loss-level node trade-off (``lambda_tradeoff``) weighs, per node,
+    cross-modal alignment against differentiation:
+
+    .. math::
+        \mathcal{L}_{trade} = \sum_{\mathcal{B}} \frac{1}{|\mathcal{B}|}
+        \sum_{n \in \mathcal{B}} \left[ \text{sg}(\alpha_n) \,
+        \frac{1}{|P|} \sum_{m < m'} \ell^{m,m'}_n + (1 - \text{sg}(\alpha_n))
+        \, d_n \right].
+
+    The guard against its trivial solution is the stop-gradient
+    :math:`\text{sg}`: were :math:`\alpha_n` trained by this term, its
+    gradient :math:`\ell_n - d_n` would drive every node to whichever term
+    is smaller at the moment (:math:`\alpha_n \to 0` or :math:`1`, whatever
+    the ranking gains), and a prior (``lambda_alpha``) would only slow that
+    down at a weight that needs tuning. Detached, :math:`\alpha_n` is learnt
+    only by what uses it in the forward pass, the ranking loss (through the
+    fusion of :class:`~mde_pyg.nn.PreferenceGate` with ``tradeoff="node"``),
+    plus the optional prior: a node that ranks better from its shared part is
+    aligned, one that ranks better from its specific parts is differentiated.
+
+    Modality-specific supervision (``lambda_specific``): every gated
+    specific part :math:`\mathbf{p}^m_n = \mathbf{g}^m_n \odot
+    \boldsymbol{\delta}^m_n` must rank the batch on its own,
+
+    .. math::
+        \mathcal{L}_{spec} = \frac{1}{M} \sum_m \mathcal{L}_{BPR}\left(
+        {\mathbf{p}^m_u}^{\top} \mathbf{p}^m_{i^+},
+        {\mathbf{p}^m_u}^{\top} \mathbf{p}^m_{i^-}\right)
+
+    (the constant :math:`\log 2` with one modality, where
+    :math:`\boldsymbol{\delta} = \mathbf{0}`).
 
     With ``diff="none"``, ``tradeoff="fixed"``, ``learn_alpha=False``,
     ``user_graph=False`` and ``lambda_modal=0`` this is exactly MGCN; the
@@ -151,6 +207,16 @@ class MDE(Recommender):
         tau (float, optional): InfoNCE temperature. (default: :obj:`0.2`)
         reg_weight (float, optional): :math:`\lambda_r`. (default: :obj:`1e-4`)
         lambda_diff (float, optional): :math:`\lambda_d`. (default: :obj:`0.0`)
+        diff_loss (str, optional): The differentiation term :math:`d_n` of
+            :math:`\mathcal{L}_{diff}` and :math:`\mathcal{L}_{trade}`:
+            :obj:`"pairwise_cos"`, :obj:`"orthogonal"` or :obj:`"club"`.
+            (default: :obj:`"pairwise_cos"`)
+        lambda_tradeoff (float, optional): :math:`\lambda_t`, the loss-level
+            node trade-off between alignment and differentiation.
+            (default: :obj:`0.0`)
+        lambda_specific (float, optional): :math:`\lambda_s`, the ranking
+            loss of every gated specific part on its own.
+            (default: :obj:`0.0`)
         lambda_phi (float, optional): :math:`\lambda_\phi`, weight decay on
             the difference layer :math:`\phi`. (default: :obj:`0.0`)
         lambda_alpha (float, optional): :math:`\lambda_\alpha`, pulls the
@@ -179,11 +245,18 @@ class MDE(Recommender):
         lambda_diff: float = 0.0,
         lambda_phi: float = 0.0,
         lambda_alpha: float = 0.0,
+        diff_loss: str = "pairwise_cos",
+        lambda_tradeoff: float = 0.0,
+        lambda_specific: float = 0.0,
     ) -> None:
         super().__init__(num_users, num_items)
         if align_pairs not in ALIGN_MODES:
             raise ValueError(
                 f"Unknown align_pairs '{align_pairs}' (expected one of {ALIGN_MODES})"
+            )
+        if diff_loss not in DIFF_LOSSES:
+            raise ValueError(
+                f"Unknown diff_loss '{diff_loss}' (expected one of {DIFF_LOSSES})"
             )
         if len(features) == 0:
             raise ValueError("MDE needs at least one modality in 'features'")
@@ -193,12 +266,15 @@ class MDE(Recommender):
         self.align_pairs = align_pairs
         self.lambda_modal = lambda_modal
         self.tau = tau
+        self.diff_loss = diff_loss
         self.weights = MDELossWeights(
             reg=reg_weight,
             align=lambda_align,
             diff=lambda_diff,
             phi=lambda_phi,
             alpha=lambda_alpha,
+            tradeoff=lambda_tradeoff,
+            specific=lambda_specific,
         )
 
         self.user_embedding = torch.nn.Embedding(num_users, embedding_dim)
@@ -219,7 +295,12 @@ class MDE(Recommender):
         self.gate = PreferenceGate(
             embedding_dim, len(features), tradeoff=tradeoff, learn_alpha=learn_alpha
         )
+        self.club: CLUB | None = None
         self.reset_parameters()
+        if diff_loss == "club":
+            # Created last, so that every other parameter starts as in the
+            # model without it (the same seed gives the same model).
+            self.club = CLUB(embedding_dim)
 
     @classmethod
     def graph_transform(
@@ -262,6 +343,8 @@ class MDE(Recommender):
         self.encoder.reset_parameters()
         self.conv.reset_parameters()
         self.gate.reset_parameters()
+        if self.club is not None:
+            self.club.reset_parameters()
 
     @property
     def features(self) -> dict[str, Tensor]:
@@ -288,7 +371,7 @@ class MDE(Recommender):
             specific,
             difference if self.conv.diff == "pairwise" else None,
         )
-        return MDEState(behaviour, fused, views, specific, alpha, beta)
+        return MDEState(behaviour, fused, views, specific, alpha, beta, shared)
 
     def forward(self, data: HeteroData) -> tuple[Tensor, Tensor]:
         state = self.encode(data)
@@ -304,9 +387,7 @@ class MDE(Recommender):
         terms = {
             "reg": lambda: embedding_l2(e_user, e_pos, e_neg),
             "align": lambda: sum(self._align(state, n) for n in nodes),
-            "diff": lambda: sum(
-                orthogonality_loss(state.specific[:, n]) for n in nodes
-            ),
+            "diff": lambda: sum(self._differentiation(state, n) for n in nodes),
             "phi": lambda: (
                 self.conv.phi.weight.pow(2).sum()
                 if self.conv.phi is not None
@@ -315,11 +396,19 @@ class MDE(Recommender):
             "alpha": lambda: (
                 (state.alpha[: 2 * size] - self.gate.alpha_init).pow(2).mean()
             ),
+            "tradeoff": lambda: sum(self._tradeoff(state, n) for n in nodes),
+            "specific": lambda: self._specific(state, size),
         }
         loss = bpr_loss((e_user * e_pos).sum(-1), (e_user * e_neg).sum(-1))
         for name, weight in asdict(self.weights).items():
             if weight != 0.0:
                 loss = loss + weight * terms[name]()
+        if self.club is not None and (self.weights.diff or self.weights.tradeoff):
+            # The estimator's own objective (it moves the estimator only).
+            nodes = slice(0, 2 * size)
+            loss = loss + self.club.learning_loss(
+                state.specific[:, nodes], state.shared[nodes]
+            )
         return loss
 
     def _align(self, state: MDEState, nodes: slice) -> Tensor:
@@ -335,6 +424,35 @@ class MDE(Recommender):
         # alpha is detached: aligning the views must not move the trade-off.
         weight = state.alpha[nodes].detach()
         return modality_alignment_loss(state.views[:, nodes], self.tau, weight)
+
+    def _differentiation(
+        self, state: MDEState, nodes: slice, weight: Tensor | None = None
+    ) -> Tensor:
+        """The differentiation term (``diff_loss``) of one node set, each
+        node's value scaled by ``weight`` if given."""
+        specific, shared = state.specific[:, nodes], state.shared[nodes]
+        if self.diff_loss == "pairwise_cos":
+            return orthogonality_loss(specific, weight)
+        if self.diff_loss == "orthogonal":
+            return shared_orthogonality_loss(specific, shared, weight)
+        if specific.size(0) < 2:  # delta = 0: nothing to differentiate
+            return specific.new_zeros(())
+        return weighted_mean(self.club(specific, shared), weight)
+
+    def _tradeoff(self, state: MDEState, nodes: slice) -> Tensor:
+        """The loss-level trade-off of one node set: alignment weighted by
+        the detached alpha, differentiation by its complement."""
+        complement = 1.0 - state.alpha[nodes].detach()
+        return self._modal(state, nodes) + self._differentiation(
+            state, nodes, complement
+        )
+
+    def _specific(self, state: MDEState, size: int) -> Tensor:
+        """BPR of every modality's gated specific part on its own, averaged
+        over modalities (rows of ``state``: users, positives, negatives)."""
+        parts = self.gate.preferences(state.behaviour) * state.specific
+        user, pos, neg = parts.split(size, dim=1)
+        return bpr_loss((user * pos).sum(-1), (user * neg).sum(-1))
 
     @torch.no_grad()
     def cold_item_embeddings(self, data: HeteroData, items: Tensor) -> Tensor:
@@ -423,5 +541,6 @@ class MDE(Recommender):
             f"freeze_features={self.freeze_features}, diff='{self.conv.diff}', "
             f"tradeoff='{self.gate.tradeoff}', align_pairs='{self.align_pairs}', "
             f"lambda_modal={self.lambda_modal}, tau={self.tau}, "
+            f"diff_loss='{self.diff_loss}', "
             f"loss_weights=({weights}))"
         )

@@ -1,3 +1,4 @@
+from mde_pyg.nn.club import CLUB
 from mde_pyg.nn.hetero_graph_encoder import HeteroEncoding, HeteroGraphEncoder
 from mde_pyg.nn.lg_conv import BipartiteLGConv, Graph, graphs_of
 from mde_pyg.nn.modality_discrimination_conv import ModalityDiscriminationConv
@@ -6,6 +7,7 @@ from mde_pyg.nn.user_item_propagation import UserItemPropagation
 
 __all__ = [
     "BipartiteLGConv",
+    "CLUB",
     "Graph",
     "HeteroEncoding",
     "HeteroGraphEncoder",

@@ -111,6 +111,14 @@ class PreferenceGate(torch.nn.Module):
             with torch.no_grad():
                 self.alpha_logit.fill_(logit)
 
+    def preferences(self, x: Tensor) -> Tensor:
+        r"""Returns the modality preferences :math:`\mathbf{g}^m_n`,
+        ``[M, N, d]``, of nodes with behaviour embeddings ``x``."""
+        gate = torch.addmm(
+            self.bias.view(-1), x, self.weight.view(-1, self.channels).t()
+        ).sigmoid()
+        return gate.view(x.size(0), self.num_modalities, self.channels).transpose(0, 1)
+
     def forward(
         self,
         x: Tensor,
@@ -121,11 +129,7 @@ class PreferenceGate(torch.nn.Module):
         """Returns the fused embeddings ``f`` and the per-node trade-off
         ``alpha``."""
         num_nodes = x.size(0)
-        gate = torch.addmm(
-            self.bias.view(-1), x, self.weight.view(-1, self.channels).t()
-        ).sigmoid()
-        gate = gate.view(num_nodes, self.num_modalities, self.channels).transpose(0, 1)
-        out = (gate * specific).mean(dim=0)
+        out = (self.preferences(x) * specific).mean(dim=0)
         if diff is not None:
             out = out + self.eps * diff
         if self.alpha_lin is not None:

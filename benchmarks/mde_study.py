@@ -1,0 +1,468 @@
+r"""Validation-driven design study of MDE's additions over its MGCN reduction
+(issue "MDE that earns its name").
+
+::
+
+    python benchmarks/mde_study.py --plan            # per-epoch times, budget
+    python benchmarks/mde_study.py                   # the study (resumable)
+    python benchmarks/mde_study.py --workers 2       # two runs at a time
+    python benchmarks/mde_study.py --report-only     # tables and plot
+    python benchmarks/mde_study.py --quick           # smoke test, to /tmp
+
+Every candidate is a model config of ``conf/model/`` (``CANDIDATES``): the
+MGCN reduction ``mde_mgcn`` plus one addition each (user graph, node-level
+forward trade-off, orthogonal / CLUB differentiation, modality-specific
+supervision, the loss-level node trade-off), and the package default ``mde``
+with its ablations. Two stages, on validation Recall@20 only:
+
+1. Screening: every candidate on every dataset with seeds 0, 1, 2.
+2. Confirmation: the ``TOP`` candidates with the best mean validation rank
+   over the datasets (rank 1 = best mean over seeds on a dataset), and the
+   MGCN reduction, with seeds 0-4 (reusing the screening seeds); Welch's
+   t-test of each against the MGCN reduction on validation Recall@20, and,
+   for information only (nothing is chosen by it), on test Recall@20.
+
+Runs, resumption, locks and the protocol (Adam, batch 2048, early stopping on
+validation Recall@20 with patience 20 within the epoch cap) are those of
+``benchmarks/accuracy.py``, whose functions this script imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shlex
+import subprocess
+import sys
+import time
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from hydra import compose, initialize_config_module
+
+import accuracy
+from accuracy import (
+    CACHE,
+    MONITOR,
+    DatasetSpec,
+    Run,
+    compute_hours,
+    load_runs,
+    overrides_of,
+    p_value,
+    pm,
+    report_header,
+    welch,
+)
+from mde_pyg.cli import train_one
+
+RESULTS = Path(__file__).resolve().parent / "results" / "mde_study"
+QUICK_RESULTS = Path("/tmp/mde_pyg_mde_study")
+REFERENCE = "mde_mgcn"
+CANDIDATES = (
+    REFERENCE,
+    "mde",
+    "mde_no_user_graph",
+    "mde_fixed_tradeoff",
+    "mde_regularised",
+    "mde_mgcn_user_graph",
+    "mde_mgcn_node_alpha",
+    "mde_mgcn_orthogonal",
+    "mde_mgcn_club",
+    "mde_mgcn_specific",
+    "mde_tradeoff_orthogonal",
+    "mde_tradeoff_club",
+)
+TOP = 3
+DATASETS = {
+    "ml100k": DatasetSpec(
+        ("dataset=ml100k",),
+        400,
+        "MovieLens-100K (real): title text (MiniLM) and genre/decade metadata",
+    ),
+    "baby": DatasetSpec(
+        ("dataset=baby",),
+        150,
+        "Amazon Baby (real, published split), text modality only: every "
+        "cross-modal term is 0 there by construction",
+    ),
+    "capability": DatasetSpec(
+        ("dataset=capability",),
+        300,
+        "planted: modality-specific latents and a latent the two modalities "
+        "show with opposite signs (conf/dataset/capability.yaml)",
+    ),
+}
+QUICK_DATASETS = {
+    "capability": DatasetSpec(
+        ("dataset=capability", "dataset.num_users=200", "dataset.num_items=100"),
+        2,
+        "tiny capability dataset (smoke test)",
+    )
+}
+
+
+# ------------------------------------------------------------ the schedule
+def val_means(
+    runs: list[dict[str, Any]], dataset: str, candidate: str, seeds: list[int]
+) -> list[float]:
+    """Validation Recall@20 of the finished runs of ``seeds``, by seed."""
+    return [
+        r["val"][MONITOR]
+        for r in sorted(runs, key=lambda r: r["seed"])
+        if r["dataset"] == dataset and r["model"] == candidate and r["seed"] in seeds
+    ]
+
+
+def ranks(runs: list[dict[str, Any]], args) -> dict[str, float] | None:
+    """Mean over datasets of each candidate's rank by mean screening
+    validation Recall@20 (1 = best), once screening has finished."""
+    total = dict.fromkeys(args.candidates, 0.0)
+    for dataset in args.datasets:
+        means = {}
+        for candidate in args.candidates:
+            values = val_means(runs, dataset, candidate, args.screen_seeds)
+            if len(values) < len(args.screen_seeds):
+                return None
+            means[candidate] = float(np.mean(values))
+        for rank, candidate in enumerate(sorted(means, key=lambda c: -means[c])):
+            total[candidate] += (rank + 1) / len(args.datasets)
+    return total
+
+
+def finalists(runs: list[dict[str, Any]], args) -> list[str] | None:
+    """The reference and the ``TOP`` best-ranked other candidates."""
+    mean_rank = ranks(runs, args)
+    if mean_rank is None:
+        return None
+    others = sorted((c for c in mean_rank if c != REFERENCE), key=mean_rank.get)
+    return [REFERENCE, *others[:TOP]]
+
+
+def pending(args, out: Path) -> list[Run]:
+    """Screening runs, then (once screening has finished) the confirmation
+    seeds of the finalists; :func:`accuracy.work` runs what this returns."""
+    runs = load_runs(out)
+    stages = [(args.candidates, args.screen_seeds)]
+    final = finalists(runs, args)
+    if final is not None:
+        stages.append((final, args.confirm_seeds))
+    todo = [
+        Run(dataset, candidate, (), seed)
+        for candidates, seeds in stages
+        for dataset, candidate, seed in product(args.datasets, candidates, seeds)
+    ]
+    return [r for r in dict.fromkeys(todo) if not r.path(out).exists()]
+
+
+# ------------------------------------------------------------------ report
+def write_report(args, out: Path, datasets: dict[str, DatasetSpec]) -> None:
+    runs = [r for r in load_runs(out) if r["dataset"] in args.datasets]
+    mean_rank = ranks(runs, args)
+    lines = [
+        *report_header(
+            args,
+            "MDE design study: additions over the MGCN reduction",
+            f"- Device: {args.device_name}, {args.threads} torch thread(s) per run",
+            f"- Compute: {len(runs)} runs, {compute_hours(runs):.1f} h of "
+            "training + validation",
+        ),
+        "- Protocol: package defaults of every candidate config (no grid), "
+        "Adam lr 1e-3, batch 2048, early stopping on validation Recall@20 "
+        "(patience 20) within the epoch cap; screening with seeds "
+        f"{args.screen_seeds}, the {TOP} best by mean validation rank and "
+        f"`{REFERENCE}` confirmed with seeds {args.confirm_seeds}; mean ± "
+        "sample std over seeds; nothing is chosen on test.",
+        "- Data:",
+        *(
+            f"  - `{d}`: {datasets[d].description}; epoch cap "
+            f"{args.max_epochs or datasets[d].max_epochs}"
+            for d in args.datasets
+        ),
+        "",
+        "## Screening (validation Recall@20)",
+        "",
+        "| candidate | " + " | ".join(args.datasets) + " | mean rank |",
+        "|---|" + "---|" * len(args.datasets) + "---:|",
+    ]
+    screening = []
+    for candidate in args.candidates:
+        cells = []
+        for dataset in args.datasets:
+            values = val_means(runs, dataset, candidate, args.screen_seeds)
+            std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+            cells.append((float(np.mean(values)), std) if values else None)
+            screening.append(
+                [dataset, candidate, len(values), *(cells[-1] or ("",) * 2)]
+            )
+        rank = f"{mean_rank[candidate]:.2f}" if mean_rank else "-"
+        lines.append(
+            f"| {candidate} | "
+            + " | ".join(pm(c) if c else "-" for c in cells)
+            + f" | {rank} |"
+        )
+    write_csv(
+        out / "screening.csv",
+        ["dataset", "candidate", "seeds", "val_mean", "val_std"],
+        screening,
+    )
+
+    final = finalists(runs, args)
+    if final is not None:
+        lines += confirmation(runs, args, final, out)
+    lines += ["", "![screening](mde_study.png)", ""]
+    (out / "mde_study.md").write_text("\n".join(lines))
+    plot(runs, args, out / "mde_study.png")
+    print("\n".join(lines))
+
+
+def confirmation(
+    runs: list[dict[str, Any]], args, final: list[str], out: Path
+) -> list[str]:
+    """The confirmation table (Markdown lines) and ``confirmation.csv``."""
+    lines = [
+        "",
+        f"## Confirmation ({len(args.confirm_seeds)} seeds, against `{REFERENCE}`)",
+        "",
+        "| dataset | candidate | seeds | val R@20 | Δ val | p (val) | test R@20 "
+        "| p (test) | best epochs |",
+        "|---|---|---:|---|---:|---:|---|---:|---|",
+    ]
+    rows = []
+    for dataset, candidate in product(args.datasets, final):
+        mine = sorted(
+            (
+                r
+                for r in runs
+                if r["dataset"] == dataset
+                and r["model"] == candidate
+                and r["seed"] in args.confirm_seeds
+            ),
+            key=lambda r: r["seed"],
+        )
+        ref = [
+            r
+            for r in runs
+            if r["dataset"] == dataset
+            and r["model"] == REFERENCE
+            and r["seed"] in args.confirm_seeds
+        ]
+        if not mine or not ref:
+            continue
+        val = [r["val"][MONITOR] for r in mine]
+        test = [r["test"][MONITOR] for r in mine]
+        ref_val = [r["val"][MONITOR] for r in ref]
+        ref_test = [r["test"][MONITOR] for r in ref]
+        gain = 100 * (np.mean(val) - np.mean(ref_val)) / np.mean(ref_val)
+        p_val, p_test = welch(val, ref_val), welch(test, ref_test)
+        stats = [
+            (np.mean(v), np.std(v, ddof=1) if len(v) > 1 else 0.0) for v in (val, test)
+        ]
+        epochs = " ".join(str(r["best_epoch"]) for r in mine)
+        rows.append(
+            [
+                dataset,
+                candidate,
+                len(mine),
+                *stats[0],
+                gain,
+                p_val,
+                *stats[1],
+                p_test,
+                epochs,
+            ]
+        )
+        lines.append(
+            f"| {dataset} | {candidate} | {len(mine)} | {pm(stats[0])} | "
+            f"{gain:+.1f}% | {p_value(p_val)} | {pm(stats[1])} | "
+            f"{p_value(p_test)} | {epochs} |"
+        )
+    write_csv(
+        out / "confirmation.csv",
+        [
+            "dataset",
+            "candidate",
+            "seeds",
+            "val_mean",
+            "val_std",
+            "val_gain_%",
+            "p_val",
+            "test_mean",
+            "test_std",
+            "p_test",
+            "best_epochs",
+        ],
+        rows,
+    )
+    return lines
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(
+            [f"{v:.6f}" if isinstance(v, float) else v for v in row] for row in rows
+        )
+
+
+def plot(runs: list[dict[str, Any]], args, path: Path) -> None:
+    """Screening validation Recall@20 (mean ± std) of every candidate, one
+    panel per dataset, the MGCN reduction's mean as a dashed line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        1, len(args.datasets), figsize=(5 * len(args.datasets), 4), squeeze=False
+    )
+    for ax, dataset in zip(axes[0], args.datasets):
+        values = [
+            val_means(runs, dataset, c, args.screen_seeds) for c in args.candidates
+        ]
+        means = [np.mean(v) if v else np.nan for v in values]
+        stds = [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in values]
+        y = np.arange(len(args.candidates))
+        ax.barh(y, means, xerr=stds, capsize=2)
+        ax.axvline(means[args.candidates.index(REFERENCE)], ls="--", c="k", lw=1)
+        ax.set_yticks(y, args.candidates)
+        lo = np.nanmin(means) if np.isfinite(np.nanmin(means)) else 0.0
+        ax.set_xlim(left=0.9 * lo)
+        ax.set_title(f"{dataset}: val R@20 (screening)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# -------------------------------------------------------------------- plan
+def epoch_seconds(run: Run, datasets: dict[str, DatasetSpec], args) -> float:
+    """Seconds of the second of two epochs (training + validation) of
+    ``run``, measured in this process."""
+    overrides = [
+        o
+        for o in overrides_of(run, datasets, args)
+        if not o.startswith(("trainer.max_epochs", "checkpoint", "resume"))
+    ]
+    work = Path("/tmp/mde_pyg_study_plan")
+    with initialize_config_module("mde_pyg.conf", version_base="1.3"):
+        cfg = compose(
+            "config",
+            overrides=[
+                *overrides,
+                "trainer.max_epochs=2",
+                "checkpoint=false",
+                f"output_dir={work}",
+            ],
+        )
+    history = train_one(cfg, 0, work).history
+    return history[-1]["train_time"] + history[-1].get("eval_time", 0.0)
+
+
+def plan(args, datasets: dict[str, DatasetSpec], out: Path) -> None:
+    """Times every (dataset, candidate) and writes the study's cost estimate
+    (runs x epoch time x half the epoch cap) to ``out/plan.md``."""
+    lines = [
+        *report_header(args, "MDE design study: per-epoch times and budget"),
+        "- Second of two epochs (training + full-ranking validation), seed 0.",
+        "- Estimate per run: epoch time x half the epoch cap (runs usually "
+        "stop early); confirmation: the mean candidate's time x "
+        f"{TOP + 1} finalists x {len(args.confirm_seeds) - len(args.screen_seeds)} "
+        "more seeds.",
+        "",
+        "```",
+    ]
+    screen = confirm = 0.0
+    for dataset in args.datasets:
+        cap = args.max_epochs or datasets[dataset].max_epochs
+        times = []
+        for candidate in args.candidates:
+            seconds = epoch_seconds(Run(dataset, candidate, (), 0), datasets, args)
+            times.append(seconds)
+            cost = len(args.screen_seeds) * seconds * cap / 2
+            screen += cost
+            lines.append(
+                f"{dataset:11s} {candidate:24s} {seconds:7.2f} s/epoch -> "
+                f"{len(args.screen_seeds)} runs x cap {cap} / 2 = {cost / 3600:.2f} h"
+            )
+            print(lines[-1], flush=True)
+        extra = len(set(args.confirm_seeds) - set(args.screen_seeds))
+        confirm += (TOP + 1) * extra * float(np.mean(times)) * cap / 2
+    lines += [
+        f"screening (one worker):    {screen / 3600:.1f} h",
+        f"confirmation (one worker): {confirm / 3600:.1f} h",
+        f"total (one worker):        {(screen + confirm) / 3600:.1f} h",
+        "```",
+        "",
+    ]
+    print("\n".join(lines[-6:]))
+    (out / "plan.md").write_text("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
+    parser.add_argument("--max-epochs", type=int, help="override every epoch cap")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--workers", type=int, default=1, help="parallel processes")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help="results folder")
+    parser.add_argument("--work-dir", type=Path, help="checkpoints of unfinished runs")
+    parser.add_argument("--plan", action="store_true")
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    args.command = shlex.join(["python", "benchmarks/mde_study.py", *sys.argv[1:]])
+    if REFERENCE not in args.candidates:
+        parser.error(f"the candidates must include the reference '{REFERENCE}'")
+
+    datasets = DATASETS
+    if args.quick:
+        datasets, args.datasets = QUICK_DATASETS, list(QUICK_DATASETS)
+    args.screen_seeds = [0, 1] if args.quick else [0, 1, 2]
+    args.confirm_seeds = [0, 1, 2] if args.quick else [0, 1, 2, 3, 4]
+    args.work_dir = args.work_dir or (
+        QUICK_RESULTS / "work" if args.quick else CACHE / "mde_study_runs"
+    )
+    out = args.out or (QUICK_RESULTS if args.quick else RESULTS)
+    unknown = [d for d in args.datasets if d not in datasets]
+    if unknown:
+        parser.error(f"unknown datasets {unknown} (choose from {list(datasets)})")
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(args.threads)
+    args.device_name = (
+        torch.cuda.get_device_name()
+        if args.device != "cpu" and torch.cuda.is_available()
+        else "cpu"
+    )
+
+    if args.plan:
+        plan(args, datasets, out)
+        return
+    if not args.report_only:
+        if args.worker or args.workers == 1:
+            # The study's two-stage schedule (screening, then the best).
+            accuracy.work(args, datasets, out, schedule=pending)
+        else:
+            env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+            child = [*(argv if argv is not None else sys.argv[1:]), "--worker"]
+            procs = [
+                subprocess.Popen([sys.executable, __file__, *child], env=env)
+                for _ in range(args.workers)
+            ]
+            for proc in procs:
+                proc.wait()
+        if args.worker:
+            return
+    write_report(args, out, datasets)
+    print(f"[{time.strftime('%H:%M:%S')}] report in {out}")
+
+
+if __name__ == "__main__":
+    main()
