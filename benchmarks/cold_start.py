@@ -1,44 +1,69 @@
 r"""Cold-start items: how well models with a content path rank items they
 never saw an interaction of
-(:meth:`~mde_pyg.models.Recommender.cold_item_embeddings`), against
-random and a plain feature-similarity baseline.
+(:meth:`~mde_pyg.models.Recommender.cold_item_embeddings`), against a
+popularity-free random baseline and a plain feature-similarity baseline.
 
 ::
 
-    python benchmarks/cold_start.py               # ~ a few minutes
-    python benchmarks/cold_start.py --quick       # seconds, written to /tmp
-    python benchmarks/cold_start.py --report-only
+    python benchmarks/cold_start.py                   # synthetic, ~ 10 minutes
+    python benchmarks/cold_start.py --dataset baby    # Baby-text, ~ 1 hour
+    python benchmarks/cold_start.py --quick           # seconds, written to /tmp
+    python benchmarks/cold_start.py --dataset baby --epochs 1 --seeds 0 --out /tmp/cs
+    python benchmarks/cold_start.py [--dataset baby] --report-only
+
+Results: ``results/cold_start.{csv,md}`` (synthetic) and
+``results/cold_start_baby.{csv,md}`` (Baby-text). The runs are resumable: a
+(model, scoring, seed) row already in the CSV is not measured again (the
+model is not retrained; ``--redo`` measures it anew), and rows are written
+as they finish, so an interrupted run continues where it stopped.
 
 Protocol:
 
-* data: :func:`mde_pyg.data.make_synthetic` (2,000 users x 1,000 items, image
-  64-d and text 32-d features), seed 0. (The Amazon Baby text features would
-  first need a long sentence-encoding step on this 2-core machine.)
-* cold items: 10% of the items, drawn at random (seed 0). *All* their
+* data: ``--dataset synthetic`` (default): :func:`mde_pyg.data.make_synthetic`
+  (2,000 users x 1,000 items, image 64-d and text 32-d features), seed 0.
+  ``--dataset baby``: the Baby-text folder of ``mde-pyg prepare baby``
+  (``<data_root>/baby``, loaded with :func:`mde_pyg.data.load_mmrec`):
+  Amazon Baby, 19,445 users x 7,050 items, the MMRec split, one modality:
+  text, all-MiniLM-L6-v2 (384-d) of title and description. Only 3,416 items
+  have text; the other 3,634 get the mean vector, so those items all have
+  the *same* features and, cold, cannot be told apart from content (the
+  ``own text`` column restricts the cold targets to the cold items with
+  text). Preparing it (``mde-pyg prepare baby``) encodes the text in about
+  half a minute on this 2-core machine.
+* cold items: 10% of the items, drawn at random (per seed). *All* their
   interactions leave the data (training, validation and test): the model
   never sees a pair with them. They stay in the catalogue with their
   features, as items with features but no interaction do
   (``load_mmrec(num_items=...)``), so the item graphs include them and BPR
   may draw them as negatives.
-* training: the package's :class:`~mde_pyg.training.Trainer`
-  (lr 1e-3, batch 2048, Adam, each model's default settings and graphs)
-  for a fixed number of epochs, the weights of the best *warm* validation
-  epoch kept; one thread (``torch.set_num_threads(1)``).
+* models: MDE, MGCN, FREEDOM, LATTICE and LightGCN, each with its default
+  settings and graphs (``graph_transform()``, ``from_data``), trained with
+  the package's :class:`~mde_pyg.training.Trainer` (lr 1e-3, batch 2048,
+  Adam, no lr schedule) for a fixed number of epochs, the weights of the
+  best *warm* validation epoch kept; one thread (``torch.set_num_threads(1)``).
 * cold evaluation: every user with an interaction with a cold item; the
   cold items are ranked **among the cold items only** (the question "which
   of the new items to show this user"; the content-only scores are not on
   the scale of the trained items' scores, so a ranking among all items
   would mostly measure that scale), Recall@20 and NDCG@20 over the user's
   cold items. A random ranking has Recall@20 = 20 / (cold items) in
-  expectation; it is measured here with random scores (mean of 20 draws).
+  expectation; it is measured here with random scores (mean of 20 draws),
+  which do not favour popular items (none of the cold items has a
+  popularity the models could learn anyway).
 * rows: ``cold_item_embeddings`` (the models' content path, ID embeddings
-  of cold items zeroed); ``id rows`` (the rows of ``model.embeddings`` for
-  the cold items, i.e. with their untrained ID embeddings, to show why they
-  are left out); LightGCN has no content path (it raises); ``feature knn``
-  scores an item by the cosine similarity of its (concatenated,
-  standardised) features to the mean features of the user's training items;
-  ``random``. ``warm recall@20`` is the usual full-ranking test metric of
-  the warm items (training items masked), to show the models trained.
+  of cold items zeroed); a model without it (LightGCN: no content path;
+  FREEDOM: not implemented) raises and the row keeps the message; ``id
+  rows`` (the rows of ``model.embeddings`` for the cold items, i.e. with
+  their untrained ID embeddings, to show why they are left out; for
+  FREEDOM and LATTICE, whose item embeddings add the item-graph aggregate
+  of the feature neighbours' ID embeddings, and for MDE/MGCN, whose views
+  do, these rows carry that content signal too, next to the cold item's
+  own untrained ID embedding); ``feature
+  knn`` scores an item by the cosine similarity of its (concatenated,
+  standardised) features to the mean features of the user's training
+  items; ``random``. ``warm recall@20`` is the usual full-ranking test
+  metric of the warm items (training items masked), to show the models
+  trained.
 """
 
 from __future__ import annotations
@@ -64,21 +89,73 @@ COMMAND = "python benchmarks/cold_start.py"
 COLD_FRACTION = 0.1
 K = 20
 RANDOM_DRAWS = 20
+MODELS = ("MDE", "MGCN", "FREEDOM", "LATTICE", "LightGCN")
+COLD = "cold_item_embeddings"
+ID_ROWS = "id rows (untrained ID embeddings kept)"
+#: Result file stem and description of each ``--dataset``.
+DATASETS = {
+    "synthetic": (
+        "cold_start",
+        "`make_synthetic()` (2,000 users x 1,000 items, image 64-d + text "
+        "32-d features, seed 0), not Amazon Baby (see `cold_start_baby.md` "
+        "for Baby-text).",
+    ),
+    "baby": (
+        "cold_start_baby",
+        "Baby-text, the folder of `mde-pyg prepare baby` (Amazon Baby 2014 "
+        "5-core, MMRec split: 19,445 users x 7,050 items, 118,551 training "
+        "pairs), one modality: text, all-MiniLM-L6-v2 (384-d) of "
+        "'title. description'. Only 3,416 items have text; the other 3,634 "
+        "get the mean vector, i.e. identical features, so a cold item "
+        "without text cannot be told apart from the others by its content: "
+        "`own text` restricts the cold targets to the cold items with text "
+        "(ranked among all cold items all the same). No image features.",
+    ),
+}
 FIELDS = [
     "model",
     "scoring",
     "epochs",
     "best_epoch",
     "cold_items",
+    "cold_items_shared_feat",
     "cold_users",
     "cold_pairs",
     "cold_recall@20",
     "cold_ndcg@20",
+    "cold_recall@20_own_feat",
     "warm_recall@20",
     "train_s",
     "seed",
     "note",
 ]
+
+
+def load(dataset: str, scale: dict[str, int] | None = None):
+    r"""The data of :obj:`dataset`: ``"synthetic"`` (:func:`make_synthetic`,
+    seed 0, sized by :obj:`scale`) or ``"baby"`` (the prepared Baby-text
+    folder ``<data_root>/baby``, through :func:`load_mmrec` as
+    ``dataset=baby`` loads it)."""
+    from mde_pyg.data import load_mmrec, make_synthetic
+    from mde_pyg.data.prepare import data_root
+
+    if dataset == "synthetic":
+        return make_synthetic(seed=0, **(scale or {}))
+    return load_mmrec(data_root() / "baby", name="baby")
+
+
+def shared_features(data) -> torch.Tensor:
+    r"""``[num_items]`` mask of the items whose features (all modalities)
+    are the most frequent feature row, when more than one item has it: the
+    fill-in vector of items without content (Baby-text's 3,634 items without
+    text); all :obj:`False` when every row is distinct."""
+    from mde_pyg.data.hetero import item_features
+
+    x = torch.cat(list(item_features(data).values()), dim=1)
+    _, inverse, counts = torch.unique(x, dim=0, return_inverse=True, return_counts=True)
+    if int(counts.max()) < 2:
+        return torch.zeros(x.size(0), dtype=torch.bool)
+    return inverse == int(counts.argmax())
 
 
 def cold_split(data, fraction: float = COLD_FRACTION, seed: int = 0):
@@ -104,10 +181,14 @@ def cold_split(data, fraction: float = COLD_FRACTION, seed: int = 0):
     return warm, cold, torch.cat(pairs, dim=1)
 
 
-def cold_metrics(user_emb, cold_emb, cold, cold_pairs) -> dict[str, float]:
+def cold_metrics(
+    user_emb, cold_emb, cold, cold_pairs, own: torch.Tensor | None = None
+) -> dict[str, float]:
     r"""Recall/NDCG@20 of ranking the cold items (scores ``user_emb @
     cold_emb.T``) for the users with cold pairs; nothing is masked (no user
-    has a training pair with a cold item)."""
+    has a training pair with a cold item). With :obj:`own` (a ``[num_items]``
+    mask), also the Recall@20 over the pairs of the cold items it marks
+    (still ranked among all cold items)."""
     from mde_pyg.evaluation.metrics import evaluate_scores
 
     position = torch.full((int(cold.max()) + 1,), -1, dtype=torch.long)
@@ -116,7 +197,12 @@ def cold_metrics(user_emb, cold_emb, cold, cold_pairs) -> dict[str, float]:
     scores = user_emb @ cold_emb.t()
     empty = torch.empty(2, 0, dtype=torch.long)
     out = evaluate_scores(scores, empty, target, k=(K,))
-    return {"cold_recall@20": out["recall@20"], "cold_ndcg@20": out["ndcg@20"]}
+    metrics = {"cold_recall@20": out["recall@20"], "cold_ndcg@20": out["ndcg@20"]}
+    if own is not None:
+        keep = own[cold_pairs[1]]
+        out = evaluate_scores(scores, empty, target[:, keep], k=(K,))
+        metrics["cold_recall@20_own_feat"] = out["recall@20"]
+    return metrics
 
 
 def feature_knn(data, cold) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,20 +224,40 @@ def feature_knn(data, cold) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.nn.functional.normalize(profile, dim=1), x[cold]
 
 
-def run(epochs: int, scale: dict[str, int], csv_path: Path, seed: int) -> None:
-    from mde_pyg.data import make_synthetic
-    from mde_pyg.models import LATTICE, MDE, LightGCN
+def formatted(metrics: dict[str, float]) -> dict[str, str]:
+    return {key: f"{value:.4f}" for key, value in metrics.items()}
+
+
+def run(
+    dataset: str,
+    epochs: int,
+    scale: dict[str, int] | None,
+    csv_path: Path,
+    seed: int,
+    redo: bool = False,
+) -> None:
+    import mde_pyg.models
     from mde_pyg.training import Trainer
 
     torch.set_num_threads(1)
     rows = read_rows(csv_path)
-    data, cold, cold_pairs = cold_split(make_synthetic(seed=0, **scale), seed=seed)
+    full = load(dataset, scale)
+    shared = shared_features(full)
+    own = ~shared if bool(shared.any()) else None
+    data, cold, cold_pairs = cold_split(full, seed=seed)
     common_row = {
         "cold_items": cold.numel(),
+        "cold_items_shared_feat": int(shared[cold].sum()) if own is not None else "",
         "cold_users": int(cold_pairs[0].unique().numel()),
         "cold_pairs": cold_pairs.size(1),
         "seed": seed,
     }
+
+    def done(model: str, scoring: str) -> bool:
+        return not redo and any(
+            r["model"] == model and r["scoring"] == scoring and r["seed"] == str(seed)
+            for r in rows
+        )
 
     def save(row: dict[str, Any]) -> None:
         nonlocal rows
@@ -160,41 +266,47 @@ def run(epochs: int, scale: dict[str, int], csv_path: Path, seed: int) -> None:
         save_row(csv_path, rows, row, FIELDS, ("model", "scoring", "seed"))
         rows = read_rows(csv_path)
 
-    generator = torch.Generator().manual_seed(seed)
-    num_users = data["user"].num_nodes
-    random_metrics = [
-        cold_metrics(
-            torch.randn(num_users, 8, generator=generator),
-            torch.randn(cold.numel(), 8, generator=generator),
-            cold,
-            cold_pairs,
-        )
-        for _ in range(RANDOM_DRAWS)
-    ]
-    save(
-        {
-            "model": "random",
-            "scoring": f"random scores (mean of {RANDOM_DRAWS} draws)",
-            **{
-                key: f"{sum(m[key] for m in random_metrics) / RANDOM_DRAWS:.4f}"
-                for key in ("cold_recall@20", "cold_ndcg@20")
-            },
-            "note": f"expected recall@20 = {K}/{cold.numel()} = {K / cold.numel():.3f}",
-        }
-    )
-    user_x, cold_x = feature_knn(data, cold)
-    save(
-        {
-            "model": "feature knn",
-            "scoring": "cosine(user's mean training-item features, item features)",
-            **{
-                key: f"{value:.4f}"
-                for key, value in cold_metrics(user_x, cold_x, cold, cold_pairs).items()
-            },
-        }
-    )
+    def metrics_of(user_emb, cold_emb) -> dict[str, float]:
+        return cold_metrics(user_emb, cold_emb, cold, cold_pairs, own)
 
-    for model_cls in (MDE, LATTICE, LightGCN):
+    random_scoring = f"random scores (mean of {RANDOM_DRAWS} draws)"
+    if not done("random", random_scoring):
+        generator = torch.Generator().manual_seed(seed)
+        num_users = data["user"].num_nodes
+        draws = [
+            metrics_of(
+                torch.randn(num_users, 8, generator=generator),
+                torch.randn(cold.numel(), 8, generator=generator),
+            )
+            for _ in range(RANDOM_DRAWS)
+        ]
+        save(
+            {
+                "model": "random",
+                "scoring": random_scoring,
+                **formatted(
+                    {key: sum(m[key] for m in draws) / RANDOM_DRAWS for key in draws[0]}
+                ),
+                "note": f"expected recall@20 = {K}/{cold.numel()} "
+                f"= {K / cold.numel():.3f}",
+            }
+        )
+    knn_scoring = "cosine(user's mean training-item features, item features)"
+    if not done("feature knn", knn_scoring):
+        user_x, cold_x = feature_knn(data, cold)
+        save(
+            {
+                "model": "feature knn",
+                "scoring": knn_scoring,
+                **formatted(metrics_of(user_x, cold_x)),
+            }
+        )
+
+    for name in MODELS:
+        if done(name, COLD) and done(name, ID_ROWS):
+            print(f"{name} seed {seed}: already in {csv_path.name}, skipped")
+            continue
+        model_cls = getattr(mde_pyg.models, name)
         torch.manual_seed(seed)
         graphs = model_cls.graph_transform()(data.clone())
         model = model_cls.from_data(graphs)
@@ -213,7 +325,7 @@ def run(epochs: int, scale: dict[str, int], csv_path: Path, seed: int) -> None:
         model.eval()
         user_emb, item_emb = model.embeddings(graphs)
         trained = {
-            "model": model_cls.__name__,
+            "model": name,
             "epochs": epochs,
             "best_epoch": result.best_epoch,
             "warm_recall@20": f"{result.test['recall@20']:.4f}",
@@ -222,61 +334,191 @@ def run(epochs: int, scale: dict[str, int], csv_path: Path, seed: int) -> None:
         try:
             cold_emb = model.cold_item_embeddings(graphs, cold)
         except NotImplementedError as error:
-            save({**trained, "scoring": "cold_item_embeddings", "note": str(error)})
+            save({**trained, "scoring": COLD, "note": str(error)})
         else:
-            metrics = cold_metrics(user_emb, cold_emb, cold, cold_pairs)
-            save(
-                {
-                    **trained,
-                    "scoring": "cold_item_embeddings",
-                    **{key: f"{value:.4f}" for key, value in metrics.items()},
-                }
-            )
-        metrics = cold_metrics(user_emb, item_emb[cold], cold, cold_pairs)
+            metrics = formatted(metrics_of(user_emb, cold_emb))
+            save({**trained, "scoring": COLD, **metrics})
         save(
             {
                 **trained,
-                "scoring": "id rows (untrained ID embeddings kept)",
-                **{key: f"{value:.4f}" for key, value in metrics.items()},
+                "scoring": ID_ROWS,
+                **formatted(metrics_of(user_emb, item_emb[cold])),
             }
         )
 
 
+def values(rows: list[dict[str, Any]], key: str) -> list[float]:
+    return [v for v in (num(r, key) for r in rows) if v == v]
+
+
 def mean_std(rows: list[dict[str, Any]], key: str, digits: int = 4) -> str:
     """``mean ± std`` of a column over rows (``-`` where it is empty)."""
-    values = [num(r, key) for r in rows]
-    values = [v for v in values if v == v]
-    if not values:
+    found = values(rows, key)
+    if not found:
         return "-"
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    mean, std = statistics.mean(values), statistics.stdev(values)
+    if len(found) == 1:
+        return f"{found[0]:.{digits}f}"
+    mean, std = statistics.mean(found), statistics.stdev(found)
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def report(csv_path: Path, md_path: Path, command: str, epochs: int) -> None:
+def conclusions(groups: dict[tuple[str, str], list[dict[str, Any]]]) -> list[str]:
+    r"""A sentence per model, written from the numbers of :obj:`groups`
+    (``(model, scoring)`` -> per-seed rows)."""
+
+    def stats(model: str, scoring: str, key: str) -> tuple[float, float] | None:
+        found = values(groups.get((model, scoring), []), key)
+        if not found:
+            return None
+        std = statistics.stdev(found) if len(found) > 1 else 0.0
+        return statistics.mean(found), std
+
+    random_scoring = next((s for m, s in groups if m == "random"), "")
+    knn_scoring = next((s for m, s in groups if m == "feature knn"), "")
+    rand = stats("random", random_scoring, "cold_recall@20")
+    knn = stats("feature knn", knn_scoring, "cold_recall@20")
+    rand_own = stats("random", random_scoring, "cold_recall@20_own_feat")
+    knn_own = stats("feature knn", knn_scoring, "cold_recall@20_own_feat")
+    if rand is None:
+        return []
+
+    def pm(value: tuple[float, float]) -> str:
+        return f"{value[0]:.4f} ± {value[1]:.4f}" if value[1] else f"{value[0]:.4f}"
+
+    def versus(value: tuple[float, float], base: tuple[float, float]) -> str:
+        ratio = value[0] / base[0] if base[0] > 0 else float("nan")
+        return f"{ratio:.2f}x"
+
+    def per_seed(model: str, scoring: str) -> dict[str, float]:
+        return {
+            r["seed"]: num(r, "cold_recall@20")
+            for r in groups.get((model, scoring), [])
+            if r.get("cold_recall@20")
+        }
+
+    def compare(value, base, name, pair=None) -> str:
+        r"""``value`` against ``base`` (mean, std): above/below where the
+        gap exceeds the two standard deviations together or, with ``pair``
+        (the two per-seed dicts), where every common seed agrees."""
+        gap = value[0] - base[0]
+        where = f"{name} ({base[0]:.4f}"
+        if pair is not None:
+            seeds = sorted(set(pair[0]) & set(pair[1]))
+            wins = sum(pair[0][s] > pair[1][s] for s in seeds)
+            if len(seeds) > 1 and wins in (0, len(seeds)):
+                side = "above" if wins else "below"
+                return f"{side} {where}) in each of the {len(seeds)} seeds"
+            if len(seeds) > 1:
+                return f"level with {where}; higher in {wins} of {len(seeds)} seeds)"
+        if abs(gap) <= value[1] + base[1]:
+            return f"level with {where}, within the seed spread)"
+        return f"{'above' if gap > 0 else 'below'} {where})"
+
+    seeds_rand = per_seed("random", random_scoring)
+    seeds_knn = per_seed("feature knn", knn_scoring)
+    lines = ["## Conclusion (generated from the numbers above)", ""]
+    lines.append(
+        f"- **random** (uniform scores, no popularity): {pm(rand)}, the "
+        "chance level every ratio below is taken against."
+    )
+    if knn is not None:
+        text = f"- **feature knn** (no training): {pm(knn)}, {versus(knn, rand)} random"
+        if knn_own is not None and rand_own is not None:
+            text += (
+                f"; on the cold items with their own text {knn_own[0]:.4f} vs "
+                f"random's {rand_own[0]:.4f} ({versus(knn_own, rand_own)})"
+            )
+        lines.append(text + ".")
+    ranked = []
+    for model in MODELS:
+        if not any(m == model for m, _ in groups):
+            continue
+        cold = stats(model, COLD, "cold_recall@20")
+        ids = stats(model, ID_ROWS, "cold_recall@20")
+        warm = stats(model, COLD, "warm_recall@20")
+        seeds_cold, seeds_ids = per_seed(model, COLD), per_seed(model, ID_ROWS)
+        if cold is None:
+            notes = sorted({r.get("note", "") for r in groups.get((model, COLD), [])})
+            text = f"- **{model}** cannot score cold items: {'; '.join(notes) or '?'}."
+            if ids is not None:
+                text += (
+                    f" Its embedding rows of the never-seen items (`id "
+                    f"rows`) give {pm(ids)}, {versus(ids, rand)} random, "
+                    f"{compare(ids, rand, 'random', (seeds_ids, seeds_rand))}."
+                )
+        else:
+            ranked.append((cold[0], model))
+            text = (
+                f"- **{model}**: cold Recall@20 {pm(cold)} from its content "
+                f"path, {versus(cold, rand)} random"
+            )
+            if knn is not None:
+                text += (
+                    f", {compare(cold, knn, 'feature knn', (seeds_cold, seeds_knn))}"
+                )
+            own = stats(model, COLD, "cold_recall@20_own_feat")
+            if own is not None and rand_own is not None:
+                text += (
+                    f"; on the cold items with their own text {own[0]:.4f} "
+                    f"({versus(own, rand_own)} random)"
+                )
+            if ids is not None:
+                text += (
+                    f". Keeping the untrained ID rows gives {pm(ids)}: the "
+                    "content path is "
+                    f"{compare(cold, ids, 'them', (seeds_cold, seeds_ids))}"
+                )
+            text += "."
+        if warm is not None:
+            text += f" Warm test Recall@20 {pm(warm)}."
+        lines.append(text)
+    if ranked:
+        order = ", ".join(
+            f"{model} {value:.4f}" for value, model in sorted(ranked, reverse=True)
+        )
+        lines.append(
+            f"- Order by mean cold Recall@20: {order}. Gaps smaller than the "
+            "seed standard deviations in the table are not meaningful."
+        )
+    return lines + [""]
+
+
+def report(
+    csv_path: Path, md_path: Path, command: str, dataset: str = "synthetic"
+) -> None:
     rows = read_rows(csv_path)
     info = machine(threads=1)
     first = rows[0] if rows else {}
+    epochs = sorted({r["epochs"] for r in rows if r.get("epochs")}) or ["?"]
+    has_own = any(r.get("cold_recall@20_own_feat") for r in rows)
+    shared = ""
+    if has_own:
+        shared = (
+            f" {first.get('cold_items_shared_feat', '?')} of the "
+            f"{first.get('cold_items', '?')} cold items of seed "
+            f"{first.get('seed', '?')} have no text (the shared mean vector)."
+        )
+    data_line = DATASETS[dataset][1]
+    title = "# Cold-start items: ranking items without interactions"
+    if dataset != "synthetic":
+        title += f" ({dataset})"
     lines = [
-        "# Cold-start items: ranking items without interactions",
+        title,
         "",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"- Machine: {info['machine']} (shared with other jobs)",
         f"- Versions: {info['versions']}",
         f"- Reproduce: `{command}` (`--report-only` rewrites this page from the CSV)",
-        "- Data: `make_synthetic()` (2,000 users x 1,000 items, image 64-d + "
-        "text 32-d features, seed 0), not Amazon Baby: its text features "
-        "need a long sentence-encoding step on this 2-core machine.",
+        f"- Data: {data_line}",
         f"- Cold items: {first.get('cold_items', '?')} items (10%, random) "
         "with *all* their interactions removed from training, validation and "
         "test; they stay in the catalogue with their features. Their "
         "(user, cold item) pairs are the cold test set (seed "
         f"{first.get('seed', '?')}: {first.get('cold_pairs', '?')} pairs of "
-        f"{first.get('cold_users', '?')} users).",
-        f"- Training: `Trainer` (lr 1e-3, batch 2048, Adam), {epochs} epochs, "
-        "the best warm-validation epoch kept, each model's default settings; "
-        "one thread.",
+        f"{first.get('cold_users', '?')} users).{shared}",
+        f"- Training: `Trainer` (lr 1e-3, batch 2048, Adam), {', '.join(epochs)} "
+        "epochs, the best warm-validation epoch kept, each model's default "
+        "settings; one thread.",
         "- Cold metrics: the cold items ranked **among the cold items only** "
         "for every user with a cold pair (Recall@20, NDCG@20). Random: "
         f"expected Recall@20 = 20 / {first.get('cold_items', '?')}.",
@@ -284,19 +526,35 @@ def report(csv_path: Path, md_path: Path, command: str, epochs: int) -> None:
         "items without training interactions zeroed (see the models' "
         "docstrings); `id rows`: the rows of `model.embeddings(data)` for "
         "the cold items (their untrained ID embeddings kept).",
-        "",
-        "| model | scoring | cold Recall@20 | cold NDCG@20 | warm Recall@20 "
-        "| best epochs | train s | note |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
     ]
+    if has_own:
+        lines.append(
+            "- `own text`: Recall@20 over the cold pairs of the cold items "
+            "with their own text only (the ranking is the same, among all "
+            "cold items)."
+        )
+    own_head, own_rule = ("", "")
+    if has_own:
+        own_head, own_rule = (" cold Recall@20, own text |", "---:|")
+    lines += [
+        "",
+        f"| model | scoring | cold Recall@20 | cold NDCG@20 |{own_head} "
+        "warm Recall@20 | best epochs | train s | note |",
+        f"|---|---|---:|---:|{own_rule}---:|---:|---:|---|",
+    ]
+    order = ["random", "feature knn", *MODELS]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for row in rows:
+    for row in sorted(
+        rows,
+        key=lambda r: order.index(r["model"]) if r["model"] in order else len(order),
+    ):
         groups.setdefault((row["model"], row["scoring"]), []).append(row)
     for (model, scoring), group in groups.items():
         notes = sorted({r.get("note", "") for r in group} - {""})
+        own = f" {mean_std(group, 'cold_recall@20_own_feat')} |" if has_own else ""
         lines.append(
             f"| {model} | {scoring} | {mean_std(group, 'cold_recall@20')} | "
-            f"{mean_std(group, 'cold_ndcg@20')} | "
+            f"{mean_std(group, 'cold_ndcg@20')} |{own} "
             f"{mean_std(group, 'warm_recall@20')} | "
             f"{', '.join(r.get('best_epoch') or '-' for r in group)} | "
             f"{mean_std(group, 'train_s', 1)} | {'; '.join(notes)} |"
@@ -306,9 +564,9 @@ def report(csv_path: Path, md_path: Path, command: str, epochs: int) -> None:
         "",
         f"Mean ± standard deviation over the seeds {seeds} (each seed draws "
         "the cold items and initialises the models); best epoch per seed. "
-        "Per-seed values are in `cold_start.csv`.",
+        f"Per-seed values are in `{csv_path.name}`.",
         "",
-        *(CONCLUSION if csv_path == CSV else []),
+        *(CONCLUSION if csv_path == CSV else conclusions(groups)),
     ]
     md_path.write_text("\n".join(lines) + "\n")
 
@@ -348,6 +606,7 @@ CONCLUSION = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="synthetic")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument(
         "--seeds",
@@ -356,21 +615,38 @@ def main() -> None:
         default=[0, 1, 2],
         help="each seed draws the cold items and initialises the models",
     )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder of the CSV and report (default: benchmarks/results; "
+        "with --quick a temporary folder)",
+    )
+    parser.add_argument(
+        "--redo",
+        action="store_true",
+        help="measure rows already in the CSV again (default: skip them)",
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
+    stem = DATASETS[args.dataset][0]
+    out, scale, epochs = RESULTS, None, args.epochs
+    if args.dataset == "synthetic":
+        scale = {"num_users": 2000, "num_items": 1000}
     if args.quick:
         out = Path(tempfile.gettempdir()) / "mde_pyg_cold_start"
-        csv_path, md_path = out / "cold_start.csv", out / "cold_start.md"
-        scale, epochs = {"num_users": 300, "num_items": 200}, 2
-    else:
-        csv_path, md_path = CSV, MD
-        scale, epochs = {"num_users": 2000, "num_items": 1000}, args.epochs
+        epochs = 1 if args.dataset == "baby" else 2
+        if args.dataset == "synthetic":
+            scale = {"num_users": 300, "num_items": 300}
+    out = args.out or out
+    csv_path, md_path = out / f"{stem}.csv", out / f"{stem}.md"
     if not args.report_only:
         for seed in args.seeds:
-            run(epochs, scale, csv_path, seed)
-    command = " ".join([COMMAND, *sys.argv[1:]]) if not args.report_only else COMMAND
-    report(csv_path, md_path, command, epochs)
+            redo = args.redo or args.quick  # a smoke test measures afresh
+            run(args.dataset, epochs, scale, csv_path, seed, redo=redo)
+    argv = [a for a in sys.argv[1:] if a != "--report-only"]
+    report(csv_path, md_path, " ".join([COMMAND, *argv]), args.dataset)
     print(f"wrote {csv_path} and {md_path}")
 
 

@@ -13,7 +13,7 @@ from mde_pyg.data.errors import DatasetError
 from mde_pyg.data.hetero import build_heterodata, item_features, split_edge_index
 from mde_pyg.data.mmrec import load_mmrec, write_inter
 from mde_pyg.data.sampler import BPRSampler
-from mde_pyg.models import LATTICE, MDE, LightGCN
+from mde_pyg.models import FREEDOM, LATTICE, MDE, MGCN, LightGCN
 
 RNG = np.random.default_rng(0)
 NUM_USERS, NUM_ITEMS, NUM_WARM = 40, 30, 24
@@ -111,7 +111,13 @@ def cold_data():
     )
 
 
-GRAPH_OPTIONS = {MDE: {"k": 5, "user_k": 10}, LATTICE: {"k": 5}, LightGCN: {}}
+GRAPH_OPTIONS = {
+    MDE: {"k": 5, "user_k": 10},
+    MGCN: {"k": 5},
+    LATTICE: {"k": 5},
+    FREEDOM: {"k": 5},
+    LightGCN: {},
+}
 
 
 def with_graphs(model_cls, data):
@@ -146,7 +152,9 @@ def train_briefly(model, data, steps=3):
 CONTENT_MODELS = [
     (MDE, {}),
     (MDE, {"encoder": "feature_mlp"}),
+    (MGCN, {}),
     (LATTICE, {}),
+    (FREEDOM, {}),
 ]
 
 
@@ -202,7 +210,7 @@ def test_lightgcn_has_no_content_path(cold_data):
 
 
 # ------------------------------------------------------------ end to end
-@pytest.mark.parametrize("model_cls", [MDE, LATTICE])
+@pytest.mark.parametrize("model_cls", [MDE, MGCN, LATTICE, FREEDOM])
 def test_recommend_among_cold_items_end_to_end(tmp_path, model_cls):
     folder = write_folder(tmp_path)
     data = load_mmrec(folder, num_items=NUM_ITEMS)

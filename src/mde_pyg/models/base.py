@@ -235,12 +235,12 @@ class Recommender(torch.nn.Module):
         if not self.has_content_path():
             raise NotImplementedError(
                 f"{name} has no content path: it cannot score items without "
-                "interactions (use a model that reads item features, e.g. MDE "
-                "or LATTICE, for cold-start items)"
+                "interactions (use a model that reads item features, e.g. MDE, "
+                "MGCN, LATTICE or FREEDOM, for cold-start items)"
             )
         raise NotImplementedError(
             f"{name} does not implement cold_item_embeddings: cold-start "
-            "scoring is defined for MDE and LATTICE"
+            "scoring is defined for MDE, MGCN, LATTICE and FREEDOM"
         )
 
     @torch.no_grad()

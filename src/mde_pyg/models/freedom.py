@@ -23,6 +23,7 @@ from mde_pyg.data.hetero import (
     item_features,
 )
 from mde_pyg.data.transforms import AddMixedItemGraph, AddUserItemAdjacency
+from mde_pyg.inference import check_items
 from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss, check_item_features
 from mde_pyg.nn import BipartiteLGConv, Graph, UserItemPropagation, graphs_of
 
@@ -309,21 +310,56 @@ class FREEDOM(Recommender):
 
     # ------------------------------------------------------------ the model
     def propagate(
-        self, data: HeteroData, graphs: dict | None = None
+        self,
+        data: HeteroData,
+        graphs: dict | None = None,
+        item_embedding: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """The user and item embeddings with the user-item ``graphs``
         (``{edge_type: Graph}`` of both relations; the full graph of ``data``
-        if :obj:`None`) and the item graph of ``data``."""
+        if :obj:`None`) and the item graph of ``data``, from the layer-0 ID
+        embeddings (``item_embedding`` in place of the items' if given)."""
         if graphs is None:
             graphs = graphs_of(data, self.propagation.edge_types)
+        if item_embedding is None:
+            item_embedding = self.item_embedding.weight
         item_graph = graphs_of(data, [self.item_edge_type])[self.item_edge_type]
-        h = self.item_embedding.weight
+        h = item_embedding
         for _ in range(self.num_item_layers):
             h = self.conv.forward_graph(h, item_graph)
         user_emb, item_emb = self.propagation(
-            self.user_embedding.weight, self.item_embedding.weight, graphs
+            self.user_embedding.weight, item_embedding, graphs
         )
         return user_emb, item_emb + h
+
+    @torch.no_grad()
+    def cold_item_embeddings(self, data: HeteroData, items: Tensor) -> Tensor:
+        r"""Embeddings of cold items (features, no training interaction)
+        from FREEDOM's content path, its frozen item-item graph
+        :math:`\mathbf{S}` built on the features: :meth:`forward` with the
+        layer-0 ID embeddings of :obj:`items` and of every item without a
+        training interaction (:meth:`cold_items`) set to zero (never trained
+        on a positive pair, they are noise), rows :obj:`items`.
+
+        An item without training interactions has no user-item edge, so its
+        LightGCN part is zero and its embedding is :math:`\mathbf{h}_i =
+        (\mathbf{S}^{n} \mathbf{E}^{(0)})_i`: with :math:`n = 1`, the ID
+        embeddings of the warm items its features resemble, weighted as in
+        :math:`\mathbf{S}` (zero if all its neighbours are cold too). The
+        modality projections of the auxiliary BPR terms are not used: they
+        are not part of FREEDOM's item representation.
+
+        Args:
+            data (HeteroData): The data the model reads (with its graphs).
+            items (torch.Tensor): ``[C]`` item ids.
+
+        Returns:
+            torch.Tensor: ``[C, d]`` item embeddings.
+        """
+        items = check_items(items, self.num_items).to(self.item_embedding.weight.device)
+        unknown = self._unknown_items(data, items)
+        x_item = self.item_embedding.weight.masked_fill(unknown.view(-1, 1), 0.0)
+        return self.propagate(data, item_embedding=x_item)[1][items]
 
     def forward(self, data: HeteroData) -> tuple[Tensor, Tensor]:
         return self.propagate(data)
