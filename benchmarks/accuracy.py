@@ -604,6 +604,60 @@ def plan(args, datasets: dict[str, DatasetSpec], out: Path) -> None:
     shutil.rmtree("/tmp/mde_pyg_plan", ignore_errors=True)
 
 
+def setup(
+    args,
+    parser: argparse.ArgumentParser,
+    datasets: dict[str, DatasetSpec] = DATASETS,
+    quick_datasets: dict[str, DatasetSpec] = QUICK_DATASETS,
+    results: Path = RESULTS,
+    quick_results: Path = QUICK_RESULTS,
+    runs_folder: str = "accuracy_runs",
+) -> tuple[dict[str, DatasetSpec], Path]:
+    """The datasets and the results folder of a suite run, or of a study
+    built on this runner (its own datasets and folders; checkpoints under
+    ``runs_folder`` of the cache), with the run-wide settings of ``args``
+    filled in."""
+    if args.quick:
+        datasets, args.datasets = quick_datasets, list(quick_datasets)
+    args.work_dir = args.work_dir or (
+        quick_results / "work" if args.quick else CACHE / runs_folder
+    )
+    out = args.out or (quick_results if args.quick else results)
+    unknown = [d for d in args.datasets if d not in datasets]
+    if unknown:
+        parser.error(f"unknown datasets {unknown} (choose from {list(datasets)})")
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(args.threads)
+    args.device_name = (
+        torch.cuda.get_device_name()
+        if args.device != "cpu" and torch.cuda.is_available()
+        else "cpu"
+    )
+    return datasets, out
+
+
+def run_workers(args, argv: list[str] | None, script: str) -> None:
+    """Runs ``args.workers`` copies of ``script`` with ``--worker`` and waits
+    for them."""
+    # By default glibc returns large freed blocks to the OS, so every step
+    # page-faults its large buffers (2048 x 2048 InfoNCE logits, 4096-d
+    # feature gradients) again: keeping them saves that time and changes no
+    # result.
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(args.threads),
+        "MALLOC_MMAP_MAX_": "0",
+        "MALLOC_TRIM_THRESHOLD_": str(1 << 40),
+    }
+    child = [*(argv if argv is not None else sys.argv[1:]), "--worker"]
+    procs = [
+        subprocess.Popen([sys.executable, script, *child], env=env)
+        for _ in range(args.workers)
+    ]
+    for proc in procs:
+        proc.wait()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
@@ -637,24 +691,8 @@ def main(argv: list[str] | None = None) -> None:
     args.command = shlex.join(["python", "benchmarks/accuracy.py", *sys.argv[1:]])
     args.plot_name = f"{args.report_name}.png"
 
-    datasets = DATASETS
-    if args.quick:
-        datasets, args.datasets = QUICK_DATASETS, list(QUICK_DATASETS)
     args.seeds = args.seeds or ([0, 1] if args.quick else [0, 1, 2, 3, 4])
-    args.work_dir = args.work_dir or (
-        QUICK_RESULTS / "work" if args.quick else CACHE / "accuracy_runs"
-    )
-    out = args.out or (QUICK_RESULTS if args.quick else RESULTS)
-    unknown = [d for d in args.datasets if d not in datasets]
-    if unknown:
-        parser.error(f"unknown datasets {unknown} (choose from {list(datasets)})")
-    out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(args.threads)
-    args.device_name = (
-        torch.cuda.get_device_name()
-        if args.device != "cpu" and torch.cuda.is_available()
-        else "cpu"
-    )
+    datasets, out = setup(args, parser)
 
     if args.plan:
         plan(args, datasets, out)
@@ -663,23 +701,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.worker:
             work(args, datasets, out)
             return
-        # Workers are subprocesses of this command. By default glibc returns
-        # large freed blocks to the OS, so every step page-faults its large
-        # buffers (2048 x 2048 InfoNCE logits, 4096-d feature gradients)
-        # again: keeping them saves that time and changes no result.
-        env = {
-            **os.environ,
-            "OMP_NUM_THREADS": str(args.threads),
-            "MALLOC_MMAP_MAX_": "0",
-            "MALLOC_TRIM_THRESHOLD_": str(1 << 40),
-        }
-        child = [*(argv if argv is not None else sys.argv[1:]), "--worker"]
-        procs = [
-            subprocess.Popen([sys.executable, __file__, *child], env=env)
-            for _ in range(args.workers)
-        ]
-        for proc in procs:
-            proc.wait()
+        run_workers(args, argv, __file__)
     write_report(args, out, datasets)
 
 

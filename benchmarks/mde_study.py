@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import shlex
-import subprocess
 import sys
 import time
 from itertools import product
@@ -41,12 +39,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from hydra import compose, initialize_config_module
 
 import accuracy
 from accuracy import (
-    CACHE,
     MONITOR,
     DatasetSpec,
     Run,
@@ -422,24 +418,16 @@ def main(argv: list[str] | None = None) -> None:
     if REFERENCE not in args.candidates:
         parser.error(f"the candidates must include the reference '{REFERENCE}'")
 
-    datasets = DATASETS
-    if args.quick:
-        datasets, args.datasets = QUICK_DATASETS, list(QUICK_DATASETS)
     args.screen_seeds = [0, 1] if args.quick else [0, 1, 2]
     args.confirm_seeds = [0, 1, 2] if args.quick else [0, 1, 2, 3, 4]
-    args.work_dir = args.work_dir or (
-        QUICK_RESULTS / "work" if args.quick else CACHE / "mde_study_runs"
-    )
-    out = args.out or (QUICK_RESULTS if args.quick else RESULTS)
-    unknown = [d for d in args.datasets if d not in datasets]
-    if unknown:
-        parser.error(f"unknown datasets {unknown} (choose from {list(datasets)})")
-    out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(args.threads)
-    args.device_name = (
-        torch.cuda.get_device_name()
-        if args.device != "cpu" and torch.cuda.is_available()
-        else "cpu"
+    datasets, out = accuracy.setup(
+        args,
+        parser,
+        DATASETS,
+        QUICK_DATASETS,
+        RESULTS,
+        QUICK_RESULTS,
+        runs_folder="mde_study_runs",
     )
 
     if args.plan:
@@ -450,14 +438,7 @@ def main(argv: list[str] | None = None) -> None:
             # The study's two-stage schedule (screening, then the best).
             accuracy.work(args, datasets, out, schedule=pending)
         else:
-            env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-            child = [*(argv if argv is not None else sys.argv[1:]), "--worker"]
-            procs = [
-                subprocess.Popen([sys.executable, __file__, *child], env=env)
-                for _ in range(args.workers)
-            ]
-            for proc in procs:
-                proc.wait()
+            accuracy.run_workers(args, argv, __file__)
         if args.worker:
             return
     write_report(args, out, datasets)
