@@ -38,11 +38,20 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+def _run_ok(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """Runs ``args`` to completion and checks that it succeeded."""
+    proc = subprocess.run(
+        args, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc
+
+
 @pytest.fixture(scope="module")
 def two_process_run(tmp_path_factory):
     """What each of the 2 processes of distributed_worker.py got."""
     out = tmp_path_factory.mktemp("ddp")
-    proc = subprocess.run(
+    _run_ok(
         [
             sys.executable,
             "-m",
@@ -52,12 +61,8 @@ def two_process_run(tmp_path_factory):
             str(HERE / "distributed_worker.py"),
             str(out),
         ],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
+        out,
     )
-    assert proc.returncode == 0, proc.stderr[-4000:]
     return [torch.load(out / f"rank{rank}.pt") for rank in (0, 1)]
 
 
@@ -186,56 +191,24 @@ def test_a_killed_process_fails_the_run_cleanly_and_resume_continues(tmp_path):
     assert not (out / "results.json").exists()
 
     # Resumed with one process: the run ends as one uninterrupted process.
-    resumed = subprocess.run(
-        _train_args(out, "resume=true", "trainer.distributed=false"),
-        cwd=tmp_path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    _run_ok(_train_args(out, "resume=true", "trainer.distributed=false"), tmp_path)
     assert json.loads((out / "results.json").read_text())["world_size"] == 1
     reference = tmp_path / "reference"
-    proc = subprocess.run(
-        _train_args(reference),
-        cwd=tmp_path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _run_ok(_train_args(reference), tmp_path)
     assert _test_metrics(out) == pytest.approx(_test_metrics(reference), abs=1e-3)
 
 
 def test_torchrun_train_writes_one_run_folder_with_the_world_size(tmp_path):
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     train = ["-m", "mde_pyg", "train", "model=lightgcn", "trainer=quick", *SMALL]
-    proc = subprocess.run(
-        [*torchrun, "--nproc-per-node=2", *train],
-        cwd=tmp_path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = _run_ok([*torchrun, "--nproc-per-node=2", *train], tmp_path)
     # Rank 1's Hydra made no folder of its own (its clock may be a second
     # off rank 0's); rank 0 printed the one line.
     (run,) = (tmp_path / "outputs" / "lightgcn" / "synthetic").iterdir()
     assert proc.stdout.count("run folder:") == 1
     results = json.loads((run / "results.json").read_text())
     assert results["world_size"] == 2
-    single = subprocess.run(
-        [sys.executable, *train, f"output_dir={tmp_path / 'single'}"],
-        cwd=tmp_path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert single.returncode == 0, single.stderr[-3000:]
+    _run_ok([sys.executable, *train, f"output_dir={tmp_path / 'single'}"], tmp_path)
     assert results["result"]["test"] == pytest.approx(
         _test_metrics(tmp_path / "single"), abs=1e-3
     )
