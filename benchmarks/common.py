@@ -37,9 +37,20 @@ def rss_gib() -> float:
 
 
 def peak_rss_gib() -> float:
-    r"""The peak resident set size of this process so far, in GiB
-    (:obj:`ru_maxrss`, which Linux reports in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB
+    r"""The peak resident set size of this process so far, in GiB.
+
+    On Linux this is ``VmHWM`` of ``/proc/self/status``: :obj:`ru_maxrss`
+    carries over the peak of the parent a worker was forked from (the kernel
+    keeps it across ``exec``), so every worker of a large parent would report
+    at least the parent's peak. Elsewhere :obj:`ru_maxrss` (KiB on Linux,
+    bytes on macOS)."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024 / GIB
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / GIB if sys.platform == "darwin" else peak * 1024 / GIB
 
 
 # --------------------------------------------------------------- timing

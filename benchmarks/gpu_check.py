@@ -11,10 +11,10 @@ graphs, with GPU memory peaks.
 1. **Smoke**: for every ``conf/model/<name>.yaml``, ``mde-pyg train
    model=<name>`` on the built-in synthetic data for ``--epochs`` epochs on
    ``--device`` (through :func:`mde_pyg.cli.train_one`, with checkpoints),
-   then one more epoch resumed from that checkpoint **on the CPU** (a run
-   saved on the GPU resumes on a machine without one), then ``load_run`` on
-   the CPU and ``recommend``. A failure is a row with its error, not an
-   abort.
+   twice with the same seed (the metrics must be identical), then one more
+   epoch resumed from that checkpoint **on the CPU** (a run saved on the GPU
+   resumes on a machine without one), then ``load_run`` on the CPU and
+   ``recommend``. A failure is a row with its error, not an abort.
 2. **Speed**: :mod:`speed` (``benchmarks/speed.py``) with ``--device`` on the
    ``baby_placeholder`` and ``sports_placeholder`` folders, which
    ``benchmarks/prepare_data.py --quick`` makes from the shared data's
@@ -70,6 +70,7 @@ SMOKE_FIELDS = [
     "val_recall@20",
     "test_recall@20",
     "gpu_peak_gib",
+    "same_seed_rerun",
     "cpu_resume",
     "note",
 ]
@@ -104,6 +105,10 @@ def smoke(name: str, device: str, epochs: int, work: Path) -> dict[str, Any]:
                 ],
             )
         result = train_one(cfg, 0, work)
+        # Reproducible on the device: the same seed again gives the same
+        # metrics, bit for bit.
+        rerun = train_one(cfg, 0, work.parent / f"{work.name}_rerun")
+        same = rerun.best_val == result.best_val and rerun.test == result.test
         row.update(
             status="ok",
             device=device_name(torch_device),
@@ -113,6 +118,7 @@ def smoke(name: str, device: str, epochs: int, work: Path) -> dict[str, Any]:
                 "val_recall@20": result.best_val["recall@20"],
                 "test_recall@20": result.test["recall@20"],
             },
+            same_seed_rerun="identical" if same else "DIFFERS",
             gpu_peak_gib=(
                 torch.cuda.max_memory_allocated(torch_device) / 2**30
                 if torch_device.type == "cuda"
@@ -174,14 +180,15 @@ def write_report(
         "(built-in synthetic data), then 1 epoch resumed on the CPU",
         "",
         "| model | status | device | epoch s | eval s | val R@20 | test R@20 | "
-        "GPU peak GiB | CPU resume | note |",
-        "|---|---|---|---:|---:|---:|---:|---:|---|---|",
+        "GPU peak GiB | same seed again | CPU resume | note |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|---|---|",
     ]
     lines += [
         f"| {r['model']} | {r['status']} | {fmt(r.get('device'))} | "
         f"{fmt(r.get('epoch_s'))} | {fmt(r.get('eval_s'))} | "
         f"{fmt(r.get('val_recall@20'), 4)} | {fmt(r.get('test_recall@20'), 4)} | "
-        f"{fmt(r.get('gpu_peak_gib'), 2)} | {fmt(r.get('cpu_resume'))} | "
+        f"{fmt(r.get('gpu_peak_gib'), 2)} | {fmt(r.get('same_seed_rerun'))} | "
+        f"{fmt(r.get('cpu_resume'))} | "
         f"{fmt(r.get('note'))} |"
         for r in rows
     ]
@@ -232,7 +239,10 @@ def main(argv: list[str] | None = None) -> None:
         )
     write_report(args.out, rows, args, time.perf_counter() - start)
     print(f"wrote {args.out / 'gpu_check.md'}")
-    if any(row["status"] != "ok" for row in rows):
+    if any(
+        row["status"] != "ok" or row.get("same_seed_rerun") != "identical"
+        for row in rows
+    ):
         sys.exit(1)
 
 

@@ -6,6 +6,11 @@ LightGCN step, measured side by side in one process.
     python benchmarks/prepare_data.py --quick      # the placeholder folders
     python benchmarks/mde_step_breakdown.py   # -> results/mde_step_breakdown.md
     python benchmarks/mde_step_breakdown.py --quick
+    python benchmarks/mde_step_breakdown.py --device cuda --profile --out DIR
+
+On CUDA every timed call ends with a synchronisation, and ``--profile``
+adds, for the LightGCN and MDE steps, the number of kernel launches per step
+and the operators that take the most device time (``torch.profiler``).
 
 Each row is the median of ``--repeats`` timed calls after two warm-up calls:
 
@@ -49,15 +54,50 @@ RESULTS = Path(__file__).resolve().parent / "results"
 CACHE = Path("~/.cache/mde_pyg/benchmarks").expanduser()
 
 
-def median_ms(fn: Callable[[], object], repeats: int) -> float:
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_ms(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
     for _ in range(2):
         fn()
     times = []
     for _ in range(repeats):
+        synchronize(device)
         start = time.perf_counter()
         fn()
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
+
+
+def profile_lines(name: str, fn: Callable[[], None], device: torch.device) -> list[str]:
+    """Kernel launches per step and the top operators by device time, over
+    5 steps."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    steps = 5
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            fn()
+        synchronize(device)
+    kernels = [e for e in prof.events() if e.device_type.name == "CUDA"]
+    sort_by = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    table = prof.key_averages().table(
+        sort_by=sort_by, row_limit=25, max_name_column_width=60
+    )
+    return [
+        f"### {name}: {len(kernels) / steps:.0f} device kernels per step",
+        "",
+        "```",
+        table,
+        "```",
+        "",
+    ]
 
 
 def training_step(
@@ -80,7 +120,7 @@ def training_step(
 
 def projection(features: torch.Tensor, trainable: bool) -> Callable[[], None]:
     x = features.clone().requires_grad_(trainable)
-    layer = torch.nn.Linear(x.size(1), 64)
+    layer = torch.nn.Linear(x.size(1), 64, device=x.device)
 
     def run() -> None:
         layer.zero_grad(set_to_none=True)
@@ -97,8 +137,10 @@ def adam_update(features: dict[str, torch.Tensor]) -> Callable[[], None]:
     return torch.optim.Adam(params, lr=1e-3, fused=True).step
 
 
-def two_info_nce(batch_size: int) -> Callable[[], None]:
-    views = [torch.randn(batch_size, 64, requires_grad=True) for _ in range(4)]
+def two_info_nce(batch_size: int, device: torch.device) -> Callable[[], None]:
+    views = [
+        torch.randn(batch_size, 64, device=device, requires_grad=True) for _ in range(4)
+    ]
 
     def run() -> None:
         loss = info_nce(views[0], views[1]) + info_nce(views[2], views[3])
@@ -114,7 +156,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument(
+        "--profile", action="store_true", help="kernel counts and top operators"
+    )
     args = parser.parse_args(argv)
+    device = torch.device(args.device)
     command = shlex.join(["python", "benchmarks/mde_step_breakdown.py", *sys.argv[1:]])
     if args.quick:
         args.repeats, args.out = 2, Path("/tmp/mde_pyg_breakdown")
@@ -123,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
 
     data = load_mmrec(CACHE / args.dataset)
     # Every graph the two models read, once (MDE's include LightGCN's).
-    data = MDE.graph_transform()(data)
+    data = MDE.graph_transform()(data).to(device)
     features = {m: data[ITEM][f"x_{m}"] for m in ("image", "text")}
     sampler = BPRSampler(
         split_edge_index(data, "train"),
@@ -132,20 +179,24 @@ def main(argv: list[str] | None = None) -> None:
         batch_size=2048,
         generator=torch.Generator().manual_seed(0),
     )
-    batches = list(sampler)[:8]
+    batches = [
+        type(batch)(*(t.to(device) for t in batch)) for batch in list(sampler)[:8]
+    ]
     image = features["image"]
     parts = {
         f"image projection {tuple(image.shape)} -> 64, trainable features": projection(
             image, trainable=True
         ),
         "Adam update of the trainable raw features": adam_update(features),
-        "two in-batch InfoNCE terms (2048 x 2048)": two_info_nce(2048),
+        "two in-batch InfoNCE terms (2048 x 2048)": two_info_nce(2048, device),
     }
     rows = {
-        "LightGCN step": training_step(LightGCN.from_data(data), data, batches),
-        "MDE step": training_step(MDE.from_data(data), data, batches),
+        "LightGCN step": training_step(
+            LightGCN.from_data(data).to(device), data, batches
+        ),
+        "MDE step": training_step(MDE.from_data(data).to(device), data, batches),
         "MDE step, frozen features": training_step(
-            MDE.from_data(data, freeze_features=True), data, batches
+            MDE.from_data(data, freeze_features=True).to(device), data, batches
         ),
         **parts,
         f"image projection {tuple(image.shape)} -> 64, frozen features": projection(
@@ -154,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     times = {}
     for name, fn in rows.items():
-        times[name] = median_ms(fn, args.repeats)
+        times[name] = median_ms(fn, args.repeats, device)
         print(f"{name}: {times[name]:.1f} ms", flush=True)
     base = times["LightGCN step"]
     floor = base + sum(times[name] for name in parts)
@@ -166,6 +217,8 @@ def main(argv: list[str] | None = None) -> None:
         f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         f"- Machine: {info['machine']}",
         f"- Versions: {info['versions']}",
+        f"- Device: {device}"
+        + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
         f"- Threads: {args.threads}",
         f"- Command: `{command}`",
         f"- Data: `{args.dataset}` from `benchmarks/prepare_data.py`: the real "
@@ -190,6 +243,10 @@ def main(argv: list[str] | None = None) -> None:
         "so its forward and backward and the Adam update of the 29M feature "
         "values run every step, as do the two InfoNCE terms of the loss.",
     ]
+    if args.profile:
+        lines += ["", "## Profile (5 steps each)", ""]
+        for name in ("LightGCN step", "MDE step"):
+            lines += profile_lines(name, rows[name], device)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "mde_step_breakdown.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -68,10 +68,10 @@ def modality_alignment_loss(
         weight (torch.Tensor, optional): ``[B]`` per-node weights.
             (default: :obj:`None`)
     """
-    pairs = modality_pairs(views.size(0), views.device)
-    if pairs.size(1) == 0:
+    first, second = modality_pairs(views)
+    if first.size(0) == 0:
         return views.new_zeros(())
-    return info_nce(views[pairs[0]], views[pairs[1]], tau, weight, symmetric=True)
+    return info_nce(first, second, tau, weight, symmetric=True)
 
 
 def orthogonality_loss(parts: Tensor, weight: Tensor | None = None) -> Tensor:
@@ -84,10 +84,10 @@ def orthogonality_loss(parts: Tensor, weight: Tensor | None = None) -> Tensor:
         weight (torch.Tensor, optional): ``[B]`` per-node weights :math:`w_n`;
             ones if :obj:`None`. (default: :obj:`None`)
     """
-    pairs = modality_pairs(parts.size(0), parts.device)
-    if pairs.size(1) == 0:
+    first, second = modality_pairs(parts)
+    if first.size(0) == 0:
         return parts.new_zeros(())
-    cos = F.cosine_similarity(parts[pairs[0]], parts[pairs[1]], dim=-1)
+    cos = F.cosine_similarity(first, second, dim=-1)
     return weighted_mean(cos.pow(2), weight)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform, Compose
@@ -71,6 +72,12 @@ class MDEState(NamedTuple):
     alpha: Tensor  # [N]
     beta: Tensor  # [N, M]
     shared: Tensor  # s [N, d]
+
+
+def node_rows(x: Tensor, views: Tensor) -> Tensor:
+    """``[N, (M + 1) d]``: each node's embedding ``x`` (``[N, d]``) and its
+    ``M`` views (``[M, N, d]``) side by side."""
+    return torch.cat([x, views.transpose(0, 1).reshape(x.size(0), -1)], dim=1)
 
 
 class MDE(Recommender):
@@ -359,11 +366,23 @@ class MDE(Recommender):
             data, self.user_embedding.weight, self.item_embedding.weight, self.features
         )
         # Users and items share the fusion layers (as MGCN).
-        behaviour = torch.cat([encoding.user, encoding.item])
-        views = torch.cat([encoding.user_views, encoding.item_views], dim=1)
-        if index is not None:
+        if index is None:
+            behaviour = torch.cat([encoding.user, encoding.item])
+            views = torch.cat([encoding.user_views, encoding.item_views], dim=1)
+        else:
             # The fusion is node-wise: a batch needs it on its nodes only.
-            behaviour, views = behaviour[index], views[:, index]
+            # Behaviour and views are gathered as one row per node: the
+            # backward pass of one embedding lookup is a single deterministic
+            # kernel sequence, where indexing each tensor would cost a sorted
+            # scatter per tensor, the most expensive launches of a GPU step.
+            rows = torch.cat(
+                [
+                    node_rows(encoding.user, encoding.user_views),
+                    node_rows(encoding.item, encoding.item_views),
+                ]
+            )
+            rows = F.embedding(index, rows).view(index.numel(), -1, self.embedding_dim)
+            behaviour, views = rows[:, 0], rows[:, 1:].transpose(0, 1)
         shared, specific, difference, beta = self.conv(views)
         fused, alpha = self.gate(
             behaviour,
@@ -383,10 +402,10 @@ class MDE(Recommender):
         index = torch.cat([batch.user, batch.pos + offset, batch.neg + offset])
         state = self.encode(data, index=index)  # rows: users, positives, negatives
         e_user, e_pos, e_neg = (state.behaviour + state.fused).split(size)
-        nodes = (slice(size, 2 * size), slice(0, size))  # positives, users
+        nodes = (slice(0, size), slice(size, 2 * size))  # users, positives
         terms = {
             "reg": lambda: embedding_l2(e_user, e_pos, e_neg),
-            "align": lambda: sum(self._align(state, n) for n in nodes),
+            "align": lambda: self._align(state, nodes),
             "diff": lambda: sum(self._differentiation(state, n) for n in nodes),
             "phi": lambda: (
                 self.conv.phi.weight.pow(2).sum()
@@ -411,13 +430,24 @@ class MDE(Recommender):
             )
         return loss
 
-    def _align(self, state: MDEState, nodes: slice) -> Tensor:
-        """The alignment term of one node set (the batch's users or items)."""
+    def _align(self, state: MDEState, nodes: tuple[slice, ...]) -> Tensor:
+        """The alignment term, summed over the node sets ``nodes`` (the
+        batch's users and positives, consecutive rows of ``state``)."""
         if self.align_pairs == "modality":
-            return self._modal(state, nodes)
-        loss = info_nce(state.fused[nodes], state.behaviour[nodes], self.tau)
+            return sum(self._modal(state, n) for n in nodes)
+        # All node sets as one [S, B] batch of in-batch problems: one InfoNCE
+        # call instead of S (on a GPU, a fraction of the kernel launches),
+        # its mean over the sets rescaled to their sum.
+        rows = slice(nodes[0].start, nodes[-1].stop)
+        sets = (len(nodes), -1)
+        loss = len(nodes) * info_nce(
+            state.fused[rows].unflatten(0, sets),
+            state.behaviour[rows].unflatten(0, sets),
+            self.tau,
+        )
         if self.lambda_modal != 0.0:
-            loss = loss + self.lambda_modal * self._modal(state, nodes)
+            modal = sum(self._modal(state, n) for n in nodes)
+            loss = loss + self.lambda_modal * modal
         return loss
 
     def _modal(self, state: MDEState, nodes: slice) -> Tensor:

@@ -9,12 +9,23 @@ from torch import Tensor
 DIFF_MODES = ("pairwise", "amplify", "none")
 
 
-def modality_pairs(num_modalities: int, device: torch.device | None = None) -> Tensor:
-    r"""Returns the ``[2, M (M - 1) / 2]`` indices :math:`(m, m')`,
-    :math:`m < m'`, of all unordered modality pairs, so that a layer can
-    gather both sides of every pair at once (``z[pairs]``) instead of looping
-    over them."""
-    return torch.triu_indices(num_modalities, num_modalities, offset=1, device=device)
+def modality_pairs(z: Tensor) -> tuple[Tensor, Tensor]:
+    r"""Returns both sides :math:`(\mathbf{z}^m, \mathbf{z}^{m'})` of every
+    unordered modality pair :math:`m < m'` of ``z`` (``[M, ...]``), as two
+    ``[M (M - 1) / 2, ...]`` tensors in the order :math:`(0, 1), (0, 2),
+    \dots, (1, 2), \dots`, so that a layer handles all pairs at once instead
+    of looping over them.
+
+    The sides are slices and broadcasts of ``z`` rather than an index gather:
+    on a GPU the backward pass of a gather is a sort and several kernel
+    launches, where slices cost none (with two modalities, nothing is
+    copied at all)."""
+    num = z.size(0)
+    first = [z[m : m + 1].expand(num - 1 - m, *z.shape[1:]) for m in range(num - 1)]
+    second = [z[m + 1 :] for m in range(num - 1)]
+    if len(first) <= 1:
+        return (first[0], second[0]) if first else (z[:0], z[:0])
+    return torch.cat(first), torch.cat(second)
 
 
 class ModalityDiscriminationConv(torch.nn.Module):
@@ -100,11 +111,10 @@ class ModalityDiscriminationConv(torch.nn.Module):
         if self.gamma is not None:
             delta = delta * (1.0 + self.gamma.clamp_min(0.0))
 
-        pairs = modality_pairs(z.size(0), z.device)
-        if self.phi is None or pairs.size(1) == 0:
+        z_a, z_b = modality_pairs(z)  # [P, N, d] each
+        if self.phi is None or z_a.size(0) == 0:
             Delta = z.new_zeros(z.shape[1:])
         else:
-            z_a, z_b = z[pairs[0]], z[pairs[1]]  # [P, N, d] each
             Delta = self.phi(torch.cat([(z_a - z_b).abs(), z_a * z_b], dim=-1))
             Delta = Delta.mean(dim=0)
         return s, delta, Delta, beta.squeeze(-1).t()
