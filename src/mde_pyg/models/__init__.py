@@ -1,4 +1,4 @@
-from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss
+from mde_pyg.models.base import BPRBatch, MultiModalRecommender, Recommender, bpr_loss
 from mde_pyg.models.freedom import FREEDOM, freedom_modality_weights
 from mde_pyg.models.lattice import LATTICE
 from mde_pyg.models.lightgcn import LightGCN
@@ -13,6 +13,7 @@ __all__ = [
     "MDE",
     "MDELossWeights",
     "MGCN",
+    "MultiModalRecommender",
     "Recommender",
     "bpr_loss",
     "freedom_modality_weights",

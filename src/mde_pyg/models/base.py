@@ -10,11 +10,11 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
-from mde_pyg.data.hetero import split_edge_index
+from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
 from mde_pyg.data.sampler import BPRBatch
 from mde_pyg.inference import check_items, check_users, recommend_from_embeddings
 
-__all__ = ["BPRBatch", "Recommender", "bpr_loss"]
+__all__ = ["BPRBatch", "MultiModalRecommender", "Recommender", "bpr_loss"]
 
 
 def bpr_loss(pos_score: Tensor, neg_score: Tensor) -> Tensor:
@@ -301,3 +301,58 @@ class Recommender(torch.nn.Module):
             f"{self.__class__.__name__}(num_users={self.num_users}, "
             f"num_items={self.num_items})"
         )
+
+
+class MultiModalRecommender(Recommender):
+    r"""Base class of the recommenders that read item features (LATTICE,
+    FREEDOM, MGCN, MDE): it holds the free ID embeddings of users and items
+    and, as ``x_<modality>``, each modality's raw item features (see
+    :meth:`~Recommender.register_item_features`), and builds a model on the
+    data with :meth:`from_data`.
+
+    Args:
+        num_users (int): Number of users.
+        num_items (int): Number of items.
+        features (dict): ``{modality: [num_items, d_m] tensor}`` raw item
+            features (one or more modalities).
+        embedding_dim (int, optional): ID embedding size :math:`d`.
+            (default: :obj:`64`)
+        freeze_features (bool, optional): Keep the raw features fixed
+            (buffers) instead of fine-tuning them (parameters).
+            (default: :obj:`False`)
+    """
+
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        features: dict[str, Tensor],
+        embedding_dim: int = 64,
+        freeze_features: bool = False,
+    ) -> None:
+        super().__init__(num_users, num_items)
+        check_item_features(type(self).__name__, features, num_items)
+        self.modalities = list(features)
+        self.embedding_dim = embedding_dim
+        self.freeze_features = freeze_features
+        self.user_embedding = torch.nn.Embedding(num_users, embedding_dim)
+        self.item_embedding = torch.nn.Embedding(num_items, embedding_dim)
+        self.register_item_features(features, freeze_features)
+
+    @classmethod
+    def from_data(cls, data: HeteroData, **kwargs: Any) -> MultiModalRecommender:
+        """Builds the model on the users, items and every item feature
+        modality of ``data``; ``kwargs`` are the model's other arguments."""
+        return cls(
+            data[USER].num_nodes, data[ITEM].num_nodes, item_features(data), **kwargs
+        )
+
+    def feature(self, modality: str) -> Tensor:
+        """The (possibly fine-tuned) ``[num_items, d_m]`` raw features of
+        ``modality``."""
+        return getattr(self, f"x_{modality}")
+
+    @property
+    def features(self) -> dict[str, Tensor]:
+        """The raw item features, ``{modality: x}``."""
+        return {m: self.feature(m) for m in self.modalities}

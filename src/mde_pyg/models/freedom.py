@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -16,15 +15,12 @@ from torch_geometric.transforms import BaseTransform, Compose
 from mde_pyg.data.graphs import degree_sensitive_pruning, to_adj
 from mde_pyg.data.hetero import (
     INTERACTS,
-    ITEM,
     MM_SIM,
     REV_INTERACTS,
-    USER,
-    item_features,
 )
 from mde_pyg.data.transforms import AddMixedItemGraph, AddUserItemAdjacency
 from mde_pyg.inference import check_items
-from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss, check_item_features
+from mde_pyg.models.base import BPRBatch, MultiModalRecommender, bpr_loss
 from mde_pyg.nn import BipartiteLGConv, Graph, UserItemPropagation, graphs_of
 
 #: The modality whose graph FREEDOM weighs with ``1 - mm_image_weight``.
@@ -61,7 +57,7 @@ def freedom_modality_weights(
     return {m: 1.0 - mm_image_weight if m == TEXT else share for m in modalities}
 
 
-class FREEDOM(Recommender):
+class FREEDOM(MultiModalRecommender):
     r"""FREEDOM from the `"A Tale of Two Graphs: Freezing and Denoising Graph
     Structures for Multimodal Recommendation"
     <https://arxiv.org/abs/2211.06924>`_ paper (Zhou and Shen, ACM MM 2023),
@@ -171,23 +167,16 @@ class FREEDOM(Recommender):
         reg_weight: float = 1e-4,
         freeze_features: bool = False,
     ) -> None:
-        super().__init__(num_users, num_items)
-        check_item_features("FREEDOM", features, num_items)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"'dropout' must be in [0, 1) (got {dropout})")
         if num_item_layers < 0:
             raise ValueError(f"'num_item_layers' must be >= 0 (got {num_item_layers})")
-        self.modalities = list(features)
-        self.embedding_dim = embedding_dim
+        super().__init__(num_users, num_items, features, embedding_dim, freeze_features)
         self.num_item_layers = num_item_layers
         self.dropout = dropout
         self.reg_weight = reg_weight
-        self.freeze_features = freeze_features
         self.item_edge_type = MM_SIM
 
-        self.user_embedding = torch.nn.Embedding(num_users, embedding_dim)
-        self.item_embedding = torch.nn.Embedding(num_items, embedding_dim)
-        self.register_item_features(features, freeze_features)
         self.projections = torch.nn.ModuleDict(
             {m: torch.nn.Linear(x.size(1), embedding_dim) for m, x in features.items()}
         )
@@ -247,17 +236,6 @@ class FREEDOM(Recommender):
                 ),
             ]
         )
-
-    @classmethod
-    def from_data(cls, data: HeteroData, **kwargs: Any) -> FREEDOM:
-        """Builds the model on every item feature modality of ``data``."""
-        return cls(
-            data[USER].num_nodes, data[ITEM].num_nodes, item_features(data), **kwargs
-        )
-
-    def feature(self, modality: str) -> Tensor:
-        """The (possibly fine-tuned) ``[num_items, d_m]`` raw features."""
-        return getattr(self, f"x_{modality}")
 
     def reset_parameters(self) -> None:
         """Re-initialises the ID embeddings (xavier-uniform) and the

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -15,15 +14,12 @@ from torch_geometric.transforms import BaseTransform, Compose
 from mde_pyg.data.graphs import knn_graph, to_adj
 from mde_pyg.data.hetero import (
     INTERACTS_MEAN,
-    ITEM,
     REV_INTERACTS_MEAN,
-    USER,
-    item_features,
     item_sim,
 )
 from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
 from mde_pyg.inference import check_items
-from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss, check_item_features
+from mde_pyg.models.base import BPRBatch, MultiModalRecommender, bpr_loss
 from mde_pyg.models.losses import embedding_l2
 from mde_pyg.nn import BipartiteLGConv, UserItemPropagation, graphs_of
 
@@ -31,7 +27,7 @@ from mde_pyg.nn import BipartiteLGConv, UserItemPropagation, graphs_of
 _EDGE_CHUNKS = 8
 
 
-class LATTICE(Recommender):
+class LATTICE(MultiModalRecommender):
     r"""LATTICE from the `"Mining Latent Structures for Multimedia
     Recommendation" <https://arxiv.org/abs/2104.09036>`_ paper (Zhang et al.,
     ACM MM 2021), as in its published code and the MMRec comparisons, with
@@ -151,25 +147,18 @@ class LATTICE(Recommender):
         freeze_features: bool = False,
         chunk_size: int = 1024,
     ) -> None:
-        super().__init__(num_users, num_items)
-        check_item_features("LATTICE", features, num_items)
         if not 0.0 <= lambda_coeff <= 1.0:
             raise ValueError(f"'lambda_coeff' must be in [0, 1] (got {lambda_coeff})")
         if num_item_layers < 0:
             raise ValueError(f"'num_item_layers' must be >= 0 (got {num_item_layers})")
-        self.modalities = list(features)
-        self.embedding_dim = embedding_dim
+        super().__init__(num_users, num_items, features, embedding_dim, freeze_features)
         self.feat_embed_dim = feat_embed_dim
         self.k = k
         self.lambda_coeff = lambda_coeff
         self.num_item_layers = num_item_layers
         self.reg_weight = reg_weight
-        self.freeze_features = freeze_features
         self.chunk_size = chunk_size
 
-        self.user_embedding = torch.nn.Embedding(num_users, embedding_dim)
-        self.item_embedding = torch.nn.Embedding(num_items, embedding_dim)
-        self.register_item_features(features, freeze_features)
         self.projections = torch.nn.ModuleDict(
             {m: torch.nn.Linear(x.size(1), feat_embed_dim) for m, x in features.items()}
         )
@@ -209,17 +198,6 @@ class LATTICE(Recommender):
                 ),
             ]
         )
-
-    @classmethod
-    def from_data(cls, data: HeteroData, **kwargs: Any) -> LATTICE:
-        """Builds the model on every item feature modality of ``data``."""
-        return cls(
-            data[USER].num_nodes, data[ITEM].num_nodes, item_features(data), **kwargs
-        )
-
-    def feature(self, modality: str) -> Tensor:
-        """The (possibly fine-tuned) ``[num_items, d_m]`` raw features."""
-        return getattr(self, f"x_{modality}")
 
     def reset_parameters(self) -> None:
         """Re-initialises the ID embeddings (xavier-uniform), projections and

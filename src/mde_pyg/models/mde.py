@@ -20,12 +20,11 @@ from mde_pyg.data.hetero import (
     ITEM,
     REV_INTERACTS,
     USER,
-    item_features,
     item_sim,
 )
 from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
 from mde_pyg.inference import check_items
-from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss
+from mde_pyg.models.base import BPRBatch, MultiModalRecommender, bpr_loss
 from mde_pyg.models.losses import (
     embedding_l2,
     info_nce,
@@ -80,7 +79,7 @@ def node_rows(x: Tensor, views: Tensor) -> Tensor:
     return torch.cat([x, views.transpose(0, 1).reshape(x.size(0), -1)], dim=1)
 
 
-class MDE(Recommender):
+class MDE(MultiModalRecommender):
     r"""MDE from the `"MDE: Modality Discrimination Enhancement for
     Multi-modal Recommendation" <https://arxiv.org/abs/2502.18481>`_ paper,
     as specified in ``spec/MDE.md`` (built on MGCN and DRAGON):
@@ -256,7 +255,6 @@ class MDE(Recommender):
         lambda_tradeoff: float = 0.0,
         lambda_specific: float = 0.0,
     ) -> None:
-        super().__init__(num_users, num_items)
         if align_pairs not in ALIGN_MODES:
             raise ValueError(
                 f"Unknown align_pairs '{align_pairs}' (expected one of {ALIGN_MODES})"
@@ -265,11 +263,7 @@ class MDE(Recommender):
             raise ValueError(
                 f"Unknown diff_loss '{diff_loss}' (expected one of {DIFF_LOSSES})"
             )
-        if len(features) == 0:
-            raise ValueError("MDE needs at least one modality in 'features'")
-        self.modalities = list(features)
-        self.embedding_dim = embedding_dim
-        self.freeze_features = freeze_features
+        super().__init__(num_users, num_items, features, embedding_dim, freeze_features)
         self.align_pairs = align_pairs
         self.lambda_modal = lambda_modal
         self.tau = tau
@@ -284,9 +278,6 @@ class MDE(Recommender):
             specific=lambda_specific,
         )
 
-        self.user_embedding = torch.nn.Embedding(num_users, embedding_dim)
-        self.item_embedding = torch.nn.Embedding(num_items, embedding_dim)
-        self.register_item_features(features, freeze_features)
         self.encoder = HeteroGraphEncoder(
             {m: x.size(1) for m, x in features.items()},
             embedding_dim,
@@ -336,14 +327,6 @@ class MDE(Recommender):
             ]
         )
 
-    @classmethod
-    def from_data(cls, data: HeteroData, **kwargs: Any) -> MDE:
-        """Builds the model on the users, items and item features of
-        ``data``."""
-        return cls(
-            data[USER].num_nodes, data[ITEM].num_nodes, item_features(data), **kwargs
-        )
-
     def reset_parameters(self) -> None:
         torch.nn.init.xavier_uniform_(self.user_embedding.weight)
         torch.nn.init.xavier_uniform_(self.item_embedding.weight)
@@ -352,11 +335,6 @@ class MDE(Recommender):
         self.gate.reset_parameters()
         if self.club is not None:
             self.club.reset_parameters()
-
-    @property
-    def features(self) -> dict[str, Tensor]:
-        """The (trainable or frozen) item features, ``{modality: x}``."""
-        return {m: getattr(self, f"x_{m}") for m in self.modalities}
 
     def encode(self, data: HeteroData, index: Tensor | None = None) -> MDEState:
         """Runs the model on the graphs of ``data`` and returns the state of

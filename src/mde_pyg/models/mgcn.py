@@ -6,10 +6,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from torch import Tensor
-from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from mde_pyg.models.mde import MDE
@@ -185,12 +183,6 @@ class MGCN(MDE):
         return super().graph_transform(
             k=k, user_graph=False, cache_dir=cache_dir, chunk_size=chunk_size
         )
-
-    @classmethod
-    def from_data(cls, data: HeteroData, **kwargs: Any) -> MGCN:
-        """Builds the model on the users, items and item features of
-        ``data``."""
-        return super().from_data(data, **kwargs)
 
     @property
     def cl_loss(self) -> float:
