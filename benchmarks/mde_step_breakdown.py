@@ -41,6 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch.profiler import ProfilerActivity, profile
 from torch_geometric.data import HeteroData
 
 from common import machine
@@ -75,8 +76,6 @@ def median_ms(fn: Callable[[], object], repeats: int, device: torch.device) -> f
 def profile_lines(name: str, fn: Callable[[], None], device: torch.device) -> list[str]:
     """Kernel launches per step and the top operators by device time, over
     5 steps."""
-    from torch.profiler import ProfilerActivity, profile
-
     activities = [ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(ProfilerActivity.CUDA)
@@ -85,13 +84,16 @@ def profile_lines(name: str, fn: Callable[[], None], device: torch.device) -> li
         for _ in range(steps):
             fn()
         synchronize(device)
-    kernels = [e for e in prof.events() if e.device_type.name == "CUDA"]
+    heading = f"### {name}"
+    if device.type == "cuda":
+        kernels = [e for e in prof.events() if e.device_type.name == "CUDA"]
+        heading += f": {len(kernels) / steps:.0f} device kernels per step"
     sort_by = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     table = prof.key_averages().table(
         sort_by=sort_by, row_limit=25, max_name_column_width=60
     )
     return [
-        f"### {name}: {len(kernels) / steps:.0f} device kernels per step",
+        heading,
         "",
         "```",
         table,

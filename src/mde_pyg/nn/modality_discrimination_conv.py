@@ -21,10 +21,12 @@ def modality_pairs(z: Tensor) -> tuple[Tensor, Tensor]:
     launches, where slices cost none (with two modalities, nothing is
     copied at all)."""
     num = z.size(0)
+    if num < 2:
+        return z[:0], z[:0]
     first = [z[m : m + 1].expand(num - 1 - m, *z.shape[1:]) for m in range(num - 1)]
     second = [z[m + 1 :] for m in range(num - 1)]
-    if len(first) <= 1:
-        return (first[0], second[0]) if first else (z[:0], z[:0])
+    if num == 2:  # one pair: the slices themselves, nothing to concatenate
+        return first[0], second[0]
     return torch.cat(first), torch.cat(second)
 
 
@@ -111,10 +113,10 @@ class ModalityDiscriminationConv(torch.nn.Module):
         if self.gamma is not None:
             delta = delta * (1.0 + self.gamma.clamp_min(0.0))
 
-        z_a, z_b = modality_pairs(z)  # [P, N, d] each
-        if self.phi is None or z_a.size(0) == 0:
+        if self.phi is None or z.size(0) < 2:
             Delta = z.new_zeros(z.shape[1:])
         else:
+            z_a, z_b = modality_pairs(z)  # [P, N, d] each
             Delta = self.phi(torch.cat([(z_a - z_b).abs(), z_a * z_b], dim=-1))
             Delta = Delta.mean(dim=0)
         return s, delta, Delta, beta.squeeze(-1).t()
