@@ -12,9 +12,10 @@ graphs, with GPU memory peaks.
    model=<name>`` on the built-in synthetic data for ``--epochs`` epochs on
    ``--device`` (through :func:`mde_pyg.cli.train_one`, with checkpoints),
    twice with the same seed (the metrics must be identical), then one more
-   epoch resumed from that checkpoint **on the CPU** (a run saved on the GPU
-   resumes on a machine without one), then ``load_run`` on the CPU and
-   ``recommend``. A failure is a row with its error, not an abort.
+   epoch resumed from a checkpoint on the device and one **on the CPU** (a
+   run saved on the GPU resumes on a machine without one), then
+   ``load_run`` on the CPU and ``recommend``. A failure is a row with its
+   error, not an abort.
 2. **Speed**: :mod:`speed` (``benchmarks/speed.py``) with ``--device`` on the
    ``baby_placeholder`` and ``sports_placeholder`` folders, which
    ``benchmarks/prepare_data.py --quick`` makes from the shared data's
@@ -71,6 +72,7 @@ SMOKE_FIELDS = [
     "test_recall@20",
     "gpu_peak_gib",
     "same_seed_rerun",
+    "device_resume",
     "cpu_resume",
     "note",
 ]
@@ -82,33 +84,39 @@ def model_configs() -> list[str]:
 
 
 def smoke(name: str, device: str, epochs: int, work: Path) -> dict[str, Any]:
-    """Trains ``model=<name>`` for ``epochs`` on ``device``, then resumes it on
-    the CPU for one more epoch."""
+    """Trains ``model=<name>`` for ``epochs`` on ``device`` (twice), resumes
+    the second run there for one more epoch, and the first on the CPU."""
     row: dict[str, Any] = {"model": name, "epochs": epochs}
-    overrides = [
-        f"model={name}",
-        "trainer.verbose=false",
-        "checkpoint=true",
-        f"output_dir={work}",
-    ]
+
+    def config(output_dir: Path, *extra: str) -> Any:
+        overrides = [
+            f"model={name}",
+            "trainer.verbose=false",
+            "checkpoint=true",
+            f"output_dir={output_dir}",
+            *extra,
+        ]
+        with initialize_config_module("mde_pyg.conf", version_base="1.3"):
+            return compose("config", overrides=overrides)
+
     try:
         torch_device = resolve_device(device)
         if torch_device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(torch_device)
-        with initialize_config_module("mde_pyg.conf", version_base="1.3"):
-            cfg = compose(
-                "config",
-                overrides=[
-                    *overrides,
-                    f"trainer.max_epochs={epochs}",
-                    f"trainer.device={device}",
-                ],
-            )
-        result = train_one(cfg, 0, work)
+        first = (f"trainer.max_epochs={epochs}", f"trainer.device={device}")
+        result = train_one(config(work, *first), 0, work)
         # Reproducible on the device: the same seed again gives the same
         # metrics, bit for bit.
-        rerun = train_one(cfg, 0, work.parent / f"{work.name}_rerun")
+        rerun_dir = work.parent / f"{work.name}_rerun"
+        rerun = train_one(config(rerun_dir, *first), 0, rerun_dir)
         same = rerun.best_val == result.best_val and rerun.test == result.test
+        # A checkpoint saved on the device resumes there (its tensors, the
+        # random states among them, are loaded onto the device).
+        more = (f"trainer.max_epochs={epochs + 1}", "resume=true")
+        resumed_here = train_one(
+            config(rerun_dir, *more, f"trainer.device={device}"), 0, rerun_dir
+        )
+        row["device_resume"] = f"ok ({resumed_here.epochs_run} epochs)"
         row.update(
             status="ok",
             device=device_name(torch_device),
@@ -125,17 +133,7 @@ def smoke(name: str, device: str, epochs: int, work: Path) -> dict[str, Any]:
                 else float("nan")
             ),
         )
-        with initialize_config_module("mde_pyg.conf", version_base="1.3"):
-            cfg = compose(
-                "config",
-                overrides=[
-                    *overrides,
-                    f"trainer.max_epochs={epochs + 1}",
-                    "trainer.device=cpu",
-                    "resume=true",
-                ],
-            )
-        resumed = train_one(cfg, 0, work)
+        resumed = train_one(config(work, *more, "trainer.device=cpu"), 0, work)
         # The run folder loads on the CPU and recommends.
         model, data, _ = load_run(work, device="cpu")
         items, _ = model.recommend(data, torch.arange(10), k=5)
@@ -143,6 +141,7 @@ def smoke(name: str, device: str, epochs: int, work: Path) -> dict[str, Any]:
         row["cpu_resume"] = f"ok ({resumed.epochs_run} epochs; recommend {shape})"
     except Exception as error:  # a row per failure, so every model is tried
         row.setdefault("status", "failed")
+        row.setdefault("device_resume", "-")
         row.setdefault("cpu_resume", "-")
         row["note"] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
         traceback.print_exc()
@@ -177,18 +176,19 @@ def write_report(
         f"- Wall time of the whole check: {seconds:.0f} s",
         "",
         f"## 1. Every model config: {args.epochs} epochs on {args.device} "
-        "(built-in synthetic data), then 1 epoch resumed on the CPU",
+        "(built-in synthetic data), then 1 epoch resumed on the device and "
+        "1 on the CPU",
         "",
         "| model | status | device | epoch s | eval s | val R@20 | test R@20 | "
-        "GPU peak GiB | same seed again | CPU resume | note |",
-        "|---|---|---|---:|---:|---:|---:|---:|---|---|---|",
+        "GPU peak GiB | same seed again | device resume | CPU resume | note |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|---|---|---|",
     ]
     lines += [
         f"| {r['model']} | {r['status']} | {fmt(r.get('device'))} | "
         f"{fmt(r.get('epoch_s'))} | {fmt(r.get('eval_s'))} | "
         f"{fmt(r.get('val_recall@20'), 4)} | {fmt(r.get('test_recall@20'), 4)} | "
         f"{fmt(r.get('gpu_peak_gib'), 2)} | {fmt(r.get('same_seed_rerun'))} | "
-        f"{fmt(r.get('cpu_resume'))} | "
+        f"{fmt(r.get('device_resume'))} | {fmt(r.get('cpu_resume'))} | "
         f"{fmt(r.get('note'))} |"
         for r in rows
     ]

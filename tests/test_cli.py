@@ -1,3 +1,4 @@
+import inspect
 import json
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ from mde_pyg.cli import build_data, build_dataset, build_model, main
 from mde_pyg.config import ConfigError
 from mde_pyg.data import make_synthetic
 from mde_pyg.data.mmrec import write_inter
-from mde_pyg.models import Recommender
+from mde_pyg.models import MDE, PAPER_OPTIONS, Recommender
 from mde_pyg.training import Trainer
 
 CONF = Path(mde_pyg.__file__).parent.parent.parent / "conf"
@@ -274,6 +275,19 @@ def test_a_model_config_brings_the_trainer_settings_it_needs():
     assert OmegaConf.to_container(override.trainer, resolve=True)["lr_decay"] == 1.0
     mde = OmegaConf.to_container(compose_cfg(["model=mde"]).trainer, resolve=True)
     assert mde["lr_decay"] == 1.0
+
+
+def test_mde_configs_are_the_class_defaults_and_the_paper_options():
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(MDE.__init__).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+    mde = OmegaConf.to_container(compose_cfg(["model=mde"]).model, resolve=True)
+    # Every option of the class is in model=mde, with the class's default.
+    assert {name: mde[name] for name in defaults} == defaults
+    paper = OmegaConf.to_container(compose_cfg(["model=mde_paper"]).model, resolve=True)
+    assert {name: paper[name] for name in defaults} == {**defaults, **PAPER_OPTIONS}
 
 
 def test_help_imports_neither_torch_nor_hydra():

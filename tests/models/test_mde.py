@@ -18,7 +18,7 @@ from mde_pyg.data.hetero import (
     item_sim,
     split_edge_index,
 )
-from mde_pyg.models import MDE, LightGCN, MDELossWeights
+from mde_pyg.models import MDE, PAPER_OPTIONS, LightGCN, MDELossWeights
 from mde_pyg.training import Trainer, seed_everything
 
 DIM = 8
@@ -30,7 +30,14 @@ MGCN = dict(
     user_graph=False,
     align_pairs="content_behaviour",
     lambda_modal=0.0,
+    lambda_diff=0.0,
 )
+
+
+def paper(data, **options):
+    """MDE with the paper reconstruction's options (the default before the
+    design study), which exercise every part of the model, then ``options``."""
+    return MDE.from_data(data, embedding_dim=DIM, **{**PAPER_OPTIONS, **options})
 
 
 def make_data(modalities=None, seed=0, **graph_kwargs):
@@ -143,7 +150,7 @@ def test_reduces_to_mgcn():
 def test_default_initialisation_is_mgcn():
     torch.manual_seed(0)
     data = make_data(user_graph=False)
-    model = MDE.from_data(data, embedding_dim=DIM, user_graph=False)
+    model = paper(data, user_graph=False)
     assert model.conv.diff == "pairwise" and model.gate.tradeoff == "node"
     assert_matches_mgcn(model, data, make_batch(data), reg_weight=1e-4, cl_weight=1e-2)
 
@@ -151,7 +158,7 @@ def test_default_initialisation_is_mgcn():
 def test_shapes_repr_explain_and_reset():
     torch.manual_seed(0)
     data = make_data()
-    model = MDE.from_data(data, embedding_dim=DIM)
+    model = paper(data)
     user_emb, item_emb = model(data)
     assert user_emb.shape == (40, DIM) and item_emb.shape == (30, DIM)
     assert torch.equal(model.embeddings(data)[0], user_emb.detach())
@@ -188,7 +195,7 @@ def test_shapes_repr_explain_and_reset():
 def test_graphs_are_read_from_data_as_given():
     torch.manual_seed(0)
     data = make_data(k=3)
-    model = MDE.from_data(data, embedding_dim=DIM)  # k is not a model option
+    model = paper(data)  # k is not a model option
     assert data[item_sim("image")].adj_t._nnz() == 30 * 3
     # The transpose is stored for the backward pass.
     assert torch.equal(
@@ -236,7 +243,7 @@ def test_graphs_are_read_from_data_as_given():
 def test_gradients_reach_every_trained_parameter():
     torch.manual_seed(0)
     data = make_data()
-    model = MDE.from_data(data, embedding_dim=DIM, lambda_modal=0.1)
+    model = paper(data, lambda_modal=0.1)
     batch = make_batch(data)
     model.loss(data, batch).backward()
     for name, param in model.named_parameters():
@@ -262,7 +269,7 @@ def test_gradients_reach_every_trained_parameter():
 def test_trainable_features_are_copies():
     data = make_data()
     original = item_features(data)["image"].clone()
-    model = MDE.from_data(data, embedding_dim=DIM)
+    model = paper(data)
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     model.loss(data, make_batch(data)).backward()
     optimizer.step()
@@ -273,9 +280,7 @@ def test_trainable_features_are_copies():
 def test_modality_alignment_is_alpha_weighted_with_detached_alpha():
     torch.manual_seed(0)
     data = make_data()
-    model = MDE.from_data(
-        data, embedding_dim=DIM, align_pairs="modality", lambda_align=0.5
-    )
+    model = paper(data, align_pairs="modality", lambda_align=0.5)
     with torch.no_grad():
         model.gate.alpha_lin.weight.normal_()
     batch = make_batch(data)
@@ -313,9 +318,12 @@ def test_modality_alignment_is_alpha_weighted_with_detached_alpha():
 def test_regularisers():
     torch.manual_seed(0)
     data = make_data(modalities={"a": 8, "b": 6, "c": 4})
-    model = MDE.from_data(data, embedding_dim=DIM)
-    # The loss weights are one frozen record, all off but reg and align.
-    assert model.weights == MDELossWeights(reg=1e-4, align=1e-2)
+    model = paper(data)
+    # The loss weights are one frozen record, with the class's defaults
+    # (the orthogonality term on), and all off but reg and align here.
+    assert MDE.from_data(data).weights == MDELossWeights()
+    assert MDELossWeights().diff == 0.1
+    assert model.weights == MDELossWeights(reg=1e-4, align=1e-2, diff=0.0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         model.weights.diff = 0.3
     with torch.no_grad():
@@ -354,7 +362,7 @@ def test_regularisers():
     # With two modalities the specific parts are collinear (delta_1 =
     # -beta_2 / beta_1 delta_2), so L_diff is the constant 1 per node set.
     two_data = make_data()
-    two = MDE.from_data(two_data, embedding_dim=DIM)
+    two = paper(two_data)
     batch = make_batch(two_data)
     base = two.loss(two_data, batch)
     set_weights(two, diff=1.0)
@@ -364,7 +372,7 @@ def test_regularisers():
 def test_equivariant_in_modality_order():
     torch.manual_seed(0)
     data = make_data()
-    model = MDE.from_data(data, embedding_dim=DIM, lambda_modal=0.1, lambda_diff=0.1)
+    model = paper(data, lambda_modal=0.1, lambda_diff=0.1)
     with torch.no_grad():
         model.gate.eps.fill_(0.4)
         model.gate.alpha_lin.weight.normal_()
@@ -374,8 +382,7 @@ def test_equivariant_in_modality_order():
         30,
         features,
         embedding_dim=DIM,
-        lambda_modal=0.1,
-        lambda_diff=0.1,
+        **{**PAPER_OPTIONS, "lambda_modal": 0.1, "lambda_diff": 0.1},
     )
     assert swapped.modalities == ["text", "image"]
     state = model.state_dict()

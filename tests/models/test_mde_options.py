@@ -9,7 +9,7 @@ from model_helpers import make_batch
 from test_mde import DIM, MGCN, make_data, set_weights
 
 from mde_pyg.data.hetero import USER
-from mde_pyg.models import MDE
+from mde_pyg.models import MDE, PAPER_OPTIONS
 from mde_pyg.models.base import bpr_loss
 
 OPTIONS = [
@@ -20,9 +20,11 @@ OPTIONS = [
 
 
 def build(seed=0, modalities=None, **kwargs):
+    """Data and MDE with the paper reconstruction's options (node-level
+    alpha, the pairwise difference), then ``kwargs``."""
     torch.manual_seed(seed)
     data = make_data(modalities=modalities)
-    return data, MDE.from_data(data, embedding_dim=DIM, **kwargs)
+    return data, MDE.from_data(data, embedding_dim=DIM, **{**PAPER_OPTIONS, **kwargs})
 
 
 def node_sets(data, batch):
@@ -94,7 +96,7 @@ def test_tradeoff_guard_alpha_gets_no_gradient_from_the_tradeoff():
 
 
 def test_orthogonal_diff_loss_matches_independent_computation():
-    data, model = build(diff_loss="orthogonal", lambda_diff=0.3, **MGCN)
+    data, model = build(**{**MGCN, "diff_loss": "orthogonal", "lambda_diff": 0.3})
     _, base = build(**MGCN)
     batch = make_batch(data)
     term = (model.loss(data, batch) - base.loss(data, batch)) / 0.3
@@ -106,7 +108,7 @@ def test_orthogonal_diff_loss_matches_independent_computation():
 
 
 def test_club_diff_loss_and_its_estimator():
-    data, model = build(diff_loss="club", lambda_diff=0.3, **MGCN)
+    data, model = build(**{**MGCN, "diff_loss": "club", "lambda_diff": 0.3})
     _, base = build(**MGCN)
     batch = make_batch(data)
     state = model.encode(data)

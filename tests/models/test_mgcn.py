@@ -141,6 +141,7 @@ def test_equals_the_mde_reduction():
         align_pairs="content_behaviour",
         lambda_align=0.1,
         lambda_modal=0.0,
+        lambda_diff=0.0,
         reg_weight=1e-3,
     )
     assert isinstance(mgcn, MDE)

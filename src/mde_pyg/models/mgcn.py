@@ -147,6 +147,7 @@ class MGCN(MDE):
             lambda_modal=0.0,
             tau=tau,
             reg_weight=reg_weight,
+            lambda_diff=0.0,
         )
         num_modalities = len(self.modalities)
         if num_modalities != 2:

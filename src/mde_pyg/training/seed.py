@@ -48,14 +48,18 @@ def rng_state(generator: torch.Generator) -> dict:
 def set_rng_state(state: dict, generator: torch.Generator) -> None:
     """Restores the streams captured by :func:`rng_state`. The CUDA streams
     are restored when the run resumes on as many GPUs as it was saved from
-    (a GPU run resumed on the CPU needs none of them)."""
+    (a GPU run resumed on the CPU needs none of them).
+
+    The state may come from a checkpoint loaded onto any device (a run
+    resumed on the GPU maps its checkpoint there); every generator takes its
+    state as a CPU tensor, so the tensors are brought back first."""
     random.setstate(state["python"])
     kind, keys, pos, has_gauss, cached_gaussian = state["numpy"]
     np.random.set_state(  # noqa: NPY002
-        (kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached_gaussian)
+        (kind, keys.cpu().numpy().astype(np.uint32), pos, has_gauss, cached_gaussian)
     )
-    torch.set_rng_state(state["torch"])
+    torch.set_rng_state(state["torch"].cpu())
     cuda = state.get("cuda", [])
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
-    generator.set_state(state["generator"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
+    generator.set_state(state["generator"].cpu())
