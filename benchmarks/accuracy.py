@@ -47,6 +47,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import product
@@ -401,6 +402,14 @@ def compute_hours(runs: list[dict[str, Any]]) -> float:
     )
 
 
+def devices(runs: list[dict[str, Any]]) -> str:
+    """Which device ran how many of the runs of each dataset."""
+    counts = Counter((r["dataset"], r["device"]) for r in runs)
+    return "; ".join(
+        f"{d}: {n} on {device}" for (d, device), n in sorted(counts.items())
+    )
+
+
 def report_header(args, title: str, *details: str) -> list[str]:
     """The title and the Date / Machine / Versions lines of a report, then
     ``details`` and the command that made it."""
@@ -444,7 +453,8 @@ def write_report(args, out: Path, datasets: dict[str, DatasetSpec]) -> None:
         *report_header(
             args,
             args.title,
-            f"- Device: {args.device_name}, {args.threads} torch thread(s) per run",
+            f"- Devices of the runs: {devices(runs)}; "
+            f"{args.threads} torch thread(s) per run",
             f"- Compute: {len(runs)} runs, {compute_hours(runs):.1f} h of "
             "training + validation in all (epochs run x mean epoch and "
             "evaluation times, summed over the runs)",

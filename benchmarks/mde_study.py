@@ -34,7 +34,6 @@ import csv
 import shlex
 import sys
 import time
-from collections import Counter
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ from accuracy import (
     DatasetSpec,
     Run,
     compute_hours,
+    devices,
     load_runs,
     overrides_of,
     p_value,
@@ -349,14 +349,6 @@ def confirmation(
         rows,
     )
     return lines
-
-
-def devices(runs: list[dict[str, Any]]) -> str:
-    """Which device ran how many runs of each dataset."""
-    counts = Counter((r["dataset"], r["device"]) for r in runs)
-    return "; ".join(
-        f"{d}: {n} on {device}" for (d, device), n in sorted(counts.items())
-    )
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
