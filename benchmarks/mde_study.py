@@ -217,7 +217,8 @@ def write_report(args, out: Path, datasets: dict[str, DatasetSpec]) -> None:
         "- Protocol: package defaults of every candidate config (no grid), "
         "Adam lr 1e-3, batch 2048, early stopping on validation Recall@20 "
         "(patience 20) within the epoch cap; screening with seeds "
-        f"{args.screen_seeds}, the {TOP} best by mean validation rank and "
+        f"{args.screen_seeds}, the {TOP} best by mean validation rank over "
+        f"{', '.join(rank_datasets(args))} (ties: the candidate listed first) and "
         f"`{REFERENCE}` confirmed with seeds {args.confirm_seeds}; mean ± "
         "sample std over seeds; nothing is chosen on test.",
         "- Data:",
@@ -229,7 +230,9 @@ def write_report(args, out: Path, datasets: dict[str, DatasetSpec]) -> None:
         "",
         "## Screening (validation Recall@20)",
         "",
-        "| candidate | " + " | ".join(args.datasets) + " | mean rank |",
+        "| candidate | "
+        + " | ".join(args.datasets)
+        + f" | mean rank ({', '.join(rank_datasets(args))}) |",
         "|---|" + "---|" * len(args.datasets) + "---:|",
     ]
     screening = []
@@ -257,6 +260,7 @@ def write_report(args, out: Path, datasets: dict[str, DatasetSpec]) -> None:
     final = finalists(runs, args)
     if final is not None:
         lines += confirmation(runs, args, final, out)
+        lines += decision(runs, args, final, mean_rank)
     lines += ["", "![screening](mde_study.png)", ""]
     (out / "mde_study.md").write_text("\n".join(lines))
     plot(runs, args, out / "mde_study.png")
@@ -348,6 +352,57 @@ def confirmation(
         ],
         rows,
     )
+    return lines
+
+
+def confirmed_values(
+    runs: list[dict[str, Any]], dataset: str, candidate: str, args
+) -> list[float]:
+    """Validation Recall@20 of ``candidate``'s confirmation seeds on
+    ``dataset`` (the reference's when it reproduced the reference)."""
+    if same_as_reference(runs, dataset, candidate, args):
+        candidate = REFERENCE
+    return val_means(runs, dataset, candidate, args.confirm_seeds)
+
+
+def decision(
+    runs: list[dict[str, Any]],
+    args,
+    final: list[str],
+    mean_rank: dict[str, float],
+    alpha: float = 0.05,
+) -> list[str]:
+    """The issue's rule, once the confirmation has finished on the decision
+    datasets: ``model=mde``'s defaults become the finalist with the best mean
+    validation rank that is not significantly below the reference (Welch,
+    ``p < alpha``, lower mean) on any decision dataset."""
+    complete = all(
+        len(confirmed_values(runs, d, c, args)) == len(args.confirm_seeds)
+        for d, c in product(rank_datasets(args), final)
+    )
+    if not complete:
+        return ["", "## Decision", "", "Waiting for the confirmation runs."]
+    lines = ["", "## Decision", ""]
+    for candidate in sorted(final, key=mean_rank.get):
+        below = []
+        for dataset in rank_datasets(args):
+            mine = confirmed_values(runs, dataset, candidate, args)
+            ref = confirmed_values(runs, dataset, REFERENCE, args)
+            p = welch(mine, ref) if mine != ref else 1.0
+            if np.mean(mine) < np.mean(ref) and p < alpha:
+                below.append(f"{dataset} (p = {p_value(p)})")
+        if below:
+            lines.append(
+                f"- `{candidate}` (mean rank {mean_rank[candidate]:.2f}) is "
+                f"significantly below `{REFERENCE}` on " + ", ".join(below) + "."
+            )
+            continue
+        lines.append(
+            f"- **`{candidate}`** (mean rank {mean_rank[candidate]:.2f}): the best "
+            "ranked finalist not significantly below the reference on "
+            f"{', '.join(rank_datasets(args))}: `model=mde`'s defaults."
+        )
+        break
     return lines
 
 

@@ -99,3 +99,28 @@ def test_a_candidate_identical_to_the_reference_is_not_rerun(study, tmp_path):
     # Same validation but another test score or best epoch: not identical.
     save(study, tmp_path, "baby", "b", 1, 0.3 + 1e-3, test=0.6)
     assert not study.same_as_reference(study.load_runs(tmp_path), "baby", "b", args)
+
+
+def test_decision_skips_a_finalist_significantly_below_the_reference(study, tmp_path):
+    args = arguments(["ml100k"])
+    # "c" ranks first on screening but its confirmation falls well below.
+    ref, vals = [0.300, 0.301, 0.302], {"a": 0.25, "b": 0.305, "c": 0.31}
+    for seed, val in enumerate(ref):
+        save(study, tmp_path, "ml100k", "mde_mgcn", seed, val)
+    for candidate, val in vals.items():
+        for seed in (0, 1):
+            save(study, tmp_path, "ml100k", candidate, seed, val + seed * 1e-3)
+    runs = study.load_runs(tmp_path)
+    final = study.finalists(runs, args)
+    rank = study.ranks(runs, args)
+    assert study.decision(runs, args, final, rank)[-1].endswith(
+        "Waiting for the confirmation runs."
+    )
+    save(study, tmp_path, "ml100k", "c", 2, 0.20)
+    save(study, tmp_path, "ml100k", "c", 0, 0.19)
+    save(study, tmp_path, "ml100k", "c", 1, 0.195)
+    for candidate in ("a", "b"):
+        save(study, tmp_path, "ml100k", candidate, 2, vals[candidate] + 2e-3)
+    lines = study.decision(study.load_runs(tmp_path), args, final, rank)
+    assert "`c`" in lines[3] and "significantly below" in lines[3]
+    assert lines[4].startswith("- **`b`**")
