@@ -67,6 +67,7 @@ from common import (
     timed,
 )
 from mde_pyg.data import load_mmrec
+from mde_pyg.models import PAPER_OPTIONS
 from mde_pyg.training import Trainer, seed_everything
 from mde_pyg.training.trainer import device_name
 
@@ -74,7 +75,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 QUICK_RESULTS = Path("/tmp/mde_pyg_speed")
 DEFAULT_CACHE = "~/.cache/mde_pyg/benchmarks"
 DATASETS = ("baby_placeholder", "sports_placeholder")
-MODELS = ("LightGCN", "LATTICE", "MGCN", "FREEDOM", "MDE", "MDE-MGCN")
+MODELS = ("LightGCN", "LATTICE", "MGCN", "FREEDOM", "MDE", "MDE-MGCN", "MDE-paper")
 BASELINE = "LightGCN"
 #: Models measured as a package model with other options: (class, options).
 VARIANTS = {
@@ -86,8 +87,10 @@ VARIANTS = {
             "learn_alpha": False,
             "user_graph": False,
             "lambda_modal": 0.0,
+            "lambda_diff": 0.0,
         },
     ),
+    "MDE-paper": ("MDE", PAPER_OPTIONS),
 }
 CSV_FIELDS = [
     "dataset",

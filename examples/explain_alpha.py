@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
 
     seed_everything(0)
     size = {"num_users": 300, "num_items": 150} if args.quick else {}
-    data = MDE.graph_transform()(make_synthetic(seed=0, **size))
+    data = MDE.graph_transform(user_graph=True)(make_synthetic(seed=0, **size))
     model = MDE.from_data(data, **PAPER_OPTIONS)
     Trainer(
         model, data, lr=1e-2, max_epochs=3 if args.quick else args.epochs, verbose=False

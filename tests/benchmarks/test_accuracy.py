@@ -115,13 +115,16 @@ def test_comparison_against_the_best_validation_baseline(accuracy):
         ("lightgcn", 0.30, [0.10, 0.11, 0.12]),
         ("lattice", 0.20, [0.50, 0.50, 0.51]),  # best test, worse validation
         ("mde", 0.31, [0.13, 0.14, 0.15]),
+        ("mde_paper", 0.29, [0.11, 0.11, 0.11]),
     ):
         runs = [record(model, (), s, val, t) for s, t in enumerate(tests)]
         args = SimpleNamespace(datasets=["d"], models=[model], seeds=[0, 1, 2])
         args.no_grid = True
         rows += accuracy.summary_rows(runs, args)
-    (gain,) = accuracy.comparison(rows)
-    assert gain["baseline"] == "lightgcn"
+    gain, paper = accuracy.comparison(rows)
+    assert (gain["model"], paper["model"]) == ("mde", "mde_paper")
+    assert gain["baseline"] == paper["baseline"] == "lightgcn"
+    assert paper["recall@20 gain %"] == pytest.approx(0.0)
     assert gain["recall@20 gain %"] == pytest.approx(100 * (0.14 - 0.11) / 0.11)
     assert 0 < gain["recall@20 p"] < 0.05
 

@@ -47,7 +47,7 @@ def folder(tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    "name", ["LightGCN", "LATTICE", "MGCN", "FREEDOM", "MDE", "MDE-MGCN"]
+    "name", ["LightGCN", "LATTICE", "MGCN", "FREEDOM", "MDE", "MDE-MGCN", "MDE-paper"]
 )
 def test_speed_splits_the_graph_options_off_the_model_settings(scripts, name):
     cls, kwargs, graphs, source = scripts["speed"].model_kwargs(name)
@@ -58,7 +58,7 @@ def test_speed_splits_the_graph_options_off_the_model_settings(scripts, name):
     assert set(graphs) <= set(inspect.signature(model_cls.graph_transform).parameters)
     if cls == "MDE":
         # The interpolated graphs.user_graph follows the model's option.
-        assert graphs["user_graph"] is kwargs["user_graph"] is (name == "MDE")
+        assert graphs["user_graph"] is kwargs["user_graph"] is (name == "MDE-paper")
 
 
 def test_speed_worker_builds_the_graphs_the_variant_reads(scripts, folder):

@@ -48,7 +48,8 @@ def make_data(modalities=None, seed=0, **graph_kwargs):
         modalities=modalities or {"image": 16, "text": 8},
         seed=seed,
     )
-    return MDE.graph_transform(**{"k": 10, "user_k": 5, **graph_kwargs})(data)
+    options = {"k": 10, "user_k": 5, "user_graph": True, **graph_kwargs}
+    return MDE.graph_transform(**options)(data)
 
 
 def set_weights(model, **weights):
@@ -218,7 +219,7 @@ def test_graphs_are_read_from_data_as_given():
     # MDE.graph_transform(k=..., user_k=...) builds every graph the model
     # reads (the model no longer builds missing ones itself).
     bare = make_synthetic(num_users=40, num_items=30, interactions_per_user=6, seed=0)
-    built = MDE.graph_transform(k=4, user_k=2)(bare)
+    built = MDE.graph_transform(k=4, user_k=2, user_graph=True)(bare)
     assert built[item_sim("text")].adj_t._nnz() == 30 * 4
     assert built[CO_INTERACTS].adj_t._nnz() <= 40 * 2
     assert "edge_weight" in built[INTERACTS] and "adj" in built[REV_INTERACTS]
@@ -227,8 +228,9 @@ def test_graphs_are_read_from_data_as_given():
     assert set(model.encoder.edge_types) <= set(built.edge_types)
     for a in model(built):
         assert torch.isfinite(a).all()
-    # Without user_graph the user-user graph is not built.
-    assert CO_INTERACTS not in MDE.graph_transform(user_graph=False)(bare).edge_types
+    # Without user_graph (the default, as the default model's) the user-user
+    # graph is not built.
+    assert CO_INTERACTS not in MDE.graph_transform()(bare).edge_types
 
     # A model on data without its graphs raises a clear KeyError naming the
     # missing relation and the transform.

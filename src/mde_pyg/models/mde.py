@@ -327,7 +327,7 @@ class MDE(MultiModalRecommender):
         cls,
         k: int = 10,
         user_k: int = 40,
-        user_graph: bool = True,
+        user_graph: bool = False,
         cache_dir: str | Path | None = None,
         chunk_size: int = 1024,
     ) -> BaseTransform:
@@ -335,9 +335,9 @@ class MDE(MultiModalRecommender):
         every modality and (with ``user_graph``) the top-``user_k``
         co-interaction user graph (see
         :class:`~mde_pyg.data.AddModalityGraphs`; item graphs cached in
-        ``cache_dir``). ``user_graph`` defaults to :obj:`True`, so that the
-        data serves every configuration, :data:`PAPER_OPTIONS` included; the
-        default model does not read that graph."""
+        ``cache_dir``). The defaults are those of ``conf/model/mde.yaml``:
+        without the user-user graph, which the default model does not read;
+        :data:`PAPER_OPTIONS` needs ``user_graph=True``."""
         return Compose(
             [
                 AddUserItemAdjacency(),
