@@ -397,10 +397,12 @@ def pm(mean_std: tuple[float, float]) -> str:
 
 
 def compute_hours(runs: list[dict[str, Any]]) -> float:
-    """The training + per-epoch validation time the runs took, in hours."""
+    """The training + per-epoch validation time the runs took, in hours
+    (training only for records older than their ``mean_eval_time``)."""
     return (
         sum(
-            (r["mean_epoch_time"] + r["mean_eval_time"]) * r["epochs_run"] for r in runs
+            (r["mean_epoch_time"] + r.get("mean_eval_time", 0.0)) * r["epochs_run"]
+            for r in runs
         )
         / 3600
     )
