@@ -140,8 +140,6 @@ def ranks(runs: list[dict[str, Any]], args) -> dict[str, float] | None:
         means = {}
         for candidate in args.candidates:
             values = val_means(runs, dataset, candidate, args.screen_seeds)
-            if len(values) < len(args.screen_seeds):
-                return None
             means[candidate] = float(np.mean(values))
         for rank, candidate in enumerate(sorted(means, key=lambda c: -means[c])):
             total[candidate] += (rank + 1) / len(decision)

@@ -67,7 +67,7 @@ from common import (
     timed,
 )
 from mde_pyg.data import load_mmrec
-from mde_pyg.models import PAPER_OPTIONS
+from mde_pyg.models import MGCN_OPTIONS, PAPER_OPTIONS
 from mde_pyg.training import Trainer, seed_everything
 from mde_pyg.training.trainer import device_name
 
@@ -79,17 +79,7 @@ MODELS = ("LightGCN", "LATTICE", "MGCN", "FREEDOM", "MDE", "MDE-MGCN", "MDE-pape
 BASELINE = "LightGCN"
 #: Models measured as a package model with other options: (class, options).
 VARIANTS = {
-    "MDE-MGCN": (
-        "MDE",
-        {
-            "diff": "none",
-            "tradeoff": "fixed",
-            "learn_alpha": False,
-            "user_graph": False,
-            "lambda_modal": 0.0,
-            "lambda_diff": 0.0,
-        },
-    ),
+    "MDE-MGCN": ("MDE", MGCN_OPTIONS),
     "MDE-paper": ("MDE", PAPER_OPTIONS),
 }
 CSV_FIELDS = [

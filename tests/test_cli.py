@@ -16,7 +16,7 @@ from mde_pyg.cli import build_data, build_dataset, build_model, main
 from mde_pyg.config import ConfigError
 from mde_pyg.data import make_synthetic
 from mde_pyg.data.mmrec import write_inter
-from mde_pyg.models import MDE, PAPER_OPTIONS, Recommender
+from mde_pyg.models import MDE, MGCN_OPTIONS, PAPER_OPTIONS, Recommender
 from mde_pyg.training import Trainer
 
 CONF = Path(mde_pyg.__file__).parent.parent.parent / "conf"
@@ -277,7 +277,7 @@ def test_a_model_config_brings_the_trainer_settings_it_needs():
     assert mde["lr_decay"] == 1.0
 
 
-def test_mde_configs_are_the_class_defaults_and_the_paper_options():
+def test_mde_configs_are_the_class_defaults_and_the_named_options():
     defaults = {
         name: parameter.default
         for name, parameter in inspect.signature(MDE.__init__).parameters.items()
@@ -288,6 +288,8 @@ def test_mde_configs_are_the_class_defaults_and_the_paper_options():
     assert {name: mde[name] for name in defaults} == defaults
     paper = OmegaConf.to_container(compose_cfg(["model=mde_paper"]).model, resolve=True)
     assert {name: paper[name] for name in defaults} == {**defaults, **PAPER_OPTIONS}
+    mgcn = OmegaConf.to_container(compose_cfg(["model=mde_mgcn"]).model, resolve=True)
+    assert {name: mgcn[name] for name in defaults} == {**defaults, **MGCN_OPTIONS}
 
 
 def test_help_imports_neither_torch_nor_hydra():

@@ -2,7 +2,7 @@ from mde_pyg.models.base import BPRBatch, MultiModalRecommender, Recommender, bp
 from mde_pyg.models.freedom import FREEDOM, freedom_modality_weights
 from mde_pyg.models.lattice import LATTICE
 from mde_pyg.models.lightgcn import LightGCN
-from mde_pyg.models.mde import MDE, PAPER_OPTIONS, MDELossWeights
+from mde_pyg.models.mde import MDE, MGCN_OPTIONS, PAPER_OPTIONS, MDELossWeights
 from mde_pyg.models.mgcn import MGCN
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "MDELossWeights",
     "PAPER_OPTIONS",
     "MGCN",
+    "MGCN_OPTIONS",
     "MultiModalRecommender",
     "Recommender",
     "bpr_loss",

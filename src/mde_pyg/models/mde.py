@@ -40,6 +40,18 @@ from mde_pyg.nn.preference_gate import PreferenceGate
 
 ALIGN_MODES = ("content_behaviour", "modality")
 DIFF_LOSSES = ("pairwise_cos", "orthogonal", "club")
+#: The options of :class:`MDE` that reduce it to MGCN (``spec/MDE.md``,
+#: "Reduction to MGCN"; ``conf/model/mde_mgcn.yaml``, :class:`MGCN`).
+MGCN_OPTIONS: dict[str, Any] = {
+    "user_graph": False,
+    "diff": "none",
+    "tradeoff": "fixed",
+    "learn_alpha": False,
+    "align_pairs": "content_behaviour",
+    "lambda_modal": 0.0,
+    "diff_loss": "pairwise_cos",
+    "lambda_diff": 0.0,
+}
 #: The options of :class:`MDE` that give the full reconstruction of the
 #: paper's abstract (``conf/model/mde_paper.yaml``): the pairwise difference
 #: enhancement, the learnable node-level trade-off and the user-user graph,

@@ -10,7 +10,7 @@ from pathlib import Path
 from torch import Tensor
 from torch_geometric.transforms import BaseTransform
 
-from mde_pyg.models.mde import MDE
+from mde_pyg.models.mde import MDE, MGCN_OPTIONS
 from mde_pyg.nn.preference_gate import PreferenceGate
 
 
@@ -136,18 +136,12 @@ class MGCN(MDE):
             features,
             embedding_dim=embedding_dim,
             num_layers=num_layers,
-            user_graph=False,
             encoder="id_purify",
             freeze_features=freeze_features,
-            diff="none",
-            tradeoff="fixed",
-            learn_alpha=False,
-            align_pairs="content_behaviour",
             lambda_align=cl_loss,
-            lambda_modal=0.0,
             tau=tau,
             reg_weight=reg_weight,
-            lambda_diff=0.0,
+            **MGCN_OPTIONS,
         )
         num_modalities = len(self.modalities)
         if num_modalities != 2:
