@@ -59,7 +59,7 @@ import torch
 from hydra import compose, initialize_config_module
 
 from common import machine
-from mde_pyg.cli import train_one
+from mde_pyg.pipeline import train_one
 from mde_pyg.training import summarize
 
 RESULTS = Path(__file__).resolve().parent / "results" / "accuracy"
@@ -592,7 +592,7 @@ def plan(args, datasets: dict[str, DatasetSpec], out: Path) -> None:
         ]
         code = (
             "import sys, json; from hydra import compose, initialize_config_module;"
-            "from mde_pyg.cli import train_one; from pathlib import Path;"
+            "from mde_pyg.pipeline import train_one; from pathlib import Path;"
             "initialize_config_module('mde_pyg.conf', version_base='1.3');"
             "cfg = compose('config', overrides=sys.argv[1:]);"
             "r = train_one(cfg, 0, Path('/tmp/mde_pyg_plan'));"

@@ -318,7 +318,6 @@ def run(
             patience=epochs,
             seed=seed,
             device="cpu",
-            verbose=False,
         )
         result = trainer.fit()
         train_s = time.perf_counter() - start

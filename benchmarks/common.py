@@ -88,10 +88,10 @@ def machine(threads: int | None = None) -> dict[str, str]:
         dict: ``"cpu"`` (``"<model>, <n> cores"``), ``"cpu_model"``,
         ``"cores"``, ``"memory"`` (``"<x> GiB"`` of RAM), ``"load"`` (the
         1-, 5- and 15-minute load averages now), ``"versions"`` (those of
-        :func:`mde_pyg.cli.versions`, as ``"name version, ..."``) and
+        :func:`mde_pyg.pipeline.versions`, as ``"name version, ..."``) and
         ``"machine"`` (all but the versions on one line).
     """
-    from mde_pyg.cli import versions
+    from mde_pyg.pipeline import versions
 
     model, cores = cpu_model(), os.cpu_count()
     memory = f"{psutil.virtual_memory().total / GIB:.1f} GiB"

@@ -67,8 +67,8 @@ FIELDS = [
 def worker(args: argparse.Namespace) -> None:
     import torch
 
-    from mde_pyg.cli import build_data, build_model, compose_config
     from mde_pyg.data.hetero import split_edge_index
+    from mde_pyg.pipeline import build_data, build_model, compose_config
     from mde_pyg.training import Trainer, seed_everything
     from mde_pyg.training.distributed import barrier, get_world_size, is_main_process
 
@@ -83,7 +83,6 @@ def worker(args: argparse.Namespace) -> None:
         data,
         batch_size=args.batch,
         device=args.device,
-        verbose=False,
         distributed=True,
     )
 

@@ -10,7 +10,7 @@ graphs, with GPU memory peaks.
 
 1. **Smoke**: for every ``conf/model/<name>.yaml``, ``mde-pyg train
    model=<name>`` on the built-in synthetic data for ``--epochs`` epochs on
-   ``--device`` (through :func:`mde_pyg.cli.train_one`, with checkpoints),
+   ``--device`` (through :func:`mde_pyg.pipeline.train_one`, with checkpoints),
    twice with the same seed (the metrics must be identical), then one more
    epoch resumed from a checkpoint on the device and one **on the CPU** (a
    run saved on the GPU resumes on a machine without one), then
@@ -56,7 +56,7 @@ import prepare_data
 import speed
 from common import machine
 from mde_pyg import load_run
-from mde_pyg.cli import train_one
+from mde_pyg.pipeline import train_one
 from mde_pyg.training import resolve_device
 from mde_pyg.training.trainer import device_name
 

@@ -745,7 +745,6 @@ def baby_worker(cfg: dict[str, Any]) -> dict[str, Any]:
             patience=10**6,
             lr_decay=0.96,
             lr_decay_every=50,
-            verbose=False,
             seed=0,
         )
         fit = trainer.fit()

@@ -118,7 +118,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     data = MDE.graph_transform()(data)
     model = MDE.from_data(data)
     build_s = time.perf_counter() - start
-    trainer = Trainer(model, data, seed=0, verbose=False)
+    trainer = Trainer(model, data, seed=0)
     warmup_s = timed(trainer.train_epoch, 0)
     epoch_times = [timed(trainer.train_epoch, e + 1) for e in range(spec["epochs"])]
     return {
@@ -296,7 +296,7 @@ def write_report(out: Path, rows: list[dict[str, Any]]) -> None:
         "`build` = both calls (the user-item, item k-NN and user-user graphs "
         "precomputed onto the data, then the parameters). Data generation is "
         "timed in the parent (`data s`) and not part of the worker.",
-        "- Epoch: `Trainer(model, data, verbose=False).train_epoch` (one pass over "
+        "- Epoch: `Trainer(model, data).train_epoch` (one pass over "
         "all training pairs, batch 2048, fused Adam), median of "
         + ", ".join(sorted({f"{r['epochs']}" for r in done}))
         + " epoch(s) after 1 warm-up epoch. Each size in its own subprocess: "

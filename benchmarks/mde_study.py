@@ -55,7 +55,7 @@ from accuracy import (
     report_header,
     welch,
 )
-from mde_pyg.cli import train_one
+from mde_pyg.pipeline import train_one
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mde_study"
 QUICK_RESULTS = Path("/tmp/mde_pyg_mde_study")

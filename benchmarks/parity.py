@@ -16,7 +16,7 @@ the same values explicitly (:data:`MODELS`), on top of our
     python benchmarks/parity.py --epochs 2 --out /tmp/parity   # timing check
     python benchmarks/parity.py --report-only
 
-Ours runs through :func:`mde_pyg.cli.train_one` (the ``mde-pyg train`` path,
+Ours runs through :func:`mde_pyg.pipeline.train_one` (the ``mde-pyg train`` path,
 with ``dataset=mmrec``), theirs as a subprocess of ``mmrec_ref/run.py``; both
 at ``OMP_NUM_THREADS=1`` on the CPU, early stopping on validation Recall@20
 (patience 20), test metrics of the best validation epoch. MMRec reads only
@@ -147,7 +147,7 @@ def run_ours(
     import torch
 
     torch.set_num_threads(1)
-    from mde_pyg.cli import compose_config, train_one
+    from mde_pyg.pipeline import compose_config, train_one
 
     overrides, _ = MODELS[model]
     run_dir = work_dir / f"{name}_{model}_mde_pyg_seed{seed}"

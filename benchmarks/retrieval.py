@@ -1,6 +1,6 @@
 r"""Recommend-all retrieval: the dense path against the faiss index
 (``method="dense"`` vs ``method="mips"`` of
-:func:`mde_pyg.inference.recommend_from_embeddings`), wall time and peak
+:func:`mde_pyg.evaluation.retrieval.recommend_from_embeddings`), wall time and peak
 extra memory, and where ``method="auto"`` should switch.
 
 ::
@@ -147,7 +147,7 @@ def worker(spec: dict[str, Any]) -> None:
     import numpy as np
     import torch
 
-    from mde_pyg.inference import recommend_from_embeddings
+    from mde_pyg.evaluation.retrieval import recommend_from_embeddings
 
     torch.set_num_threads(1)
     faiss.omp_set_num_threads(1)
@@ -273,7 +273,7 @@ def run(cases: dict[str, tuple[int, int]], csv_path: Path, timeout: float) -> No
 
 
 def report(csv_path: Path, md_path: Path, command: str) -> None:
-    from mde_pyg.inference import MIPS_MIN_ITEMS, MIPS_MIN_USERS
+    from mde_pyg.evaluation.retrieval import MIPS_MIN_ITEMS, MIPS_MIN_USERS
 
     rows = read_rows(csv_path)
     info = machine(threads=1)

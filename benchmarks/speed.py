@@ -124,7 +124,7 @@ def model_kwargs(name: str) -> tuple[str, dict[str, Any], dict[str, Any], str]:
         graphs = {k: v for k, v in options.items() if k in transform.parameters}
         return cls, dict(options), graphs, "from_data defaults"
     # Imported here: the workers do not need Hydra (nor its memory).
-    from mde_pyg.cli import compose_config
+    from mde_pyg.pipeline import compose_config
 
     section = OmegaConf.merge(compose_config([f"model={cls.lower()}"]).model, options)
     kwargs = OmegaConf.to_container(section, resolve=True)
@@ -164,7 +164,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     data = model_cls.graph_transform(**spec["graphs"])(data)
     model = model_cls.from_data(data, **spec["kwargs"])
     build_s = time.perf_counter() - start
-    trainer = Trainer(model, data, seed=0, verbose=False, device=spec["device"])
+    trainer = Trainer(model, data, seed=0, device=spec["device"])
     device = trainer.device
     trainer.train_epoch(0)
     epoch_times = [

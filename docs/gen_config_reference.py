@@ -43,12 +43,12 @@ CONF_DIR = DOCS_DIR.parent / "conf"
 OUTPUT = DOCS_DIR / "_generated" / "config_reference.rst"
 
 #: Groups whose files have no ``_target_``: their keys are keyword arguments of
-#: this callable (``mde_pyg.cli.train_one`` passes ``cfg.trainer`` to it).
+#: this callable (``mde_pyg.pipeline.train_one`` passes ``cfg.trainer`` to it).
 GROUP_TARGETS = {"trainer": "mde_pyg.training.Trainer"}
 
 #: Option sections inside a section passed to ``Class.from_data``: the mapping
 #: ``graphs`` of ``cfg.model`` holds the keyword arguments of the model
-#: class's ``graph_transform`` (``mde_pyg.cli.add_graphs``).
+#: class's ``graph_transform`` (``mde_pyg.pipeline.add_graphs``).
 NESTED_SECTIONS = {"graphs": "graph_transform"}
 
 #: Groups listed first, in this order; any other group follows by name.

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     data = MDE.graph_transform(user_graph=True)(make_synthetic(seed=0, **size))
     model = MDE.from_data(data, **PAPER_OPTIONS)
     Trainer(
-        model, data, lr=1e-2, max_epochs=3 if args.quick else args.epochs, verbose=False
+        model, data, lr=1e-2, max_epochs=3 if args.quick else args.epochs
     ).fit()  # the best validation epoch's weights are restored
     explained = model.explain(data)
 

@@ -6,7 +6,7 @@
 Composes the same ``conf/`` as ``mde-pyg train``.
 """
 
-from mde_pyg.cli import train_app
+from mde_pyg.cli.train import train_app
 
 if __name__ == "__main__":
     train_app()

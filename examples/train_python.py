@@ -13,7 +13,7 @@ import argparse
 
 from mde_pyg.data import make_synthetic
 from mde_pyg.models import LATTICE, MDE, LightGCN
-from mde_pyg.training import Trainer, format_result, seed_everything
+from mde_pyg.training import Trainer, seed_everything
 
 MODELS = {"mde": MDE, "lightgcn": LightGCN, "lattice": LATTICE}
 
@@ -44,7 +44,9 @@ def main(argv: list[str] | None = None) -> None:
         device=args.device,
     )
     result = trainer.fit()  # early-stops on validation, reports test there
-    print(format_result(result, trainer.k))
+    print(f"best epoch {result.best_epoch} (of {result.epochs_run})")
+    for split, metrics in (("val", result.best_val), ("test", result.test)):
+        print(f"{split}: " + "  ".join(f"{k}={metrics[k]:.4f}" for k in sorted(metrics)))
 
 
 if __name__ == "__main__":

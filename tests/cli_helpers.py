@@ -16,7 +16,7 @@ SMALL = ["dataset.num_users=80", "dataset.num_items=50"]
 
 def run_cli(args, cwd):
     return subprocess.run(
-        [sys.executable, "-m", "mde_pyg.cli", *args],
+        [sys.executable, "-m", "mde_pyg", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -22,9 +22,9 @@ import pytest
 import torch
 
 import mde_pyg
-from mde_pyg.cli import add_graphs, build_model, compose_config
 from mde_pyg.data import make_synthetic
 from mde_pyg.evaluation import evaluate_scores
+from mde_pyg.pipeline import add_graphs, build_model, compose_config
 from mde_pyg.training import Trainer, seed_everything
 
 SRC = Path(mde_pyg.__file__).resolve().parent
@@ -137,7 +137,7 @@ def test_every_model_trains_and_evaluates_with_a_foreign_default_device(data, na
     cfg = compose_config([f"model={name}"])
     data = add_graphs(cfg, data.clone())
     model = build_model(cfg, data)
-    trainer = Trainer(model, data, seed=0, batch_size=256, verbose=False, device="cpu")
+    trainer = Trainer(model, data, seed=0, batch_size=256, device="cpu")
     with foreign_default_device():
         trainer.train_epoch(0)
         metrics = trainer.evaluate("val")

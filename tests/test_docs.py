@@ -290,7 +290,7 @@ def test_howto_own_data_python_runs(tmp_path, monkeypatch):
         r'^folder = ".*"$', 'folder = "my_shop"', train, flags=re.M
     )
     assert replaced == 1
-    train = re.sub(r"max_epochs=\d+", "max_epochs=1, verbose=False", train)
+    train = re.sub(r"max_epochs=\d+", "max_epochs=1", train)
     namespace: dict[str, Any] = {}
     exec(train, namespace)
     result = namespace["result"]

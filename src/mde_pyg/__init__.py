@@ -16,7 +16,7 @@ _EXPORTS = {
     "ModalityDiscriminationConv": "mde_pyg.nn",
     "PreferenceGate": "mde_pyg.nn",
     "UserItemPropagation": "mde_pyg.nn",
-    "load_run": "mde_pyg.inference",
+    "load_run": "mde_pyg.pipeline",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

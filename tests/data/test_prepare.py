@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from mde_pyg.cli import build_data, build_dataset, build_model, compose_config, main
+from mde_pyg.cli import main
 from mde_pyg.data import DatasetError, load_mmrec, make_synthetic, write_inter
 from mde_pyg.data import prepare as prep
 from mde_pyg.data.hetero import split_edge_index
 from mde_pyg.data.prepare import prepare, prepare_main
+from mde_pyg.pipeline import build_data, build_dataset, build_model, compose_config
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 NUM_USERS, NUM_ITEMS = 40, 30

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mde_pyg.cli import add_graphs, build_model, compose_config
 from mde_pyg.data import make_synthetic
+from mde_pyg.pipeline import add_graphs, build_model, compose_config
 from mde_pyg.training import Trainer, seed_everything
 
 REFERENCE = Path(__file__).with_name("reference.json")
@@ -58,7 +58,6 @@ def run(overrides: list[str]) -> dict:
         batch_size=256,
         max_epochs=EPOCHS,
         patience=EPOCHS,
-        verbose=False,
         device="cpu",
     )
     result = trainer.fit()

@@ -6,7 +6,6 @@ import torch
 import torch.nn.functional as F
 from model_helpers import make_batch
 
-from mde_pyg.cli import add_graphs, build_model, compose_config
 from mde_pyg.data import AddUserItemAdjacency, build_heterodata, make_synthetic
 from mde_pyg.data.graphs import degree_sensitive_pruning
 from mde_pyg.data.hetero import (
@@ -19,6 +18,7 @@ from mde_pyg.data.hetero import (
 )
 from mde_pyg.data.transforms import AddMixedItemGraph
 from mde_pyg.models import FREEDOM, freedom_modality_weights
+from mde_pyg.pipeline import add_graphs, build_model, compose_config
 from mde_pyg.training import Trainer, seed_everything
 
 DIM = 8
@@ -304,9 +304,7 @@ def test_trains_reproducibly():
         data = FREEDOM.graph_transform()(
             make_synthetic(num_users=100, num_items=60, seed=0)
         )
-        return Trainer(
-            FREEDOM.from_data(data), data, max_epochs=2, verbose=False, device="cpu"
-        ).fit()
+        return Trainer(FREEDOM.from_data(data), data, max_epochs=2, device="cpu").fit()
 
     first, second = fit(), fit()
     assert len(first.history) == 2

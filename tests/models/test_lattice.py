@@ -6,7 +6,6 @@ import torch.nn.functional as F
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
-from mde_pyg.config import check_kwargs
 from mde_pyg.data.graphs import to_adj
 from mde_pyg.data.hetero import (
     INTERACTS_MEAN,
@@ -21,6 +20,7 @@ from mde_pyg.data.synthetic import make_synthetic
 from mde_pyg.evaluation import evaluate_embeddings, evaluate_scores
 from mde_pyg.models.base import BPRBatch
 from mde_pyg.models.lattice import LATTICE
+from mde_pyg.pipeline import check_kwargs
 from mde_pyg.training.trainer import Trainer
 
 
@@ -335,7 +335,6 @@ def test_training_beats_popularity_on_synthetic():
         patience=30,
         lr_decay=0.96,
         lr_decay_every=50,
-        verbose=False,
     )
     result = trainer.fit()
     user, item = model.embeddings(data)

@@ -436,7 +436,7 @@ def test_training_beats_lightgcn_on_synthetic_data():
     # item latents), so a model that reads the features must rank better
     # than LightGCN on held-out pairs. Seeded, and the same training budget.
     data = MDE.graph_transform()(make_synthetic(num_users=1000, num_items=500, seed=0))
-    options = dict(lr=1e-2, batch_size=2048, max_epochs=20, patience=10, verbose=False)
+    options = dict(lr=1e-2, batch_size=2048, max_epochs=20, patience=10)
     results = {}
     for name, cls in (("lightgcn", LightGCN), ("mde", MDE)):
         seed_everything(0)

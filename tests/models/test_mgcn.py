@@ -6,7 +6,6 @@ import torch
 import torch.nn.functional as F
 from model_helpers import make_batch
 
-from mde_pyg.cli import add_graphs, build_model, compose_config
 from mde_pyg.data import make_synthetic
 from mde_pyg.data.hetero import (
     CO_INTERACTS,
@@ -17,6 +16,7 @@ from mde_pyg.data.hetero import (
     split_edge_index,
 )
 from mde_pyg.models import MDE, MGCN
+from mde_pyg.pipeline import add_graphs, build_model, compose_config
 from mde_pyg.training import Trainer, seed_everything
 
 DIM = 8
@@ -215,8 +215,6 @@ def test_config_builds_mgcn_with_the_reference_schedule():
 def test_trains():
     seed_everything(0)
     data = MGCN.graph_transform()(make_synthetic(num_users=100, num_items=60, seed=0))
-    result = Trainer(
-        MGCN.from_data(data), data, max_epochs=2, verbose=False, device="cpu"
-    ).fit()
+    result = Trainer(MGCN.from_data(data), data, max_epochs=2, device="cpu").fit()
     assert len(result.history) == 2
     assert all(0.0 <= v <= 1.0 for v in result.test.values())

@@ -2,7 +2,13 @@ import json
 import subprocess
 import sys
 
-FORBIDDEN = ("mde_pyg.data", "mde_pyg.models", "mde_pyg.training", "mde_pyg.cli")
+FORBIDDEN = (
+    "mde_pyg.data",
+    "mde_pyg.models",
+    "mde_pyg.training",
+    "mde_pyg.pipeline",
+    "mde_pyg.cli",
+)
 
 
 def loaded_modules(statement):

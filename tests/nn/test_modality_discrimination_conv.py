@@ -3,10 +3,7 @@ import itertools
 import pytest
 import torch
 
-from mde_pyg.nn.modality_discrimination_conv import (
-    ModalityDiscriminationConv,
-    modality_pairs,
-)
+from mde_pyg.nn import ModalityDiscriminationConv, modality_pairs
 
 
 def views(num_modalities=3, num_nodes=7, channels=8, seed=0):

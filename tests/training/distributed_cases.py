@@ -62,7 +62,6 @@ def train_case(name: str, distributed: bool, shard_mean: int | None = None):
         patience=EPOCHS,
         seed=0,
         device="cpu",
-        verbose=False,
         distributed=distributed,
     )
     if shard_mean is not None:

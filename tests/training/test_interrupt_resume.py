@@ -20,7 +20,7 @@ def command(out, *extra):
     return [
         sys.executable,
         "-m",
-        "mde_pyg.cli",
+        "mde_pyg",
         "train",
         *ARGS,
         f"output_dir={out}",

@@ -24,7 +24,7 @@ def data():
 def trainer(data, checkpoint_dir, max_epochs, embedding_dim=16, **kwargs):
     seed_everything(3)
     model = LightGCN.from_data(data, embedding_dim=embedding_dim)
-    options = {"batch_size": 256, "patience": 20, "verbose": False, "device": "cpu"}
+    options = {"batch_size": 256, "patience": 20, "device": "cpu"}
     return Trainer(
         model,
         data,

@@ -1,5 +1,6 @@
 r"""Full-ranking top-:math:`K` evaluation (Recall, NDCG, Precision, MAP and
-HitRate) under the MMRec protocol, computed in bounded-memory user chunks."""
+HitRate) under the MMRec protocol, computed in bounded-memory user chunks,
+and the exact top-:math:`K` retrieval that recommendations use."""
 
 from mde_pyg.evaluation.metrics import (
     CPU_BLOCK_BYTES,
@@ -11,6 +12,11 @@ from mde_pyg.evaluation.metrics import (
     resolve_chunk_size,
 )
 from mde_pyg.evaluation.ranking import evaluate_embeddings
+from mde_pyg.evaluation.retrieval import (
+    check_items,
+    check_users,
+    recommend_from_embeddings,
+)
 
 __all__ = [
     "CPU_BLOCK_BYTES",
@@ -18,7 +24,10 @@ __all__ = [
     "METRICS",
     "RankingMetrics",
     "auto_chunk_size",
+    "check_items",
+    "check_users",
     "evaluate_embeddings",
     "evaluate_scores",
+    "recommend_from_embeddings",
     "resolve_chunk_size",
 ]

@@ -12,7 +12,11 @@ from torch_geometric.transforms import BaseTransform
 
 from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
 from mde_pyg.data.sampler import BPRBatch
-from mde_pyg.inference import check_items, check_users, recommend_from_embeddings
+from mde_pyg.evaluation.retrieval import (
+    check_items,
+    check_users,
+    recommend_from_embeddings,
+)
 
 __all__ = ["BPRBatch", "MultiModalRecommender", "Recommender", "bpr_loss"]
 
@@ -126,7 +130,7 @@ class Recommender(torch.nn.Module):
         If :obj:`k` exceeds the items a user can be recommended, the tail of
         the user's row is padded with item id ``-1`` and score
         :math:`-\infty`. Ids are internal ids (row ``i`` of the embeddings).
-        See :func:`mde_pyg.inference.recommend_from_embeddings`.
+        See :func:`mde_pyg.evaluation.retrieval.recommend_from_embeddings`.
 
         Args:
             data (HeteroData): The data the model reads (with its graphs).
@@ -144,7 +148,7 @@ class Recommender(torch.nn.Module):
                 ``pip install "mde-pyg[retrieval]"``) or
                 :obj:`"auto"` (``"mips"`` for large catalogues and batches
                 of users on the CPU when faiss is installed, see
-                :func:`mde_pyg.inference.resolve_method`). Both give the same
+                :func:`mde_pyg.evaluation.retrieval.resolve_method`). Both give the same
                 ranking up to floating-point rounding of near-equal scores.
                 With ``"mips"``, :obj:`chunk_size` is the users per index
                 search (default 4096). (default: :obj:`"auto"`)

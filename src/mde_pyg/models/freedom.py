@@ -19,7 +19,7 @@ from mde_pyg.data.hetero import (
     REV_INTERACTS,
 )
 from mde_pyg.data.transforms import AddMixedItemGraph, AddUserItemAdjacency
-from mde_pyg.inference import check_items
+from mde_pyg.evaluation.retrieval import check_items
 from mde_pyg.models.base import BPRBatch, MultiModalRecommender, bpr_loss
 from mde_pyg.nn import BipartiteLGConv, Graph, UserItemPropagation, graphs_of
 

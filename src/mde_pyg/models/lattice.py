@@ -18,7 +18,7 @@ from mde_pyg.data.hetero import (
     item_sim,
 )
 from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
-from mde_pyg.inference import check_items
+from mde_pyg.evaluation.retrieval import check_items
 from mde_pyg.models.base import BPRBatch, MultiModalRecommender, bpr_loss
 from mde_pyg.models.losses import embedding_l2
 from mde_pyg.nn import BipartiteLGConv, UserItemPropagation, graphs_of

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mde_pyg.nn.modality_discrimination_conv import modality_pairs
+from mde_pyg.nn import modality_pairs
 
 
 def info_nce(

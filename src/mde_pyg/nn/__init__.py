@@ -2,6 +2,7 @@ from mde_pyg.nn.club import CLUB
 from mde_pyg.nn.hetero_graph_encoder import HeteroEncoding, HeteroGraphEncoder
 from mde_pyg.nn.lg_conv import BipartiteLGConv, Graph, graphs_of
 from mde_pyg.nn.modality_discrimination_conv import ModalityDiscriminationConv
+from mde_pyg.nn.modality_pairs import modality_pairs
 from mde_pyg.nn.preference_gate import PreferenceGate
 from mde_pyg.nn.user_item_propagation import UserItemPropagation
 
@@ -15,4 +16,5 @@ __all__ = [
     "PreferenceGate",
     "UserItemPropagation",
     "graphs_of",
+    "modality_pairs",
 ]

@@ -27,14 +27,9 @@ from typing import Any
 
 import torch
 
-from mde_pyg.data.errors import load_error_reason
+from mde_pyg.errors import CheckpointError, load_error_reason
 
 _MAGIC = b"MDEPYGCK1\n"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file is missing, truncated, corrupt, unsafe, or does not
-    belong to the run that reads it."""
 
 
 def previous_path(path: Path) -> Path:

@@ -38,13 +38,10 @@ import torch.distributed as dist
 from torch import Tensor
 
 from mde_pyg.data.sampler import BPRBatch
+from mde_pyg.errors import DistributedError
 
 #: The environment variable ``torchrun`` sets in every process it starts.
 WORLD_SIZE_ENV = "WORLD_SIZE"
-
-
-class DistributedError(RuntimeError):
-    """A process of a distributed run failed, or lost the others."""
 
 
 def is_communication_error(error: BaseException) -> bool:

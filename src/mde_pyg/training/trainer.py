@@ -4,33 +4,31 @@ models under the MMRec protocol."""
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
-import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch_geometric.data import HeteroData
-from tqdm.auto import tqdm
 
 from mde_pyg.data.hetero import ITEM, USER, split_edge_index
 from mde_pyg.data.sampler import BPRSampler
+from mde_pyg.errors import CheckpointError, DistributedError
 from mde_pyg.evaluation import evaluate_embeddings
 from mde_pyg.models.base import Recommender
+from mde_pyg.training.callback import Callback
 from mde_pyg.training.checkpoint import (
-    CheckpointError,
     load_checkpoint,
     recover_checkpoint,
     save_checkpoint,
 )
-from mde_pyg.training.curve import plot_training_curve
+from mde_pyg.training.device import resolve_device
 from mde_pyg.training.distributed import (
     BatchLoss,
-    DistributedError,
     all_reduce_sum,
     broadcast_object,
     get_rank,
@@ -74,14 +72,18 @@ class Trainer:
     shuffled training pairs with one sampled negative each, an optional
     learning-rate decay :math:`\text{lr} \cdot \gamma^{\,\text{epoch}/s}`,
     a full-ranking validation, and (with ``checkpoint_dir``) an atomic
-    checkpoint from which ``resume=True`` continues bit-for-bit.
+    checkpoint from which ``resume=True`` continues bit-for-bit. The trainer
+    writes nothing but its checkpoints and prints nothing: progress reaches
+    the caller through ``callbacks``
+    (:class:`~mde_pyg.training.Callback`), and :meth:`fit` returns the
+    result.
 
     A checkpoint records the run's fingerprint (:meth:`fingerprint`: model
     class and parameter shapes, the trainer settings that shape the run, a
     hash of every split, plus the caller's ``fingerprint`` entries); resuming
     with anything else stops with a :class:`CheckpointError` that lists the
-    differences. ``max_epochs``, ``device``, ``eval_chunk_size`` and
-    ``verbose`` may change between the two.
+    differences. ``max_epochs``, ``device`` and ``eval_chunk_size`` may
+    change between the two.
 
     Args:
         model (Recommender): The model to train.
@@ -113,24 +115,19 @@ class Trainer:
             ``checkpoint_dir/last.pt`` (an error if there is none);
             :obj:`"auto"`: continue if it exists, else start afresh;
             :obj:`False`: start afresh. (default: :obj:`False`)
-        results_path (str, optional): JSON file the results are written to,
-            with the training curve beside it (``training_curve.png``).
-            (default: :obj:`None`)
-        metadata (dict, optional): Extra JSON-able facts (config, versions,
-            data hashes) stored in the results file. (default: :obj:`None`)
         fingerprint (dict, optional): Extra JSON-able facts that must match
             for a checkpoint to be resumed (e.g. the model config and the
             hashes of the data files). (default: :obj:`None`)
-        verbose (bool, optional): Show progress: a progress bar over the
-            epochs (validation metric, best so far, time left at most) on a
-            terminal, one line per epoch otherwise. (default: :obj:`True`)
+        callbacks (list of Callback, optional): Told when training starts,
+            after every epoch and when it ends (on every process of a
+            distributed run). (default: :obj:`()`)
         distributed (bool or str, optional): Data-parallel training over the
             processes of a ``torchrun`` launch (:mod:`~mde_pyg.training.
             distributed`): :obj:`True`, :obj:`False`, or :obj:`"auto"`
             (distributed when started by ``torchrun``). ``batch_size`` stays
             the global batch, split over the processes, so the run is the
             same optimisation for any number of processes; rank 0 writes the
-            checkpoints and results. (default: :obj:`"auto"`)
+            checkpoints. (default: :obj:`"auto"`)
     """
 
     def __init__(
@@ -151,10 +148,8 @@ class Trainer:
         eval_chunk_size: int | None = None,
         checkpoint_dir: str | Path | None = None,
         resume: bool | str = False,
-        results_path: str | Path | None = None,
-        metadata: dict[str, Any] | None = None,
         fingerprint: dict[str, Any] | None = None,
-        verbose: bool = True,
+        callbacks: Sequence[Callback] = (),
         distributed: bool | str = "auto",
     ) -> None:
         self.device = setup_distributed(distributed, resolve_device(device))
@@ -183,9 +178,7 @@ class Trainer:
         self.eval_chunk_size = eval_chunk_size
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.resume = resume
-        self.results_path = Path(results_path) if results_path else None
-        self.metadata = dict(metadata or {})
-        self.verbose = verbose and is_main_process()
+        self.callbacks = list(callbacks)
         if resume not in (True, False, "auto"):
             raise ValueError(f"'resume' must be true, false or 'auto' (got {resume!r})")
         if resume and self.checkpoint_dir is None:
@@ -239,19 +232,9 @@ class Trainer:
         validation and test metrics of the best validation epoch."""
         if self.resume:
             self._resume()
-        if self.verbose:
-            model = self.model.__class__.__name__
-            start = f" from epoch {self.start_epoch}" if self.start_epoch else ""
-            print(f"training {model} on {device_name(self.device)}{start}", flush=True)
+        for callback in self.callbacks:
+            callback.on_fit_start(self)
         epoch = self.start_epoch
-        # A bar where someone watches; log-friendly lines where output is kept.
-        self._bar = tqdm(
-            total=self.max_epochs,
-            initial=epoch,
-            unit="epoch",
-            disable=not (self.verbose and sys.stderr.isatty()),
-            dynamic_ncols=True,
-        )
         while epoch < self.max_epochs and not self.early_stopping.should_stop:
             record = self._run_epoch(epoch)
             improved = self.early_stopping.step(record["val"][self.monitor], epoch)
@@ -266,12 +249,12 @@ class Trainer:
                         self.checkpoint_dir / "best.pt",
                     )
             self.history.append(record)
-            self._print_epoch(record, improved)
             epoch += 1
             if self.checkpoint_dir is not None and is_main_process():
                 self._save_last(epoch)
+            for callback in self.callbacks:
+                callback.on_epoch_end(self, record, improved)
 
-        self._bar.close()
         if self.best_state is None:
             raise RuntimeError("No epoch was run (max_epochs <= start epoch)")
         self.model.load_state_dict(self.best_state)
@@ -283,16 +266,8 @@ class Trainer:
             stopped_early=self.early_stopping.should_stop,
             history=self.history,
         )
-        if self.verbose:
-            print(format_result(result, self.k))
-        if self.results_path is not None and is_main_process():
-            self.write_results(result)
-            plot_training_curve(
-                self.history,
-                self.monitor,
-                self.results_path.with_name("training_curve.png"),
-                result.best_epoch,
-            )
+        for callback in self.callbacks:
+            callback.on_fit_end(self, result)
         return result
 
     @torch.no_grad()
@@ -336,20 +311,6 @@ class Trainer:
             **splits,
             **self._extra_fingerprint,
         }
-
-    def write_results(self, result: TrainResult) -> None:
-        self.results_path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "seed": self.seed,
-            "device": device_name(self.device),
-            "world_size": self.world_size,
-            **self.metadata,
-            "result": asdict(result),
-        }
-        payload["result"]["mean_epoch_time"] = result.mean_epoch_time
-        tmp = self.results_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(payload, indent=2, default=str))
-        tmp.replace(self.results_path)
 
     # -------------------------------------------------------------- private
     def train_epoch(self, epoch: int) -> float:
@@ -401,26 +362,6 @@ class Trainer:
             "train_time": train_time,
             "eval_time": time.perf_counter() - start,
         }
-
-    def _print_epoch(self, record: dict[str, Any], improved: bool) -> None:
-        if not self._bar.disable:
-            self._bar.set_postfix(
-                loss=f"{record['loss']:.4f}",
-                val=f"{record['val'][self.monitor]:.4f}",
-                best=f"{self.early_stopping.best:.4f}@{self.early_stopping.best_epoch}",
-                refresh=False,
-            )
-            self._bar.update(1)
-            return
-        if not self.verbose:
-            return
-        print(
-            f"epoch {record['epoch']:4d} | loss {record['loss']:.4f} | "
-            f"val {self.monitor} {record['val'][self.monitor]:.4f}"
-            f"{' *' if improved else '  '} | train {record['train_time']:.2f}s "
-            f"eval {record['eval_time']:.2f}s",
-            flush=True,
-        )
 
     def _save_last(self, next_epoch: int) -> None:
         save_checkpoint(
@@ -510,42 +451,5 @@ def check_fingerprint(
             f"Checkpoint '{path}' was written by a different run and is not "
             "resumed; it differs in:\n  " + "\n  ".join(shown) + "\nStart a new "
             "run in another output_dir, or resume with the original settings "
-            "(only trainer.max_epochs, device, eval_chunk_size and verbose may "
-            "change)"
+            "(only trainer.max_epochs, device and eval_chunk_size may change)"
         )
-
-
-def device_name(device: torch.device) -> str:
-    """``device`` with its hardware name, e.g. ``cuda:0 (NVIDIA H100)``."""
-    if device.type == "cuda":
-        index = (
-            device.index if device.index is not None else torch.cuda.current_device()
-        )
-        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-    return str(device)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` picks CUDA when available; asking for an absent CUDA device
-    is an error rather than a silent fallback to the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device='{device}' but CUDA is not available; use device=cpu or auto"
-        )
-    return resolved
-
-
-def format_result(result: TrainResult, k: tuple[int, ...]) -> str:
-    """A two-line summary: validation and test Recall/NDCG at every K."""
-    lines = [f"best epoch {result.best_epoch} (of {result.epochs_run})"]
-    for name, metrics in (("valid", result.best_val), ("test", result.test)):
-        parts = [
-            f"{metric}@{cut}={metrics[f'{metric}@{cut}']:.4f}"
-            for metric in ("recall", "ndcg")
-            for cut in k
-        ]
-        lines.append(f"{name}: " + "  ".join(parts))
-    return "\n".join(lines)

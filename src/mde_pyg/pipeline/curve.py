@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+
+def plotting_available() -> bool:
+    """Whether matplotlib (the ``plot`` extra) is installed."""
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def plot_training_curve(
@@ -17,20 +23,25 @@ def plot_training_curve(
     ``monitor`` (right) of every epoch of ``history`` (the records of
     :attr:`Trainer.history`), marking ``best_epoch``.
 
+    It draws on a :class:`matplotlib.figure.Figure` of its own, so the
+    pyplot backend of the caller (a notebook's, say) is left as it is.
+
     Args:
         history (list of dict): Records with ``epoch``, ``loss`` and
             ``val[monitor]``.
         monitor (str): The validation metric, e.g. ``"recall@20"``.
         path (str or Path): The PNG file.
         best_epoch (int, optional): The selected epoch. (default: :obj:`None`)
-    """
-    import matplotlib
 
-    matplotlib.use("Agg")  # files only: no display is needed or used
-    import matplotlib.pyplot as plt
+    Raises:
+        ImportError: if matplotlib is not installed
+            (``pip install "mde-pyg[plot]"``).
+    """
+    from matplotlib.figure import Figure
 
     epochs = [record["epoch"] for record in history]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig = Figure(figsize=(9, 3.5))
+    left, right = fig.subplots(1, 2)
     left.plot(epochs, [record["loss"] for record in history])
     left.set(xlabel="epoch", ylabel="training loss")
     right.plot(epochs, [record["val"][monitor] for record in history])
@@ -43,5 +54,4 @@ def plot_training_curve(
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

@@ -72,27 +72,22 @@ def load_sweep(sweep_dir: str | Path, monitor: str = "recall@20") -> list[SweepJ
 
 def select_best(
     sweep_dir: str | Path, monitor: str = "recall@20"
-) -> tuple[SweepJob, list[SweepJob], str]:
-    """Selects the job with the best mean validation ``monitor`` (the first
-    on ties), writes it to ``<sweep_dir>/best.json`` and returns it, every
-    job, and a Markdown table of the sweep. Test scores are reported, never
+) -> tuple[SweepJob, list[SweepJob]]:
+    """The job with the best mean validation ``monitor`` (the first on
+    ties), and every job of the sweep. Test scores are reported, never
     used."""
     jobs = load_sweep(sweep_dir, monitor)
-    best = max(jobs, key=lambda job: job.val)
-    lines = [
-        f"| job | overrides | seeds | val {monitor} | test {monitor} | best epochs |",
-        "|---|---|---:|---:|---:|---|",
-    ]
-    lines += [
-        f"| {job.job}{' (selected)' if job is best else ''} | "
-        f"{' '.join(job.overrides) or '-'} | {job.seeds} | {job.val:.4f} | "
-        f"{job.test:.4f} | {', '.join(map(str, job.best_epochs))} |"
-        for job in jobs
-    ]
-    Path(sweep_dir, "best.json").write_text(
+    return max(jobs, key=lambda job: job.val), jobs
+
+
+def write_selection(sweep_dir: str | Path, best: SweepJob, monitor: str) -> Path:
+    """Writes the selected job to ``<sweep_dir>/best.json`` and returns its
+    path."""
+    path = Path(sweep_dir, "best.json")
+    path.write_text(
         json.dumps(
             {"monitor": monitor, "selected_on": "validation", **asdict(best)}, indent=2
         )
         + "\n"
     )
-    return best, jobs, "\n".join(lines)
+    return path

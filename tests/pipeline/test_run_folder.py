@@ -16,12 +16,14 @@ from omegaconf import OmegaConf
 
 import mde_pyg
 from cli_helpers import exit_status, run_cli
-from mde_pyg import inference, load_run
-from mde_pyg.cli import build_data, build_model, load_run_config, main
-from mde_pyg.config import ConfigError
+from mde_pyg import load_run
+from mde_pyg.cli import main
 from mde_pyg.data import make_synthetic
 from mde_pyg.data.hetero import split_edge_index
+from mde_pyg.errors import ConfigError
+from mde_pyg.evaluation.retrieval import recommend_from_embeddings
 from mde_pyg.models import MDE, LightGCN, Recommender
+from mde_pyg.pipeline import build_data, build_model, load_run_config, output_format
 from mde_pyg.training import load_checkpoint, save_checkpoint
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -369,7 +371,7 @@ def test_parquet_without_pandas_names_the_packages(tmp_path, monkeypatch):
         lambda name, *a: None if name == "pyarrow" else real(name, *a),
     )
     with pytest.raises(ImportError, match="needs pandas and pyarrow.*pyarrow not"):
-        inference.output_format(tmp_path / "recs.parquet")
+        output_format(tmp_path / "recs.parquet")
 
 
 def test_export_command(finished_run, tmp_path, capsys):
@@ -388,7 +390,7 @@ def test_export_command(finished_run, tmp_path, capsys):
     assert np.array_equal(item_emb, expected_item.numpy())
     # The exported embeddings rank as `recommend` does.
     items, _ = model.recommend(data, torch.arange(80), k=10)
-    again, _ = inference.recommend_from_embeddings(
+    again, _ = recommend_from_embeddings(
         torch.from_numpy(user_emb),
         torch.from_numpy(item_emb),
         torch.arange(80),

@@ -1,7 +1,8 @@
 import pytest
 
-from mde_pyg.config import ConfigError, check_kwargs, signature_of
+from mde_pyg.errors import ConfigError
 from mde_pyg.models import LightGCN
+from mde_pyg.pipeline.config import check_kwargs, signature_of
 from mde_pyg.training import Trainer
 
 
@@ -13,8 +14,8 @@ def test_unknown_key_lists_valid_keys():
 def test_wrong_type_names_key_and_value():
     with pytest.raises(ConfigError, match="'trainer.lr' must be of type float.*'abc'"):
         check_kwargs("trainer", {"lr": "abc"}, Trainer)
-    with pytest.raises(ConfigError, match="'trainer.verbose' must be of type bool"):
-        check_kwargs("trainer", {"verbose": 1}, Trainer)
+    with pytest.raises(ConfigError, match="'trainer.patience' must be of type int"):
+        check_kwargs("trainer", {"patience": "many"}, Trainer)
     check_kwargs("trainer", {"lr": 1, "k": [5], "eval_chunk_size": 128}, Trainer)
 
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from mde_pyg.training.selection import load_sweep, select_best
+from mde_pyg.pipeline import load_sweep, select_best, write_selection
 
 
 def write_job(sweep, job, val, test, overrides, seed_dir=None, best_epoch=3):
@@ -22,9 +22,11 @@ def write_job(sweep, job, val, test, overrides, seed_dir=None, best_epoch=3):
 def test_selects_on_validation_even_when_test_disagrees(tmp_path):
     write_job(tmp_path, "0", val=0.30, test=0.10, overrides=["model.reg_weight=0.1"])
     write_job(tmp_path, "1", val=0.20, test=0.50, overrides=["model.reg_weight=0.2"])
-    best, jobs, table = select_best(tmp_path)
+    best, jobs = select_best(tmp_path)
     assert best.job == "0" and best.overrides == ["model.reg_weight=0.1"]
-    assert "0 (selected)" in table and "1 (selected)" not in table
+    assert [job.job for job in jobs] == ["0", "1"]
+    assert not (tmp_path / "best.json").exists()  # selecting writes nothing
+    assert write_selection(tmp_path, best, "recall@20") == tmp_path / "best.json"
     saved = json.loads((tmp_path / "best.json").read_text())
     assert saved["job"] == "0" and saved["selected_on"] == "validation"
 

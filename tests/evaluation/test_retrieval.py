@@ -4,15 +4,15 @@ index path (PyG's MIPSKNNIndex) against the exact dense ranking."""
 import pytest
 import torch
 
-from mde_pyg import inference
 from mde_pyg.data.hetero import build_heterodata
-from mde_pyg.inference import recommend_from_embeddings, resolve_method
+from mde_pyg.evaluation import retrieval
+from mde_pyg.evaluation.retrieval import recommend_from_embeddings, resolve_method
 from mde_pyg.models import Recommender
 
 
 def test_faiss_is_installed_for_the_tests():
     # The test extra installs faiss-cpu, so the index path is always tested.
-    assert inference.faiss_available()
+    assert retrieval.faiss_available()
 
 
 class FixedEmbeddings(Recommender):
@@ -114,7 +114,7 @@ def test_mips_pads_short_lists_like_dense():
 def test_users_past_faiss_k_limit_are_ranked_densely(monkeypatch):
     # A user whose k + 1 + seen items exceed faiss' largest k goes to the
     # dense path; the results do not change.
-    monkeypatch.setattr(inference, "FAISS_MAX_K", 12)
+    monkeypatch.setattr(retrieval, "FAISS_MAX_K", 12)
     user_emb, item_emb, exclude = random_problem(seen=3)
     heavy = torch.stack([torch.zeros(50, dtype=torch.long), torch.arange(50)])
     exclude = torch.cat([exclude, heavy], dim=1)
@@ -157,8 +157,8 @@ def test_recommender_recommend_passes_the_method():
 
 
 def test_auto_threshold(monkeypatch):
-    threshold, users = inference.MIPS_MIN_ITEMS, inference.MIPS_MIN_USERS
-    monkeypatch.setattr(inference, "faiss_available", lambda: True)
+    threshold, users = retrieval.MIPS_MIN_ITEMS, retrieval.MIPS_MIN_USERS
+    monkeypatch.setattr(retrieval, "faiss_available", lambda: True)
     assert resolve_method("auto", threshold - 1) == "dense"
     assert resolve_method("auto", threshold) == "mips"
     assert resolve_method("auto", 10 * threshold) == "mips"
@@ -175,14 +175,14 @@ def test_auto_threshold(monkeypatch):
         resolve_method("mips", threshold, item_emb=bad)
     assert resolve_method("dense", 10 * threshold) == "dense"
     assert resolve_method("mips", 1) == "mips"
-    monkeypatch.setattr(inference, "faiss_available", lambda: False)
+    monkeypatch.setattr(retrieval, "faiss_available", lambda: False)
     assert resolve_method("auto", 10 * threshold) == "dense"
     with pytest.raises(ValueError, match="Unknown retrieval method"):
         resolve_method("exact", 5)
 
 
 def test_mips_without_faiss_names_the_extra(monkeypatch):
-    monkeypatch.setattr(inference, "faiss_available", lambda: False)
+    monkeypatch.setattr(retrieval, "faiss_available", lambda: False)
     user_emb, item_emb, _ = random_problem(num_users=4, num_items=5)
     with pytest.raises(ImportError, match=r"mde-pyg\[retrieval\]"):
         recommend_from_embeddings(user_emb, item_emb, [0], k=2, method="mips")
@@ -193,19 +193,19 @@ def test_mips_without_faiss_names_the_extra(monkeypatch):
 
 def test_auto_uses_mips_above_the_threshold(monkeypatch):
     picked = []
-    real = inference._recommend_mips
+    real = retrieval._recommend_mips
 
     def spy(*args, **kwargs):
         picked.append("mips")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(inference, "_recommend_mips", spy)
-    monkeypatch.setattr(inference, "MIPS_MIN_ITEMS", 50)
-    monkeypatch.setattr(inference, "MIPS_MIN_USERS", 2)
+    monkeypatch.setattr(retrieval, "_recommend_mips", spy)
+    monkeypatch.setattr(retrieval, "MIPS_MIN_ITEMS", 50)
+    monkeypatch.setattr(retrieval, "MIPS_MIN_USERS", 2)
     user_emb, item_emb, _ = random_problem(num_users=10, num_items=49)
     recommend_from_embeddings(user_emb, item_emb, [0, 1], k=3)
     assert picked == []
-    if inference.faiss_available():
+    if retrieval.faiss_available():
         user_emb, item_emb, _ = random_problem(num_users=10, num_items=50)
         items_d, _ = recommend_from_embeddings(
             user_emb, item_emb, [0, 1], k=3, method="dense"

@@ -1,0 +1,72 @@
+"""``mde-pyg encode-text ITEMS --out F``: item text into a feature matrix."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mde_pyg.data import features
+from mde_pyg.errors import DatasetError
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(
+        prog="mde-pyg encode-text",
+        description="Encode item text into a <modality>_feat.npy feature matrix "
+        "(row i = item i) with a sentence-transformers model.",
+    )
+    parser.add_argument("items", help="items file: .tsv or .csv with header, .jsonl")
+    parser.add_argument("--id-column", required=True, help="column of item IDs")
+    parser.add_argument(
+        "--text-columns",
+        nargs="+",
+        required=True,
+        help="columns of text, joined with '. ' (empty values skipped)",
+    )
+    parser.add_argument("--out", required=True, help="output DIR/<modality>_feat.npy")
+    parser.add_argument(
+        "--num-items",
+        type=int,
+        help="items of the dataset (default: largest ID + 1; pass it when the "
+        "last items may have no text)",
+    )
+    parser.add_argument(
+        "--model",
+        help="sentence-transformers model name or folder "
+        "(default: the bundled all-MiniLM-L6-v2)",
+    )
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args(argv)
+
+    out = Path(args.out)
+    if not out.name.endswith(features.FEATURE_SUFFIX):
+        parser.error(
+            f"--out must be named <modality>{features.FEATURE_SUFFIX} so that loaders "
+            f"find it, got '{out.name}'"
+        )
+    try:
+        ids, texts = features.read_item_texts(
+            args.items, args.id_column, args.text_columns, args.num_items
+        )
+        num_items = args.num_items
+        if num_items is None:
+            num_items = int(ids.max()) + 1 if len(ids) else 0
+        start = time.perf_counter()
+        matrix, num_missing = features.encode_items(
+            ids, texts, num_items, model=args.model, batch_size=args.batch_size
+        )
+    # OSError: a model that is neither a local folder nor downloadable.
+    except (DatasetError, ImportError, OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(out, matrix)
+    print(
+        f"{out}: {matrix.shape[0]} items x {matrix.shape[1]} dims, "
+        f"{len(ids)} with text, {num_missing} without (mean vector), "
+        f"encoded in {time.perf_counter() - start:.1f}s"
+    )

@@ -1,0 +1,26 @@
+"""``mde-pyg info [OVERRIDES]``: versions, and the statistics of the composed
+dataset."""
+
+from __future__ import annotations
+
+import torch
+import torch_geometric
+
+from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
+from mde_pyg.pipeline import build_dataset, compose_config, versions
+
+
+def main(argv: list[str]) -> None:
+    for name, version in versions().items():
+        print(f"{name:16s} {version}")
+    print(f"{'cuda':16s} {torch.cuda.is_available()}")
+    print(f"{'torch_sparse':16s} {torch_geometric.typing.WITH_TORCH_SPARSE}")
+    print(f"{'torch_scatter':16s} {torch_geometric.typing.WITH_TORCH_SCATTER}")
+    cfg = compose_config(argv)
+    data = build_dataset(cfg)
+    print(f"dataset: {cfg.dataset._target_}")
+    print(f"  users {data[USER].num_nodes}  items {data[ITEM].num_nodes}")
+    for split in ("train", "val", "test"):
+        print(f"  {split:5s} pairs {split_edge_index(data, split).size(1)}")
+    for modality, x in item_features(data).items():
+        print(f"  modality {modality}: {tuple(x.shape)}")

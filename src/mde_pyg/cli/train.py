@@ -1,0 +1,151 @@
+"""``mde-pyg train [OVERRIDES] [-m]``: a Hydra app composed from the
+package's ``conf/`` (also run by ``examples/train.py``), so every key can be
+overridden and ``-m`` sweeps work; it prints progress and the result of the
+run that :mod:`mde_pyg.pipeline` trains."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import hydra
+import numpy as np
+from hydra.experimental.callback import Callback as HydraCallback
+from omegaconf import DictConfig
+from tqdm.auto import tqdm
+
+from mde_pyg.cli.select import print_selection
+from mde_pyg.cli.user_errors import exit_on_user_error
+from mde_pyg.pipeline import seed_folders, start_run, train_one
+from mde_pyg.training import (
+    Callback,
+    Trainer,
+    TrainResult,
+    device_name,
+    format_summary,
+    keep_freed_memory,
+    summarize,
+)
+from mde_pyg.training.distributed import is_main_process, launched_by_torchrun
+
+
+def format_result(result: TrainResult, k: tuple[int, ...]) -> str:
+    """A two-line summary: validation and test Recall/NDCG at every K."""
+    lines = [f"best epoch {result.best_epoch} (of {result.epochs_run})"]
+    for name, metrics in (("val", result.best_val), ("test", result.test)):
+        parts = [
+            f"{metric}@{cut}={metrics[f'{metric}@{cut}']:.4f}"
+            for metric in ("recall", "ndcg")
+            for cut in k
+        ]
+        lines.append(f"{name}: " + "  ".join(parts))
+    return "\n".join(lines)
+
+
+class ProgressPrinter(Callback):
+    """Shows a run's progress: a bar over the epochs (validation metric,
+    best so far, time left at most) on a terminal, one line per epoch
+    otherwise, and the result at the end."""
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        model = trainer.model.__class__.__name__
+        start = f" from epoch {trainer.start_epoch}" if trainer.start_epoch else ""
+        print(f"training {model} on {device_name(trainer.device)}{start}", flush=True)
+        # A bar where someone watches; log-friendly lines where output is kept.
+        self.bar = tqdm(
+            total=trainer.max_epochs,
+            initial=trainer.start_epoch,
+            unit="epoch",
+            disable=not sys.stderr.isatty(),
+            dynamic_ncols=True,
+        )
+
+    def on_epoch_end(
+        self, trainer: Trainer, record: dict[str, Any], improved: bool
+    ) -> None:
+        val = record["val"][trainer.monitor]
+        stopping = trainer.early_stopping
+        if not self.bar.disable:
+            self.bar.set_postfix(
+                loss=f"{record['loss']:.4f}",
+                val=f"{val:.4f}",
+                best=f"{stopping.best:.4f}@{stopping.best_epoch}",
+                refresh=False,
+            )
+            self.bar.update(1)
+            return
+        print(
+            f"epoch {record['epoch']:4d} | loss {record['loss']:.4f} | "
+            f"val {trainer.monitor} {val:.4f}{' *' if improved else '  '} | "
+            f"train {record['train_time']:.2f}s eval {record['eval_time']:.2f}s",
+            flush=True,
+        )
+
+    def on_fit_end(self, trainer: Trainer, result: TrainResult) -> None:
+        self.bar.close()
+        print(format_result(result, trainer.k))
+
+
+def run_train(cfg: DictConfig) -> float:
+    """Trains one seed, or every seed of ``cfg.seeds``, prints the results
+    and returns the mean validation ``trainer.monitor`` (the value a sweep
+    optimises: never a test score)."""
+    output_dir = start_run(cfg)
+    main = is_main_process()
+    callbacks = [ProgressPrinter()] if cfg.trainer.verbose and main else []
+    runs = seed_folders(cfg, output_dir)
+    results = []
+    for i, (seed, folder) in enumerate(runs):
+        if main and cfg.seeds is not None:
+            print(f"== seed {seed} ({i + 1} of {len(runs)})", flush=True)
+        results.append(train_one(cfg, seed, folder, callbacks))
+    if main:
+        print_run_summary(cfg, output_dir, results)
+    return float(np.mean([r.best_val[cfg.trainer.monitor] for r in results]))
+
+
+def print_run_summary(cfg: DictConfig, output_dir: Any, results: list) -> None:
+    if cfg.seeds is None:
+        print(f"run folder: {output_dir}")
+        return
+    print(f"run folder: {output_dir} (one seed_<k>/ per seed)")
+    for name, metrics in (
+        ("val", [r.best_val for r in results]),
+        ("test", [r.test for r in results]),
+    ):
+        print(
+            f"{name} over seeds {list(cfg.seeds)}: {format_summary(summarize(metrics))}"
+        )
+
+
+class SelectBestCallback(HydraCallback):
+    """Ends every ``mde-pyg train -m`` sweep by selecting its best setting on
+    validation (see :func:`mde_pyg.pipeline.select_best`)."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        print_selection(config.hydra.sweep.dir, config.trainer.monitor)
+
+
+@hydra.main(version_base="1.3", config_path="pkg://mde_pyg.conf", config_name="config")
+def train_app(cfg: DictConfig) -> float:
+    try:
+        return run_train(cfg)
+    except Exception as error:
+        exit_on_user_error(error)
+
+
+def main(argv: list[str]) -> None:
+    """``mde-pyg train ARGV``: runs the Hydra app on ``argv``."""
+    keep_freed_memory()
+    if launched_by_torchrun() and os.environ["RANK"] != "0":
+        # Rank 0 writes the run folder; the others' Hydra writes nothing
+        # and creates no folder of its own (they use rank 0's).
+        argv = [
+            *argv,
+            "hydra.run.dir=.",
+            "hydra.output_subdir=null",
+            "hydra/job_logging=disabled",
+        ]
+    sys.argv = [f"{sys.argv[0]} train", *argv]
+    train_app()

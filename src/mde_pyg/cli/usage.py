@@ -1,0 +1,30 @@
+"""The ``mde-pyg`` usage text (imports nothing, so ``mde-pyg --help`` is
+instant)."""
+
+COMMANDS = (
+    "train",
+    "evaluate",
+    "select",
+    "recommend",
+    "export",
+    "prepare",
+    "info",
+    "encode-text",
+)
+
+USAGE = f"""usage: mde-pyg {{{",".join(COMMANDS)}}} ...
+
+  mde-pyg train [KEY=VALUE ...] [-m]   train a model (Hydra overrides, e.g.
+                                       model=lightgcn dataset=baby seed=1;
+                                       `train --help` lists every key)
+  mde-pyg evaluate RUN_DIR             metrics of a finished run's best checkpoint
+  mde-pyg select SWEEP_DIR             the best setting of a `train -m` sweep,
+                                       chosen on validation (--monitor METRIC)
+  mde-pyg recommend RUN_DIR --users 0,5,7 --out recs.csv
+                                       top-k items per user (-h for options)
+  mde-pyg export RUN_DIR --out DIR     final user and item embeddings (.npy)
+  mde-pyg prepare NAME ... [--root D]  build a real dataset by name (ml100k, baby,
+                                       sports, ...) into ~/.cache/mde_pyg/datasets
+  mde-pyg info [KEY=VALUE ...]         versions and dataset statistics
+  mde-pyg encode-text ITEMS --out F    encode item text into F (-h for options)
+"""

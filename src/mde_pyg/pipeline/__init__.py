@@ -1,0 +1,57 @@
+r"""The run pipeline: config :math:`\rightarrow` data :math:`\rightarrow`
+graphs :math:`\rightarrow` model :math:`\rightarrow` trainer
+:math:`\rightarrow` run folder, and back from a run folder to a model.
+
+``mde-pyg`` (:mod:`mde_pyg.cli`) only parses arguments and prints; every
+program that builds a run (the benchmarks, the examples, a user's script)
+calls these functions.
+"""
+
+from mde_pyg.pipeline.build import (
+    add_graphs,
+    build_data,
+    build_dataset,
+    build_model,
+    dataset_files,
+)
+from mde_pyg.pipeline.config import (
+    RUN_CONFIG,
+    check_kwargs,
+    compose_config,
+    load_run_config,
+)
+from mde_pyg.pipeline.recommendations import output_format, write_recommendations
+from mde_pyg.pipeline.run import (
+    resolved_config,
+    seed_folders,
+    start_run,
+    train_one,
+    versions,
+)
+from mde_pyg.pipeline.run_folder import export_embeddings, load_run
+from mde_pyg.pipeline.sweep import SweepJob, load_sweep, select_best, write_selection
+
+__all__ = [
+    "RUN_CONFIG",
+    "SweepJob",
+    "add_graphs",
+    "build_data",
+    "build_dataset",
+    "build_model",
+    "check_kwargs",
+    "compose_config",
+    "dataset_files",
+    "export_embeddings",
+    "load_run",
+    "load_run_config",
+    "load_sweep",
+    "output_format",
+    "resolved_config",
+    "seed_folders",
+    "select_best",
+    "start_run",
+    "train_one",
+    "versions",
+    "write_recommendations",
+    "write_selection",
+]

@@ -1,0 +1,73 @@
+"""From a composed config to what a run trains: the dataset, the graphs its
+model reads, and the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import get_method, instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch_geometric.data import HeteroData
+
+from mde_pyg.data.dataset import file_digest
+from mde_pyg.models.base import Recommender
+from mde_pyg.pipeline.config import check_kwargs, local_path
+
+
+def build_dataset(cfg: DictConfig) -> HeteroData:
+    """Instantiates ``cfg.dataset`` with paths resolved against the launch
+    directory."""
+    section = OmegaConf.to_container(cfg.dataset, resolve=True)
+    check_kwargs("dataset", section, section["_target_"])
+    if section.get("folder") is not None:
+        section["folder"] = local_path(section["folder"])
+    return instantiate(section)
+
+
+def model_section(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``cfg.model`` without its ``graphs`` options and the trainer settings
+    it asks for (``trainer``, read by ``conf/trainer``), and the ``graphs``
+    options."""
+    section = OmegaConf.to_container(cfg.model, resolve=True)
+    section.pop("trainer", None)
+    return section, section.pop("graphs", None) or {}
+
+
+def add_graphs(cfg: DictConfig, data: HeteroData) -> HeteroData:
+    """Precomputes onto ``data`` the graphs the model of ``cfg`` reads: its
+    class's ``graph_transform`` with the options of ``cfg.model.graphs``."""
+    section, options = model_section(cfg)
+    model_cls = get_method(section["_target_"]).__self__
+    check_kwargs("model.graphs", options, model_cls.graph_transform)
+    if options.get("cache_dir") is not None:
+        options["cache_dir"] = local_path(options["cache_dir"])
+    return model_cls.graph_transform(**options)(data)
+
+
+def build_data(cfg: DictConfig) -> HeteroData:
+    """The dataset of ``cfg`` with the graphs its model reads."""
+    return add_graphs(cfg, build_dataset(cfg))
+
+
+def build_model(cfg: DictConfig, data: HeteroData) -> Recommender:
+    """Instantiates ``cfg.model`` on ``data`` through the model's
+    ``from_data`` factory."""
+    section, _ = model_section(cfg)
+    target = get_method(section["_target_"])
+    check_kwargs(
+        "model", section, target, provided=("num_users", "num_items", "features")
+    )
+    return instantiate(section, data=data, _convert_="all")
+
+
+def dataset_files(cfg: DictConfig) -> dict[str, str]:
+    """The SHA-1 of each file the dataset section ``cfg`` reads (none for a
+    generated dataset)."""
+    folder = cfg.get("folder")
+    if folder is None:
+        return {}
+    folder = Path(local_path(folder))
+    name = cfg.get("name") or folder.name
+    paths = [folder / f"{name}.inter", *sorted(folder.glob("*_feat.npy"))]
+    return {str(path): file_digest(path) for path in paths if path.is_file()}

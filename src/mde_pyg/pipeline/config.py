@@ -1,0 +1,174 @@
+"""The run configuration: composing the package's ``conf/``, checking a
+config against the signatures it is passed to (so a typo or a wrong type fails
+at start-up with the list of valid keys instead of deep inside a
+constructor), and reading a run folder's config safely.
+
+A run folder is untrusted input (users download and share them): its config
+may only name ``_target_`` values that the package's own ``conf/`` names.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Iterator, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import get_method, to_absolute_path
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from mde_pyg.errors import ConfigError
+
+
+def _expected_type_ok(default: Any, value: Any) -> bool:
+    if default is None or default is inspect.Parameter.empty or value is None:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int | float):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    if isinstance(default, tuple | list):
+        return isinstance(value, tuple | list | ListConfig)
+    if isinstance(default, Mapping):
+        return isinstance(value, Mapping | DictConfig)
+    return True
+
+
+def _annotated_as(param: inspect.Parameter, value: Any) -> bool:
+    """Whether ``value``'s type is one of a union annotation's (e.g. ``resume:
+    bool | str`` takes ``true`` and ``auto``)."""
+    annotation = param.annotation
+    if not isinstance(annotation, str):
+        return False
+    names = {part.strip() for part in annotation.split("|")}
+    return type(value).__name__ in names
+
+
+def signature_of(target: str | Callable) -> inspect.Signature:
+    """The signature a config section is checked against: a class's
+    ``__init__`` for ``Class.from_data`` factories (which forward their keyword
+    arguments to the constructor), else the callable's own."""
+    fn = get_method(target) if isinstance(target, str) else target
+    owner = getattr(fn, "__self__", None)
+    if inspect.isclass(owner) and fn.__name__ == "from_data":
+        fn = owner.__init__
+    return inspect.signature(fn)
+
+
+def check_kwargs(
+    section: str,
+    values: Mapping[str, Any],
+    target: str | Callable,
+    provided: tuple[str, ...] = (),
+) -> None:
+    """Raises :class:`ConfigError` if ``values`` holds a key that ``target``
+    does not accept, or a value whose type differs from the default's.
+
+    Args:
+        section (str): Name of the config section, used in the message.
+        values (Mapping): The section's keys (``_target_`` is ignored).
+        target (str or callable): What the section is passed to.
+        provided (tuple of str, optional): Arguments filled by the program,
+            not the user. (default: :obj:`()`)
+    """
+    params = {
+        name: p
+        for name, p in signature_of(target).parameters.items()
+        if name not in ("self", "cls", *provided)
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
+    for key, value in values.items():
+        if key.startswith("_"):
+            continue
+        if key not in params:
+            raise ConfigError(
+                f"Unknown key '{section}.{key}'. Valid keys of '{section}': "
+                f"{', '.join(sorted(params))}"
+            )
+        default = params[key].default
+        if not _expected_type_ok(default, value) and not _annotated_as(
+            params[key], value
+        ):
+            raise ConfigError(
+                f"'{section}.{key}' must be of type {type(default).__name__} "
+                f"(like its default {default!r}), got {value!r} "
+                f"({type(value).__name__})"
+            )
+
+
+#: The package holding the ``conf/`` tree.
+CONFIG_MODULE = "mde_pyg.conf"
+#: The file a run folder's composed config is written to (resolved).
+RUN_CONFIG = "config.yaml"
+
+
+def compose_config(overrides: list[str]) -> DictConfig:
+    """The package's ``conf/`` composed with ``overrides``, as ``mde-pyg
+    train`` composes it (without Hydra's own ``hydra`` section)."""
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module(CONFIG_MODULE, version_base="1.3"):
+        return compose("config", overrides=overrides, return_hydra_config=False)
+
+
+def local_path(path: str) -> str:
+    """``path`` with ``~`` expanded, relative to the directory the command
+    was started from (not Hydra's run folder)."""
+    return to_absolute_path(os.path.expanduser(path))
+
+
+def _config_targets(node: Any, where: str = "") -> Iterator[tuple[str, Any]]:
+    """Every ``(key path, _target_ value)`` in a config, however nested."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            path = f"{where}.{key}" if where else str(key)
+            if key == "_target_":
+                yield path, value
+            else:
+                yield from _config_targets(value, path)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _config_targets(value, f"{where}[{i}]")
+
+
+def allowed_targets() -> set[str]:
+    """The ``_target_`` values a run folder's config may name: those of the
+    package's own ``conf/dataset`` and ``conf/model`` files."""
+    root = resources.files(CONFIG_MODULE)
+    return {
+        target
+        for group in ("dataset", "model")
+        for file in (root / group).iterdir()
+        if file.name.endswith(".yaml")
+        for _, target in _config_targets(
+            OmegaConf.to_container(OmegaConf.create(file.read_text()))
+        )
+    }
+
+
+def load_run_config(run_dir: Path) -> DictConfig:
+    """The composed config of a run folder, after checking that it names
+    only allowed ``_target_`` values (a crafted config could otherwise call any
+    importable function)."""
+    for path in (run_dir / RUN_CONFIG, run_dir / ".hydra" / "config.yaml"):
+        if path.is_file():
+            break
+    else:
+        raise FileNotFoundError(
+            f"'{run_dir / RUN_CONFIG}' not found: RUN_DIR must be the output folder "
+            "of `mde-pyg train` (it holds config.yaml and checkpoints/)"
+        )
+    cfg = OmegaConf.load(path)
+    allowed = allowed_targets()
+    for key, target in _config_targets(OmegaConf.to_container(cfg, resolve=False)):
+        if target not in allowed:
+            raise ConfigError(
+                f"{path}: '{key}' is {target!r}, which is not one of the "
+                f"package's own targets; refused to instantiate it (allowed: "
+                f"{', '.join(sorted(allowed))})"
+            )
+    return cfg
