@@ -33,6 +33,9 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
+    # A copy of MathJax in _static/, so that formulas render without a CDN
+    # (the package sets mathjax_path to it).
+    "sphinx-mathjax-offline",
 ]
 
 # Pages: the .rst files here. _generated/ is only included (not a page of its
@@ -42,8 +45,8 @@ exclude_patterns = ["_build", "_generated", "README.md"]
 root_doc = "index"
 
 # Docstrings are PyG style: Google "Args:" sections with types written in
-# them, ":obj:" roles and ".. math::" blocks (rendered by MathJax in the
-# browser, so the build needs no network).
+# them, ":obj:" roles and ".. math::" blocks (rendered in the browser by the
+# local MathJax above, so neither the build nor reading needs a network).
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_include_init_with_doc = False

@@ -1,6 +1,8 @@
 """The docs' config reference (docs/gen_config_reference.py) against the live
-conf/ and code, and the how-to's commands against the CLI. CI builds the
-Sphinx site itself (``python -m sphinx -W ...``); nothing here runs Sphinx."""
+conf/ and code, the how-to's commands against the CLI, and the README and the
+docs pages against what they name (pages, images, config keys, CLI options).
+CI builds the Sphinx site itself (``python -m sphinx -W ...``); nothing here
+runs Sphinx."""
 
 from __future__ import annotations
 
@@ -295,3 +297,138 @@ def test_howto_own_data_python_runs(tmp_path, monkeypatch):
     exec(train, namespace)
     result = namespace["result"]
     assert result.epochs_run == 1 and set(result.test) == set(result.best_val)
+
+
+# The README is the front door; the docs pages hold the rest. These checks keep
+# both pointing at what exists: pages, images, config options, CLI options.
+
+README = ROOT / "README.md"
+SETUP_COMMANDS = (
+    "pip install torch==2.13.0 -e . && mde-pyg train",
+    'pip install torch==2.13.0 -e ".[test,text]" && python -m pytest',
+)
+MODELS = {  # class: config of conf/model/
+    "LightGCN": "lightgcn",
+    "LATTICE": "lattice",
+    "MGCN": "mgcn",
+    "FREEDOM": "freedom",
+    "MDE": "mde",
+}
+
+
+def _pages() -> list[Path]:
+    """The docs' source pages (not the generated config reference)."""
+    return sorted(
+        p for p in DOCS.rglob("*.rst") if not {"_generated", "_build"} & set(p.parts)
+    )
+
+
+def _lines(text: str) -> list[str]:
+    """The non-empty lines of a page, stripped, with a command's ``\\``
+    continuation lines joined to it."""
+    text = re.sub(r"\\\n\s*", " ", text)
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def test_readme_is_a_front_door():
+    text = README.read_text()
+    assert len(text.splitlines()) <= 250
+    for command in SETUP_COMMANDS:
+        assert f"```bash\n{command}\n```" in text, command
+    # The docs build, named where a newcomer looks.
+    assert 'pip install -e ".[docs]"' in text
+    assert "python -m sphinx -b html docs docs/_build/html" in text
+
+
+def test_readme_links_resolve():
+    for target in re.findall(r"\]\(([^)\s]+)\)", README.read_text()):
+        if target.startswith(("http://", "https://", "#")):
+            continue
+        assert (ROOT / target).exists(), target
+
+
+def test_every_model_is_named(reference):
+    index = (DOCS / "index.rst").read_text()
+    readme = README.read_text()
+    models = reference.groups["model"]
+    for name, option in {**MODELS, "MDE, full design": "mde_paper"}.items():
+        assert option in models, option
+        assert f"| `{option}` |" in readme, option
+        assert f"``{option}``" in index, option
+        if name in MODELS:
+            assert f":class:`~mde_pyg.models.{name}`" in index, name
+
+
+def test_pages_point_to_nothing_outside_the_repository():
+    outside = re.compile(r"spec/|\.\./shared|\bissue (?:item )?\d+", re.IGNORECASE)
+    files = [README, DOCS / "conf.py", *_pages()]
+    for package in ("models", "nn", "evaluation", "data"):
+        files += sorted((ROOT / "src" / "mde_pyg" / package).glob("*.py"))
+    # prepare.py names the raw-data folder it really falls back to.
+    files.remove(ROOT / "src" / "mde_pyg" / "data" / "prepare.py")
+    for path in files:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            assert not outside.search(line), f"{path.relative_to(ROOT)}:{number}"
+
+
+def test_images_exist():
+    for page in _pages():
+        for target in re.findall(
+            r"^\.\. (?:image|figure):: (\S+)", page.read_text(), re.M
+        ):
+            assert (page.parent / target).is_file(), f"{page.name}: {target}"
+
+
+def test_math_renders_offline():
+    # MathJax from the docs extra, not from a CDN.
+    import configparser
+
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    extra = setup["options.extras_require"]["docs"].split()
+    assert any(req.startswith("sphinx-mathjax-offline") for req in extra)
+    conf = (DOCS / "conf.py").read_text()
+    assert '"sphinx-mathjax-offline"' in conf
+    assert not re.search(r"^mathjax_path\s*=", conf, re.M)  # would replace it
+
+
+def test_pages_name_existing_config_options(reference):
+    # Every group option (model=mde) and key (trainer.device) the README and
+    # the pages name is one of conf/; ``model.recommend`` is Python.
+    from mde_pyg.models import MDE
+
+    keys = {entry.key for cf in reference.files for entry in cf.entries}
+    keys |= {f"model.{name}" for name in dir(MDE) if not name.startswith("_")}
+    for path in [README, *_pages()]:
+        text = path.read_text()
+        for group, option in re.findall(
+            r"(?<![\w.])(model|trainer|dataset|experiment)=([a-z0-9_]+)", text
+        ):
+            assert option in reference.groups[group], f"{path.name}: {group}={option}"
+        named = re.findall(r"`+((?:model|trainer|dataset)\.\w+)(?:=[^`]*)?`+", text)
+        for line in _lines(text):
+            if line.startswith(("mde-pyg ", "torchrun ")):
+                named += re.findall(r"(?<!\S)((?:model|trainer|dataset)\.\w+)=", line)
+        for key in named:
+            assert key in keys, f"{path.name}: {key}"
+
+
+def test_pages_name_existing_cli_options():
+    from mde_pyg.cli import main
+
+    helps: dict[str, set[str]] = {}
+    for path in [README, *_pages()]:
+        for line in _lines(path.read_text()):
+            words = line.split()
+            if len(words) < 2 or words[0] != "mde-pyg" or words[1] == "train":
+                continue
+            options = re.findall(r"(?<![\w-])--[a-z][a-z-]+", line.split("#")[0])
+            if not options:
+                continue
+            if words[1] not in helps:
+                out = io.StringIO()
+                with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+                    main([words[1], "--help"])
+                helps[words[1]] = set(re.findall(r"--[a-z][a-z-]+", out.getvalue()))
+            for option in options:
+                assert option in helps[words[1]], f"{path.name}: {line}"

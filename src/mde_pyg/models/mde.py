@@ -40,8 +40,8 @@ from mde_pyg.nn.preference_gate import PreferenceGate
 
 ALIGN_MODES = ("content_behaviour", "modality")
 DIFF_LOSSES = ("pairwise_cos", "orthogonal", "club")
-#: The options of :class:`MDE` that reduce it to MGCN (``spec/MDE.md``,
-#: "Reduction to MGCN"; ``conf/model/mde_mgcn.yaml``, :class:`MGCN`).
+#: The options of :class:`MDE` that reduce it to MGCN
+#: (``conf/model/mde_mgcn.yaml``, :class:`MGCN`).
 MGCN_OPTIONS: dict[str, Any] = {
     "user_graph": False,
     "diff": "none",
@@ -106,7 +106,7 @@ def node_rows(x: Tensor, views: Tensor) -> Tensor:
 class MDE(MultiModalRecommender):
     r"""MDE from the `"MDE: Modality Discrimination Enhancement for
     Multi-modal Recommendation" <https://arxiv.org/abs/2502.18481>`_ paper,
-    as specified in ``spec/MDE.md`` (built on MGCN and DRAGON):
+    built on MGCN and DRAGON:
 
     .. math::
         (\mathbf{e}, \mathbf{z}) &= \text{HeteroGraphEncoder}(
@@ -128,89 +128,60 @@ class MDE(MultiModalRecommender):
         \overline{(\alpha_n - \alpha_0)^2} + \lambda_t \mathcal{L}_{trade} +
         \lambda_s \mathcal{L}_{spec}
 
-    with :math:`\mathcal{L}_{reg} = \frac{1}{2|B|}(\|\mathbf{E}_{u}\|^2 +
+    (a term of weight :math:`0` is not computed) with
+    :math:`\mathcal{L}_{reg} = \frac{1}{2|B|}(\|\mathbf{E}_{u}\|^2 +
     \|\mathbf{E}_{i^+}\|^2 + \|\mathbf{E}_{i^-}\|^2)` on the final embeddings,
     and, summed over the batch's users and (separately) its positive items
     :math:`\mathcal{B}` (duplicates kept, as MGCN),
 
     .. math::
-        \mathcal{L}_{align} = \sum_{\mathcal{B}} \left[
+        \mathcal{L}_{align} &= \sum_{\mathcal{B}} \left[
         \text{InfoNCE}(\mathbf{f}_{\mathcal{B}}, \mathbf{e}_{\mathcal{B}}) +
         \lambda_m \frac{1}{|P|} \sum_{m < m'} \frac{1}{|\mathcal{B}|}
         \sum_{n \in \mathcal{B}} \text{sg}(\alpha_n) \,
-        \ell^{m,m'}_n \right]
+        \ell^{m,m'}_n \right],
 
-    (``align_pairs="content_behaviour"``; ``"modality"`` keeps only the
-    second term, with :math:`\lambda_m = 1`), :math:`\ell^{m,m'}_n` the
-    symmetric in-batch InfoNCE between the views :math:`\mathbf{z}^m_n` and
-    :math:`\mathbf{z}^{m'}_n`, and :math:`\mathcal{L}_{diff} =
-    \sum_{\mathcal{B}} \frac{1}{|\mathcal{B}|} \sum_{n \in \mathcal{B}}
-    d_n` over the same node sets, with the differentiation term :math:`d_n`
-    chosen by ``diff_loss`` (every one is :math:`0` with a single modality):
+        \mathcal{L}_{diff} &= \sum_{\mathcal{B}} \frac{1}{|\mathcal{B}|}
+        \sum_{n \in \mathcal{B}} d_n,
 
-    * :obj:`"pairwise_cos"`: the mean over pairs of
-      :math:`\cos^2(\boldsymbol{\delta}^m_n, \boldsymbol{\delta}^{m'}_n)`.
-      With two modalities :math:`\boldsymbol{\delta}^1 =
-      -\frac{\beta_2}{\beta_1} \boldsymbol{\delta}^2` is collinear by
-      construction, so :math:`d_n = 1` is constant there.
-    * :obj:`"orthogonal"`: the mean over modalities of
-      :math:`\cos^2(\boldsymbol{\delta}^m_n, \mathbf{s}_n)`, the specific
-      parts pushed orthogonal to the shared part.
-    * :obj:`"club"`: the mean over modalities of the
-      :class:`~mde_pyg.nn.CLUB` mutual-information upper bound between
-      :math:`\boldsymbol{\delta}^m_n` and :math:`\mathbf{s}_n` (SAND's unique
-      parts pushed away from the generic ones; between the specific parts
-      themselves the bound would be degenerate, for the collinearity above).
-      The estimator :math:`q_\theta` learns by its own likelihood loss,
-      added (weight 1, gradients to :math:`\theta` only) whenever the bound
-      is used.
-
-    The loss-level node trade-off (``lambda_tradeoff``) weighs, per node,
-    cross-modal alignment against differentiation:
-
-    .. math::
-        \mathcal{L}_{trade} = \sum_{\mathcal{B}} \frac{1}{|\mathcal{B}|}
+        \mathcal{L}_{trade} &= \sum_{\mathcal{B}} \frac{1}{|\mathcal{B}|}
         \sum_{n \in \mathcal{B}} \left[ \text{sg}(\alpha_n) \,
         \frac{1}{|P|} \sum_{m < m'} \ell^{m,m'}_n + (1 - \text{sg}(\alpha_n))
-        \, d_n \right].
+        \, d_n \right],
 
-    The guard against its trivial solution is the stop-gradient
-    :math:`\text{sg}`: were :math:`\alpha_n` trained by this term, its
-    gradient :math:`\ell_n - d_n` would drive every node to whichever term
-    is smaller at the moment (:math:`\alpha_n \to 0` or :math:`1`, whatever
-    the ranking gains), and a prior (``lambda_alpha``) would only slow that
-    down at a weight that needs tuning. Detached, :math:`\alpha_n` is learnt
-    only by what uses it in the forward pass, the ranking loss (through the
-    fusion of :class:`~mde_pyg.nn.PreferenceGate` with ``tradeoff="node"``),
-    plus the optional prior: a node that ranks better from its shared part is
-    aligned, one that ranks better from its specific parts is differentiated.
-
-    Modality-specific supervision (``lambda_specific``): every gated
-    specific part :math:`\mathbf{p}^m_n = \mathbf{g}^m_n \odot
-    \boldsymbol{\delta}^m_n` must rank the batch on its own,
-
-    .. math::
-        \mathcal{L}_{spec} = \frac{1}{M} \sum_m \mathcal{L}_{BPR}\left(
+        \mathcal{L}_{spec} &= \frac{1}{M} \sum_m \mathcal{L}_{BPR}\left(
         {\mathbf{p}^m_u}^{\top} \mathbf{p}^m_{i^+},
-        {\mathbf{p}^m_u}^{\top} \mathbf{p}^m_{i^-}\right)
+        {\mathbf{p}^m_u}^{\top} \mathbf{p}^m_{i^-}\right), \qquad
+        \mathbf{p}^m_n = \mathbf{g}^m_n \odot \boldsymbol{\delta}^m_n,
 
-    (the constant :math:`\log 2` with one modality, where
-    :math:`\boldsymbol{\delta} = \mathbf{0}`).
+    where :math:`\text{sg}` stops the gradient, :math:`\ell^{m,m'}_n` is the
+    symmetric in-batch InfoNCE between the views :math:`\mathbf{z}^m_n` and
+    :math:`\mathbf{z}^{m'}_n` over the modality pairs :math:`P`,
+    :math:`\mathbf{g}^m_n` are the preference gates of
+    :class:`~mde_pyg.nn.PreferenceGate`, and ``align_pairs="modality"``
+    keeps only the second term of :math:`\mathcal{L}_{align}`, with
+    :math:`\lambda_m = 1`. The differentiation term :math:`d_n` is chosen by
+    ``diff_loss`` (every one is :math:`0` with a single modality):
 
-    With ``diff="none"``, ``tradeoff="fixed"``, ``learn_alpha=False``,
-    ``user_graph=False``, ``lambda_modal=0`` and ``lambda_diff=0`` this is
-    exactly MGCN; the default initialisation (:math:`\epsilon = 0`,
-    :math:`\alpha = 1/3`) computes the same forward pass.
+    * :obj:`"pairwise_cos"`: the mean over pairs of
+      :math:`\cos^2(\boldsymbol{\delta}^m_n, \boldsymbol{\delta}^{m'}_n)`
+      (constant with two modalities, whose specific parts are collinear).
+    * :obj:`"orthogonal"`: the mean over modalities of
+      :math:`\cos^2(\boldsymbol{\delta}^m_n, \mathbf{s}_n)`.
+    * :obj:`"club"`: the mean over modalities of the
+      :class:`~mde_pyg.nn.CLUB` mutual-information upper bound between
+      :math:`\boldsymbol{\delta}^m_n` and :math:`\mathbf{s}_n`; its
+      estimator's own likelihood loss is added (weight 1, gradients to the
+      estimator only) whenever the bound is used.
 
-    **Defaults.** They are the choice of a validation study over every
-    option (``benchmarks/mde_study.py``, results in
-    ``benchmarks/results/mde_study/``): that MGCN reduction plus the
-    orthogonality term (``diff_loss="orthogonal"``, ``lambda_diff=0.1``),
-    the best mean validation rank over MovieLens-100K and Amazon Baby (text),
-    where none of the pairwise difference, the learnable node-level
-    trade-off, the user-user graph or the loss-level trade-off paid.
-    :data:`PAPER_OPTIONS` gives the full reconstruction of the paper's
-    abstract instead (``model=mde_paper``).
+    With the options of :data:`MGCN_OPTIONS` this is exactly MGCN; the
+    default initialisation (:math:`\epsilon = 0`, :math:`\alpha = 1/3`)
+    computes the same forward pass. The defaults add the orthogonality term
+    (``diff_loss="orthogonal"``, ``lambda_diff=0.1``) to that reduction;
+    :data:`PAPER_OPTIONS` switches on the full design of the paper's
+    abstract (pairwise difference, node-level trade-off, user-user graph).
+    How the defaults were chosen: the docs' design study page
+    (``docs/mde_study.rst``).
 
     Every graph (the user-item weights, the per-modality item graphs and the
     user-user graph) is precomputed once onto the data by
@@ -262,6 +233,15 @@ class MDE(MultiModalRecommender):
         lambda_alpha (float, optional): :math:`\lambda_\alpha`, pulls the
             batch nodes' :math:`\alpha_n` towards :math:`\alpha_0 = 1/3`.
             (default: :obj:`0.0`)
+
+    Shapes:
+        - **input:** ``data`` with the graphs of :meth:`graph_transform` and
+          ``features`` :math:`\{m: (|\mathcal{I}|, d_m)\}`
+        - **output:** :meth:`forward` returns user embeddings
+          :math:`(|\mathcal{U}|, d)` and item embeddings
+          :math:`(|\mathcal{I}|, d)`; :meth:`loss` a scalar;
+          :meth:`explain` each user's and item's :math:`\alpha` and
+          :math:`\beta`
     """
 
     def __init__(
