@@ -18,6 +18,7 @@ from mde_pyg.data.mmrec import write_inter
 from mde_pyg.errors import ConfigError
 from mde_pyg.models import MDE, MGCN_OPTIONS, PAPER_OPTIONS, Recommender
 from mde_pyg.pipeline import build_data, build_dataset, build_model
+from mde_pyg.pipeline.run import trainer_settings
 from mde_pyg.training import Trainer
 
 CONF = Path(mde_pyg.__file__).parent.parent.parent / "conf"
@@ -46,10 +47,7 @@ def test_every_model_config_instantiates(model):
 def test_every_trainer_config_instantiates(trainer):
     cfg = compose_cfg([f"trainer={trainer}", "model=lightgcn", *SMALL])
     data = build_data(cfg)
-    kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
-    trainer = Trainer(
-        build_model(cfg, data), data, **{**kwargs, "k": tuple(kwargs["k"])}
-    )
+    trainer = Trainer(build_model(cfg, data), data, **trainer_settings(cfg))
     assert trainer.max_epochs == cfg.trainer.max_epochs
 
 

@@ -41,7 +41,7 @@ def parse_user_ids(text: str, source: str = "users") -> list[int]:
     return ids
 
 
-def main(argv: list[str]) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mde-pyg recommend",
         description="Recommend items with the best checkpoint of a finished run: "
@@ -76,7 +76,11 @@ def main(argv: list[str]) -> None:
         "(exact, needs faiss); auto (default): mips for large catalogues when "
         "faiss is installed. Both give the same lists.",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> None:
+    args = _parser().parse_args(argv)
     source = "--users" if args.users is not None else args.users_file
     try:
         output_format(args.out)

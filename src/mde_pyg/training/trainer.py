@@ -152,45 +152,27 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         distributed: bool | str = "auto",
     ) -> None:
+        _check_run_options(monitor, k, resume, checkpoint_dir)
         self.device = setup_distributed(distributed, resolve_device(device))
         self.rank, self.world_size = get_rank(), get_world_size()
         self.model = model.to(self.device)
-        # DDP synchronises gradients in the backward of its forward call, so
-        # the loss is a module's forward.
-        self.batch_loss: torch.nn.Module = BatchLoss(self.model)
-        if self.world_size > 1:
-            varying = getattr(model, "varying_parameter_use", False)
-            self.batch_loss = torch.nn.parallel.DistributedDataParallel(
-                self.batch_loss,
-                forward_sync_buffers=False,
-                find_unused_parameters=varying,
-                static_graph=not varying,
-            )
+        self.batch_loss = _batch_loss(self.model, self.world_size)
         # Moved once: the models read their graphs from it at every step.
         self.data = data.to(self.device)
         self.max_epochs = max_epochs
         self.monitor = monitor
         self.k = tuple(k)
-        if monitor.split("@")[-1] not in {str(v) for v in self.k}:
-            raise ValueError(
-                f"'monitor' is '{monitor}' but its cut-off is not in k={self.k}"
-            )
         self.eval_chunk_size = eval_chunk_size
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.resume = resume
         self.callbacks = list(callbacks)
-        if resume not in (True, False, "auto"):
-            raise ValueError(f"'resume' must be true, false or 'auto' (got {resume!r})")
-        if resume and self.checkpoint_dir is None:
-            raise ValueError(f"'resume={resume}' needs a 'checkpoint_dir'")
 
         # The global streams are the caller's (seed_everything before the
         # model is built); the run's own stream starts from the seed here.
         self.generator = run_generator(seed) if seed is not None else None
         self.seed = seed
-        train_index = split_edge_index(self.data, "train")
         self.sampler = BPRSampler(
-            train_index,
+            split_edge_index(self.data, "train"),
             data[USER].num_nodes,
             data[ITEM].num_nodes,
             batch_size=batch_size,
@@ -213,6 +195,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.best_state: dict[str, torch.Tensor] | None = None
         self.start_epoch = 0
+        # The settings that shape the run, which a resumed run must share.
         self._settings = {
             "lr": lr,
             "batch_size": batch_size,
@@ -421,6 +404,35 @@ class Trainer:
         set_rng_state(state["rng"], self.generator)
         self.start_epoch = state["epoch"]
         log.info("Resumed from %s at epoch %d", path, self.start_epoch)
+
+
+def _check_run_options(
+    monitor: str,
+    k: Sequence[int],
+    resume: bool | str,
+    checkpoint_dir: str | Path | None,
+) -> None:
+    if monitor.split("@")[-1] not in {str(v) for v in k}:
+        raise ValueError(f"'monitor' is '{monitor}' but its cut-off is not in k={k}")
+    if resume not in (True, False, "auto"):
+        raise ValueError(f"'resume' must be true, false or 'auto' (got {resume!r})")
+    if resume and not checkpoint_dir:
+        raise ValueError(f"'resume={resume}' needs a 'checkpoint_dir'")
+
+
+def _batch_loss(model: Recommender, world_size: int) -> torch.nn.Module:
+    """The module whose forward is a batch's loss: DDP synchronises gradients
+    in the backward of its forward call, so the loss must be one."""
+    batch_loss = BatchLoss(model)
+    if world_size == 1:
+        return batch_loss
+    varying = getattr(model, "varying_parameter_use", False)
+    return torch.nn.parallel.DistributedDataParallel(
+        batch_loss,
+        forward_sync_buffers=False,
+        find_unused_parameters=varying,
+        static_graph=not varying,
+    )
 
 
 def _tensor_digest(tensor: torch.Tensor) -> str:
