@@ -2,11 +2,24 @@
 recorded (see ``record_reference.py``): a refactoring keeps behaviour."""
 
 import json
+from pathlib import Path
 
 import pytest
 from record_reference import REFERENCE, RUNS, run
 
+import mde_pyg.conf
+
 EXPECTED = json.loads(REFERENCE.read_text())
+#: The names of the conf/model files.
+MODEL_CONFIGS = {
+    path.stem for path in Path(mde_pyg.conf.__file__).with_name("model").glob("*.yaml")
+}
+
+
+def test_every_model_config_is_recorded():
+    assert MODEL_CONFIGS
+    assert MODEL_CONFIGS - set(RUNS) == set(), "add these to RUNS and record them"
+    assert set(RUNS) == set(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(RUNS))
