@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     result = trainer.fit()  # early-stops on validation, reports test there
     print(f"best epoch {result.best_epoch} (of {result.epochs_run})")
     for split, metrics in (("val", result.best_val), ("test", result.test)):
-        print(f"{split}: " + "  ".join(f"{k}={metrics[k]:.4f}" for k in sorted(metrics)))
+        shown = [f"{m}@{k}" for m in ("recall", "ndcg") for k in trainer.k]
+        print(f"{split}: " + "  ".join(f"{key}={metrics[key]:.4f}" for key in shown))
 
 
 if __name__ == "__main__":

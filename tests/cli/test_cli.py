@@ -105,7 +105,7 @@ def test_train_command_end_to_end(tmp_path):
         tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "valid: recall@10=" in proc.stdout and "test: recall@10=" in proc.stdout
+    assert "val: recall@10=" in proc.stdout and "test: recall@10=" in proc.stdout
     assert f"run folder: {out}" in proc.stdout
     assert (out / "training_curve.png").is_file() and (out / "config.yaml").is_file()
     payload = json.loads((out / "results.json").read_text())

@@ -26,7 +26,7 @@ from mde_pyg.models import MDE, LightGCN, Recommender
 from mde_pyg.pipeline import build_data, build_model, load_run_config, output_format
 from mde_pyg.training import load_checkpoint, save_checkpoint
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 class FixedEmbeddings(Recommender):
