@@ -15,7 +15,7 @@ from forged import forge_checkpoint, marker_payload
 from mde_pyg.cli import build_data, build_dataset, build_model, main
 from mde_pyg.config import ConfigError
 from mde_pyg.data import make_synthetic
-from mde_pyg.data.mmrec import write_inter
+from mde_pyg.data.inter import write_inter
 from mde_pyg.models import MDE, MGCN_OPTIONS, PAPER_OPTIONS, Recommender
 from mde_pyg.training import Trainer
 

@@ -36,13 +36,13 @@ from torch_geometric.data import HeteroData
 
 import mde_pyg
 from mde_pyg import inference
+from mde_pyg.cli_prepare import main as prepare_main
 from mde_pyg.command import USAGE
 from mde_pyg.config import ConfigError, check_kwargs
 from mde_pyg.data import features
 from mde_pyg.data.dataset import file_digest
 from mde_pyg.data.errors import DatasetError
 from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
-from mde_pyg.data.prepare import prepare_main
 from mde_pyg.models.base import Recommender
 from mde_pyg.training import (
     CheckpointError,

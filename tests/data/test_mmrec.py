@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from mde_pyg.data.errors import DatasetError
 from mde_pyg.data.hetero import item_features, split_edge_index
-from mde_pyg.data.mmrec import first_pair_mask, load_mmrec, read_inter, write_inter
+from mde_pyg.data.inter import first_pair_mask, read_inter, write_inter
+from mde_pyg.data.mmrec import load_mmrec
 
 HEADER = "userID\titemID\tx_label\n"
 RNG = np.random.default_rng(0)

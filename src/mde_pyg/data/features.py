@@ -27,11 +27,13 @@ import numpy as np
 
 from mde_pyg.data.errors import DatasetError
 
+# Re-exported: ``mde-pyg encode-text`` checks its --out name with it.
+from mde_pyg.data.layout import FEATURE_SUFFIX as FEATURE_SUFFIX
+
 log = logging.getLogger(__name__)
 
 TEXT_EXTRA_HINT = "pip install 'mde-pyg[text]'"
 TEXT_SEPARATOR = ". "
-FEATURE_SUFFIX = "_feat.npy"
 
 
 class TextEncoder(Protocol):

@@ -14,7 +14,7 @@ from torch_geometric.data import HeteroData
 
 from mde_pyg.data.errors import DatasetError
 from mde_pyg.data.hetero import build_heterodata
-from mde_pyg.data.mmrec import first_pair_mask
+from mde_pyg.data.inter import first_pair_mask
 
 _TAB_SUFFIXES = (".tsv", ".tab", ".inter")
 
@@ -270,7 +270,7 @@ def load_raw_interactions(
     ``data['item'].raw_id`` (arrays; entry ``i`` is the original ID of node
     ``i``), which is what aligns item feature rows with the new item IDs.
     To convert raw data once into an MMRec folder, write the splits with
-    :func:`~mde_pyg.data.mmrec.write_inter`.
+    :func:`~mde_pyg.data.inter.write_inter`.
 
     Args:
         path_or_arrays (str, Path, dict or tuple): A CSV/TSV file with a
