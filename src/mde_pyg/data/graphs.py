@@ -307,18 +307,12 @@ def user_user_graph(
     adj = _binary_adjacency(edge_index, num_users, num_items)
     adj_csr = adj.to_sparse_csr()
     adj_t_csr = adj.t().to_sparse_csr()
-    targets, sources, counts = [], [], []
-    for start in range(0, num_users, chunk_size):
-        end = min(start + chunk_size, num_users)
-        target, source, count = _top_co_users(
-            adj_csr, adj_t_csr, start, end, k, chunk_size
-        )
-        targets.append(target)
-        sources.append(source)
-        counts.append(count)
-
-    target, source = torch.cat(targets), torch.cat(sources)
-    weight = softmax(torch.cat(counts), target, num_nodes=num_users)
+    parts = [
+        _top_co_users(adj_csr, adj_t_csr, start, k, chunk_size)
+        for start in range(0, num_users, chunk_size)
+    ]
+    target, source, count = (torch.cat([p[i] for p in parts]) for i in range(3))
+    weight = softmax(count, target, num_nodes=num_users)
     return torch.stack([source, target]), weight
 
 
@@ -345,12 +339,14 @@ def _binary_adjacency(edge_index: Tensor, num_users: int, num_items: int) -> Ten
 
 
 def _top_co_users(
-    adj_csr: Tensor, adj_t_csr: Tensor, start: int, end: int, k: int, chunk_size: int
+    adj_csr: Tensor, adj_t_csr: Tensor, start: int, k: int, chunk_size: int
 ) -> tuple[Tensor, Tensor, Tensor]:
-    r"""The ``(target, source, count)`` edges of users ``start..end-1`` in
-    :func:`user_user_graph`: each one's :math:`k` co-interacting users with
-    the largest counts, ties to the smaller user index, self excluded."""
+    r"""The ``(target, source, count)`` edges of the ``chunk_size`` users
+    from ``start`` on in :func:`user_user_graph`: each one's :math:`k`
+    co-interacting users with the largest counts, ties to the smaller user
+    index, self excluded."""
     num_users, num_items = adj_csr.size()
+    end = min(start + chunk_size, num_users)
     device = adj_csr.device
     crow, col_index = adj_csr.crow_indices(), adj_csr.col_indices()
     lo, hi = int(crow[start]), int(crow[end])
