@@ -137,7 +137,7 @@ def load(dataset: str, scale: dict[str, int] | None = None):
     folder ``<data_root>/baby``, through :func:`load_mmrec` as
     ``dataset=baby`` loads it)."""
     from mde_pyg.data import load_mmrec, make_synthetic
-    from mde_pyg.data.prepare import data_root
+    from mde_pyg.data.registry import data_root
 
     if dataset == "synthetic":
         return make_synthetic(seed=0, **(scale or {}))

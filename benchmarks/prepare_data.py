@@ -1,7 +1,7 @@
 r"""Prepares the benchmark datasets as MMRec-format folders in the benchmarks'
-cache folder: a thin wrapper around ``mde-pyg prepare``
-(:mod:`mde_pyg.data.prepare`, which documents the folders), kept for the
-scripts that read ``~/.cache/mde_pyg/benchmarks``.
+cache folder: a thin wrapper around ``mde-pyg prepare`` (:mod:`mde_pyg.cli.prepare`;
+:mod:`mde_pyg.data.prepare` documents the folders), kept for the scripts that
+read ``~/.cache/mde_pyg/benchmarks``.
 
 ::
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 
-from mde_pyg.data.prepare import prepare_main
+from mde_pyg.cli.prepare import main as prepare_main
 
 DEFAULT_CACHE = "~/.cache/mde_pyg/benchmarks"
 DATASETS = ("ml100k", "baby", "baby_placeholder", "sports_placeholder")

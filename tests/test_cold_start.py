@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from mde_pyg.data import make_synthetic
-from mde_pyg.data.errors import DatasetError
 from mde_pyg.data.hetero import build_heterodata, item_features, split_edge_index
-from mde_pyg.data.mmrec import load_mmrec, write_inter
+from mde_pyg.data.inter import write_inter
+from mde_pyg.data.mmrec import load_mmrec
 from mde_pyg.data.sampler import BPRSampler
+from mde_pyg.errors import DatasetError
 from mde_pyg.models import FREEDOM, LATTICE, MDE, MGCN, LightGCN
 
 RNG = np.random.default_rng(0)

@@ -14,7 +14,7 @@ from cli_helpers import SMALL, exit_status, run_cli
 from forged import forge_checkpoint, marker_payload
 from mde_pyg.cli import main
 from mde_pyg.data import make_synthetic
-from mde_pyg.data.mmrec import write_inter
+from mde_pyg.data.inter import write_inter
 from mde_pyg.errors import ConfigError
 from mde_pyg.models import MDE, MGCN_OPTIONS, PAPER_OPTIONS, Recommender
 from mde_pyg.pipeline import build_data, build_dataset, build_model

@@ -5,11 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from mde_pyg.data.dataset import MMRecDataset, file_digest
-from mde_pyg.data.errors import DatasetError
+from mde_pyg.data.dataset import MMRecDataset
+from mde_pyg.data.files import file_digest
 from mde_pyg.data.hetero import item_features, split_edge_index
-from mde_pyg.data.mmrec import load_mmrec, write_inter
+from mde_pyg.data.inter import write_inter
+from mde_pyg.data.mmrec import load_mmrec
 from mde_pyg.data.synthetic import make_synthetic
+from mde_pyg.errors import DatasetError
 
 SPLITS = ("train", "val", "test")
 

@@ -7,7 +7,6 @@ import pytest
 
 from mde_pyg.cli import main
 from mde_pyg.data import features
-from mde_pyg.data.errors import DatasetError
 from mde_pyg.data.features import (
     default_text_model_path,
     encode_items,
@@ -15,6 +14,7 @@ from mde_pyg.data.features import (
     load_text_model,
     read_item_texts,
 )
+from mde_pyg.errors import DatasetError
 
 
 class FakeEncoder:

@@ -8,9 +8,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mde_pyg.data.errors import DatasetError
 from mde_pyg.data.hetero import item_features, split_edge_index
-from mde_pyg.data.mmrec import first_pair_mask, load_mmrec, read_inter, write_inter
+from mde_pyg.data.inter import first_pair_mask, read_inter, write_inter
+from mde_pyg.data.mmrec import load_mmrec
+from mde_pyg.errors import DatasetError
 
 HEADER = "userID\titemID\tx_label\n"
 RNG = np.random.default_rng(0)

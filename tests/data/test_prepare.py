@@ -1,4 +1,5 @@
-"""``mde-pyg prepare`` (:mod:`mde_pyg.data.prepare`) on a tiny generated
+"""``mde-pyg prepare`` (:mod:`mde_pyg.cli.prepare` over
+:mod:`mde_pyg.data.prepare`) on a tiny generated
 shared data folder (never the real ``../shared/data``), and the errors of a
 dataset that was not prepared."""
 
@@ -13,10 +14,12 @@ import pytest
 import torch
 
 from mde_pyg.cli import main
-from mde_pyg.data import DatasetError, load_mmrec, make_synthetic, write_inter
+from mde_pyg.cli.prepare import main as prepare_main
+from mde_pyg.data import DatasetError, load_mmrec, make_synthetic, registry, write_inter
 from mde_pyg.data import prepare as prep
 from mde_pyg.data.hetero import split_edge_index
-from mde_pyg.data.prepare import prepare, prepare_main
+from mde_pyg.data.manifest import read_manifest
+from mde_pyg.data.prepare import prepare
 from mde_pyg.pipeline import build_data, build_dataset, build_model, compose_config
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -64,7 +67,7 @@ print("users 10 items 12")
 def shared(tmp_path, monkeypatch):
     """A tiny shared data folder with every input of every dataset; the
     environment variables unset, and a fake text model."""
-    for name in (prep.DATA_ENV, prep.SHARED_ENV):
+    for name in (registry.DATA_ENV, registry.SHARED_ENV):
         monkeypatch.delenv(name, raising=False)
     root = tmp_path / "shared" / "data"
     write_split(root / "derived" / "baby.inter", seed=0)
@@ -120,6 +123,18 @@ def test_placeholders_are_prepared_and_load(shared, tmp_path, capsys):
         }
     # No config names them, so no `train dataset=...` hint.
     assert "train on it" not in out.out
+
+
+def test_the_library_returns_the_folders_and_prints_nothing(shared, tmp_path, capsys):
+    root = tmp_path / "datasets"
+    folders = prepare(["sports_placeholder"], root=root, shared=shared)
+    assert folders == {"sports_placeholder": root / "sports_placeholder"}
+    assert capsys.readouterr().out == ""
+    # The folder's provenance is its manifest; the prose README is the CLI's.
+    manifest = read_manifest(root / "sports_placeholder")
+    assert set(manifest) == {"interactions", "placeholder_features"}
+    assert manifest["placeholder_features"]["inputs"]["seed"] == prep.PLACEHOLDER_SEED
+    assert not (root / "sports_placeholder" / "README.txt").exists()
 
 
 def test_a_second_prepare_is_a_no_op(shared, tmp_path, capsys):
@@ -195,7 +210,7 @@ def test_ml100k_through_the_shared_tool(shared, tmp_path, capsys, monkeypatch):
 
 def test_the_root_comes_from_the_environment(shared, tmp_path, capsys, monkeypatch):
     env_root = tmp_path / "from_env"
-    monkeypatch.setenv(prep.DATA_ENV, str(env_root))
+    monkeypatch.setenv(registry.DATA_ENV, str(env_root))
     status, out = run(["sports", "--shared", shared], capsys)
     assert status == 0
     assert (env_root / "sports" / "sports.inter").is_file()
@@ -207,29 +222,29 @@ def test_the_root_comes_from_the_environment(shared, tmp_path, capsys, monkeypat
 
 
 def test_the_default_root_is_in_the_home_cache(monkeypatch, tmp_path):
-    monkeypatch.delenv(prep.DATA_ENV, raising=False)
+    monkeypatch.delenv(registry.DATA_ENV, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     expected = tmp_path / ".cache" / "mde_pyg" / "datasets"
-    assert prep.data_root() == expected
-    assert prep.data_root("~/elsewhere") == tmp_path / "elsewhere"
+    assert registry.data_root() == expected
+    assert registry.data_root("~/elsewhere") == tmp_path / "elsewhere"
 
 
 def test_the_shared_folder_is_found_or_named(shared, tmp_path, monkeypatch, capsys):
     # From the environment.
-    monkeypatch.setenv(prep.SHARED_ENV, str(shared))
-    assert prep.shared_data_dir() == shared
-    monkeypatch.setenv(prep.SHARED_ENV, str(tmp_path / "nowhere"))
+    monkeypatch.setenv(registry.SHARED_ENV, str(shared))
+    assert registry.shared_data_dir() == shared
+    monkeypatch.setenv(registry.SHARED_ENV, str(tmp_path / "nowhere"))
     with pytest.raises(DatasetError, match=r"\$MDE_PYG_SHARED_DATA"):
-        prep.shared_data_dir()
-    monkeypatch.delenv(prep.SHARED_ENV)
+        registry.shared_data_dir()
+    monkeypatch.delenv(registry.SHARED_ENV)
     # Beside the repository, else beside the current directory.
-    monkeypatch.setattr(prep, "_repository_shared_data", lambda: shared)
-    assert prep.shared_data_dir() == shared
-    monkeypatch.setattr(prep, "_repository_shared_data", lambda: tmp_path / "no")
+    monkeypatch.setattr(registry, "_repository_shared_data", lambda: shared)
+    assert registry.shared_data_dir() == shared
+    monkeypatch.setattr(registry, "_repository_shared_data", lambda: tmp_path / "no")
     work = shared.parent.parent / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    assert prep.shared_data_dir() == shared
+    assert registry.shared_data_dir() == shared
     monkeypatch.chdir(tmp_path)
     status, out = run(["sports", "--root", tmp_path / "r"], capsys)
     assert status == 2
@@ -318,7 +333,7 @@ def test_dataset_configs_load_the_prepared_folder_from_any_directory(
     # With MDE_PYG_DATA, or the default ~/.cache/mde_pyg/datasets.
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     if env:
-        monkeypatch.setenv(prep.DATA_ENV, str(tmp_path / "datasets"))
+        monkeypatch.setenv(registry.DATA_ENV, str(tmp_path / "datasets"))
     assert run(["baby", "sports", "--shared", shared], capsys)[0] == 0
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -341,7 +356,7 @@ def test_the_benchmarks_wrapper_prepares_into_its_cache(
     )
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    monkeypatch.setenv(prep.SHARED_ENV, str(shared))
+    monkeypatch.setenv(registry.SHARED_ENV, str(shared))
     cache = tmp_path / "cache"
     script.main(["--quick", "--cache", str(cache)])  # as gpu_check.py calls it
     for name in script.QUICK_DATASETS:
@@ -353,7 +368,7 @@ def test_multimodal_models_run_on_the_prepared_baby(
     shared, tmp_path, monkeypatch, capsys, model
 ):
     # The issue: dataset=baby had no features, so MDE and LATTICE could not run.
-    monkeypatch.setenv(prep.DATA_ENV, str(tmp_path / "datasets"))
+    monkeypatch.setenv(registry.DATA_ENV, str(tmp_path / "datasets"))
     assert run(["baby", "--shared", shared], capsys)[0] == 0
     cfg = compose_config([f"model={model}", "dataset=baby", "model.embedding_dim=8"])
     data = build_data(cfg)

@@ -3,15 +3,16 @@ import pytest
 import torch
 
 from mde_pyg.data import raw
-from mde_pyg.data.errors import DatasetError
 from mde_pyg.data.hetero import split_edge_index
-from mde_pyg.data.mmrec import load_mmrec, write_inter
+from mde_pyg.data.inter import write_inter
+from mde_pyg.data.mmrec import load_mmrec
 from mde_pyg.data.raw import (
     k_core_filter,
     load_raw_interactions,
     reindex,
     split_per_user,
 )
+from mde_pyg.errors import DatasetError
 
 SPLITS = ("train", "val", "test")
 

@@ -149,9 +149,9 @@ def test_evaluate_embeddings_validation():
 
 
 def test_chunk_that_cannot_fit_in_memory_names_the_setting(monkeypatch):
-    from mde_pyg.evaluation import metrics
+    from mde_pyg.evaluation import chunking
 
-    monkeypatch.setattr(metrics, "available_memory_bytes", lambda: 1 << 20)
+    monkeypatch.setattr(chunking, "available_memory_bytes", lambda: 1 << 20)
     g = torch.Generator().manual_seed(0)
     user_emb = torch.randn(600, 4, generator=g)
     item_emb = torch.randn(1000, 4, generator=g)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from mde_pyg.data import features
+from mde_pyg.data.layout import FEATURE_SUFFIX
 from mde_pyg.errors import DatasetError
 
 
@@ -43,9 +44,9 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
 
     out = Path(args.out)
-    if not out.name.endswith(features.FEATURE_SUFFIX):
+    if not out.name.endswith(FEATURE_SUFFIX):
         parser.error(
-            f"--out must be named <modality>{features.FEATURE_SUFFIX} so that loaders "
+            f"--out must be named <modality>{FEATURE_SUFFIX} so that loaders "
             f"find it, got '{out.name}'"
         )
     try:

@@ -1,5 +1,5 @@
-from mde_pyg.data.dataset import MMRecDataset, file_digest
-from mde_pyg.data.errors import DatasetError
+from mde_pyg.data.dataset import MMRecDataset
+from mde_pyg.data.files import file_digest
 from mde_pyg.data.graphs import (
     bipartite_norm,
     degree_sensitive_pruning,
@@ -9,7 +9,8 @@ from mde_pyg.data.graphs import (
     user_user_graph,
 )
 from mde_pyg.data.hetero import build_heterodata, item_features, split_edge_index
-from mde_pyg.data.mmrec import load_mmrec, read_inter, write_inter
+from mde_pyg.data.inter import read_inter, write_inter
+from mde_pyg.data.mmrec import load_mmrec
 from mde_pyg.data.raw import (
     k_core_filter,
     load_raw_interactions,
@@ -23,6 +24,7 @@ from mde_pyg.data.transforms import (
     AddModalityGraphs,
     AddUserItemAdjacency,
 )
+from mde_pyg.errors import DatasetError
 
 __all__ = [
     "AddMixedItemGraph",

@@ -12,30 +12,10 @@ import torch
 from torch_geometric.data import HeteroData, InMemoryDataset
 from torch_geometric.data.data import BaseData
 
-from mde_pyg.data.errors import DatasetError, load_error_reason
-from mde_pyg.data.mmrec import feature_paths, load_mmrec
-
-
-def file_digest(path: str | Path, algorithm: str = "sha1") -> str:
-    """Returns the hex digest of a file's content, streamed in 1 MiB blocks
-    so that large feature files are never held in memory at once.
-
-    Args:
-        path (str or Path): The file.
-        algorithm (str, optional): A :mod:`hashlib` algorithm.
-            (default: :obj:`"sha1"`)
-
-    Raises:
-        DatasetError: if the file cannot be read.
-    """
-    digest = hashlib.new(algorithm)
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as error:  # missing, a directory, no permission
-        raise DatasetError(f"{path}: cannot read ({error.strerror or error})") from None
-    return digest.hexdigest()
+from mde_pyg.data.files import file_digest
+from mde_pyg.data.layout import feature_paths
+from mde_pyg.data.mmrec import load_mmrec
+from mde_pyg.errors import DatasetError, load_error_reason
 
 
 class MMRecDataset(InMemoryDataset):

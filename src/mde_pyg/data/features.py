@@ -25,13 +25,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from mde_pyg.data.errors import DatasetError
+from mde_pyg.errors import DatasetError
 
 log = logging.getLogger(__name__)
 
 TEXT_EXTRA_HINT = "pip install 'mde-pyg[text]'"
 TEXT_SEPARATOR = ". "
-FEATURE_SUFFIX = "_feat.npy"
 
 
 class TextEncoder(Protocol):

@@ -25,13 +25,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mde_pyg.data.errors import load_error_reason
+from mde_pyg.errors import load_error_reason
 
 #: Bump when :func:`mde_pyg.data.graphs.knn_graph` changes the graph it
 #: returns for the same input, so that caches written before are not reused.
 GRAPH_BUILDER_VERSION = 1
 
-Graph = tuple[Tensor, Tensor]
+#: A frozen graph as it is cached: ``(edge_index [2, E], edge_weight [E])``.
+WeightedEdges = tuple[Tensor, Tensor]
 
 
 def feature_digest(x: Tensor) -> str:
@@ -46,7 +47,7 @@ def feature_digest(x: Tensor) -> str:
     return digest.hexdigest()
 
 
-def check_graph(state: Any, num_nodes: int) -> Graph:
+def check_graph(state: Any, num_nodes: int) -> WeightedEdges:
     """Returns ``(edge_index, edge_weight)`` of a loaded cache entry.
 
     Args:
@@ -131,7 +132,7 @@ class GraphCache:
     def path(self, key: str) -> Path:
         return self.root / f"graph-{key}.pt"
 
-    def load(self, x: Tensor, k: int, **options: Any) -> Graph | None:
+    def load(self, x: Tensor, k: int, **options: Any) -> WeightedEdges | None:
         """The cached ``(edge_index, edge_weight)`` of ``x``, or :obj:`None`
         if there is none.
 
@@ -160,7 +161,7 @@ class GraphCache:
         self,
         x: Tensor,
         k: int,
-        graph: Graph,
+        graph: WeightedEdges,
         **options: Any,
     ) -> Path:
         """Writes ``graph`` under the key of ``(x, k, options)``, atomically."""
@@ -189,9 +190,9 @@ class GraphCache:
         self,
         x: Tensor,
         k: int,
-        build: Callable[[], Graph],
+        build: Callable[[], WeightedEdges],
         **options: Any,
-    ) -> Graph:
+    ) -> WeightedEdges:
         """Returns the cached graph of ``(x, k, options)`` on the device of
         ``x``, or calls ``build()``, stores its result and returns it."""
         graph = self.load(x, k, **options)

@@ -304,6 +304,21 @@ def user_user_graph(
         raise ValueError(f"'k' must be >= 1 (got {k})")
     if chunk_size < 1:
         raise ValueError(f"'chunk_size' must be >= 1 (got {chunk_size})")
+    adj = _binary_adjacency(edge_index, num_users, num_items)
+    adj_csr = adj.to_sparse_csr()
+    adj_t_csr = adj.t().to_sparse_csr()
+    parts = [
+        _top_co_users(adj_csr, adj_t_csr, start, k, chunk_size)
+        for start in range(0, num_users, chunk_size)
+    ]
+    target, source, count = (torch.cat([p[i] for p in parts]) for i in range(3))
+    weight = softmax(count, target, num_nodes=num_users)
+    return torch.stack([source, target]), weight
+
+
+def _binary_adjacency(edge_index: Tensor, num_users: int, num_items: int) -> Tensor:
+    """The coalesced sparse ``[num_users, num_items]`` matrix with a 1 at
+    every (user, item) pair of ``edge_index``, duplicates counted once."""
     device = edge_index.device
     # Binary R: duplicated pairs must not inflate the counts.
     adj = torch.sparse_coo_tensor(
@@ -313,7 +328,7 @@ def user_user_graph(
         device=device,
         check_invariants=False,
     ).coalesce()
-    adj = torch.sparse_coo_tensor(
+    return torch.sparse_coo_tensor(
         adj.indices(),
         adj.values().clamp(max=1.0),
         adj.size(),
@@ -321,49 +336,49 @@ def user_user_graph(
         is_coalesced=True,
         check_invariants=False,
     )
-    adj_csr = adj.to_sparse_csr()
+
+
+def _top_co_users(
+    adj_csr: Tensor, adj_t_csr: Tensor, start: int, k: int, chunk_size: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    r"""The ``(target, source, count)`` edges of the ``chunk_size`` users
+    from ``start`` on in :func:`user_user_graph`: each one's :math:`k`
+    co-interacting users with the largest counts, ties to the smaller user
+    index, self excluded."""
+    num_users, num_items = adj_csr.size()
+    end = min(start + chunk_size, num_users)
+    device = adj_csr.device
     crow, col_index = adj_csr.crow_indices(), adj_csr.col_indices()
-    adj_t_csr = adj.t().to_sparse_csr()
-
-    targets, sources, counts = [], [], []
-    for start in range(0, num_users, chunk_size):
-        end = min(start + chunk_size, num_users)
-        lo, hi = int(crow[start]), int(crow[end])
-        chunk = torch.sparse_csr_tensor(
-            crow[start : end + 1] - lo,
-            col_index[lo:hi],
-            adj_csr.values()[lo:hi],
-            (end - start, num_items),
-            device=device,
-            check_invariants=False,
+    lo, hi = int(crow[start]), int(crow[end])
+    chunk = torch.sparse_csr_tensor(
+        crow[start : end + 1] - lo,
+        col_index[lo:hi],
+        adj_csr.values()[lo:hi],
+        (end - start, num_items),
+        device=device,
+        check_invariants=False,
+    )
+    co = torch.sparse.mm(chunk, adj_t_csr).to_sparse_coo()
+    row, col = co.indices()
+    value = co.values()
+    keep = (value > 0) & (row + start != col)
+    row, col, value = row[keep], col[keep], value[keep]
+    # Rank each user's neighbours by (-count, user index) with one sort
+    # of a combined int64 key (the product's columns are not sorted).
+    max_count = int(value.max()) + 1 if value.numel() > 0 else 1
+    if (end - start) * max_count * num_users >= 2**63:
+        raise ValueError(
+            f"'chunk_size' {chunk_size} is too large for int64 sort keys; "
+            f"use a smaller one"
         )
-        co = torch.sparse.mm(chunk, adj_t_csr).to_sparse_coo()
-        row, col = co.indices()
-        value = co.values()
-        keep = (value > 0) & (row + start != col)
-        row, col, value = row[keep], col[keep], value[keep]
-        # Rank each user's neighbours by (-count, user index) with one sort
-        # of a combined int64 key (the product's columns are not sorted).
-        max_count = int(value.max()) + 1 if value.numel() > 0 else 1
-        if (end - start) * max_count * num_users >= 2**63:
-            raise ValueError(
-                f"'chunk_size' {chunk_size} is too large for int64 sort keys; "
-                f"use a smaller one"
-            )
-        key = row * max_count + (max_count - 1 - value.long())
-        perm = (key * num_users + col).argsort()
-        row, col, value = row[perm], col[perm], value[perm]
-        ptr = torch.zeros(end - start + 1, dtype=torch.long, device=device)
-        ptr[1:] = torch.bincount(row, minlength=end - start).cumsum(0)
-        rank = torch.arange(row.numel(), device=device) - ptr[row]
-        keep = rank < k
-        targets.append(row[keep] + start)
-        sources.append(col[keep])
-        counts.append(value[keep])
-
-    target, source = torch.cat(targets), torch.cat(sources)
-    weight = softmax(torch.cat(counts), target, num_nodes=num_users)
-    return torch.stack([source, target]), weight
+    key = row * max_count + (max_count - 1 - value.long())
+    perm = (key * num_users + col).argsort()
+    row, col, value = row[perm], col[perm], value[perm]
+    ptr = torch.zeros(end - start + 1, dtype=torch.long, device=device)
+    ptr[1:] = torch.bincount(row, minlength=end - start).cumsum(0)
+    rank = torch.arange(row.numel(), device=device) - ptr[row]
+    keep = rank < k
+    return row[keep] + start, col[keep], value[keep]
 
 
 def to_adj(

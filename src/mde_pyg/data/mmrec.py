@@ -1,17 +1,15 @@
 """Loading MMRec-format dataset folders into :class:`HeteroData`.
 
-A folder holds ``<name>.inter`` (tab-separated with a header; columns
-``userID``, ``itemID`` and ``x_label`` required, others such as ``rating``
-and ``timestamp`` ignored) and one ``<modality>_feat.npy`` matrix per
-modality, row ``i`` for item ``i``.
+A folder holds ``<name>.inter`` (read by :func:`~mde_pyg.data.inter.read_inter`)
+and one ``<modality>_feat.npy`` matrix per modality, row ``i`` for item ``i``
+(named as :mod:`mde_pyg.data.layout` says).
 """
 
 from __future__ import annotations
 
 import numbers
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from itertools import repeat
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,280 +17,13 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from mde_pyg.data.errors import DatasetError
 from mde_pyg.data.hetero import build_heterodata
+from mde_pyg.data.inter import read_inter
+from mde_pyg.data.layout import feature_paths
+from mde_pyg.data.registry import DATA_ENV, DATASETS
+from mde_pyg.errors import DatasetError
 
-REQUIRED_COLUMNS = ("userID", "itemID", "x_label")
 SPLIT_NAMES = ("train", "validation", "test")
-FEATURE_SUFFIX = "_feat.npy"
-_INT64 = np.iinfo(np.int64)
-
-#: MMRec IDs are remapped to ``0..n-1``, and every ID up to the largest
-#: becomes a node, so :func:`read_inter` checks ``max ID + 1`` against the
-#: number of distinct IDs of each column once it exceeds this floor (below
-#: it, a few spare nodes cost nothing and hand-written toy files stay quiet).
-SPARSE_ID_FLOOR = 1_000
-#: ``max ID + 1`` above this many times the distinct IDs gets a warning: most
-#: nodes would have no interaction, as with IDs that were never remapped, or
-#: a typo in one ID.
-SPARSE_ID_WARN_RATIO = 10
-#: ``max ID + 1`` above this many times the distinct IDs is an error: no
-#: remapped dataset is that sparse, and huge IDs would otherwise only fail in
-#: the allocator.
-SPARSE_ID_ERROR_RATIO = 1_000
-
-
-def parse_int_column(
-    source: object,
-    column: str,
-    values: Sequence[str],
-    line_of: Callable[[int], int],
-) -> np.ndarray:
-    """Converts the strings of one column to ``int64``.
-
-    Args:
-        source (object): The file (or input) named in errors.
-        column (str): The column named in errors.
-        values (list of str): The column's values.
-        line_of (callable): Maps a row index to the line number named in
-            errors.
-
-    Raises:
-        DatasetError: naming the first value that is not an integer in the
-            ``int64`` range, and its line.
-    """
-    try:
-        return np.array(values, dtype=np.int64)
-    except (ValueError, OverflowError):
-        pass
-    # Slow path, only reached for a bad file: find the value to report.
-    for row, value in enumerate(values):
-        try:
-            in_range = _INT64.min <= int(value) <= _INT64.max
-        except ValueError:
-            raise DatasetError(
-                f"{source}: column '{column}' has non-integer value {value!r} at "
-                f"line {line_of(row)}"
-            ) from None
-        if not in_range:
-            raise DatasetError(
-                f"{source}: column '{column}' has value {value!r} at line "
-                f"{line_of(row)}, outside the 64-bit integer range"
-            )
-    raise AssertionError("unreachable: every value converts on its own")
-
-
-def check_id_range(
-    source: object,
-    column: str,
-    ids: np.ndarray,
-    line_of: Callable[[int], int],
-) -> None:
-    """Checks that non-negative IDs are about as dense as remapped
-    (``0..n-1``) IDs, since ``max ID + 1`` nodes are allocated for them.
-
-    Args:
-        source (object): The file (or input) named in errors.
-        column (str): The column named in errors.
-        ids (np.ndarray): ``[E]`` non-negative IDs.
-        line_of (callable): Maps a row index to the line number named in
-            errors.
-
-    Raises:
-        DatasetError: if ``max ID + 1`` exceeds :data:`SPARSE_ID_FLOOR` and
-            :data:`SPARSE_ID_ERROR_RATIO` times the number of distinct IDs,
-            naming the largest ID and its line. Above
-            :data:`SPARSE_ID_WARN_RATIO` times, a :class:`UserWarning` says
-            the same.
-    """
-    row = int(ids.argmax())
-    size = int(ids[row]) + 1
-    if size <= SPARSE_ID_FLOOR:
-        return
-    if size <= SPARSE_ID_WARN_RATIO * ids.size:
-        # Distinct IDs never outnumber the rows, so this mask costs at most a
-        # few bytes per row, and it is far faster than sorting.
-        seen = np.zeros(size, dtype=bool)
-        seen[ids] = True
-        distinct = int(np.count_nonzero(seen))
-    else:  # sparse for sure: sort, not allocate
-        distinct = np.unique(ids).size
-    if size <= SPARSE_ID_WARN_RATIO * distinct:
-        return
-    where = (
-        f"{source}: column '{column}' has value {size - 1} at line "
-        f"{line_of(row)} but only {distinct} distinct IDs"
-    )
-    if size > SPARSE_ID_ERROR_RATIO * distinct:
-        raise DatasetError(
-            f"{where}, so {size} nodes would be allocated, over "
-            f"{SPARSE_ID_ERROR_RATIO} per ID (the MMRec format requires IDs "
-            "remapped to 0..n-1)"
-        )
-    warnings.warn(
-        f"{where}, so most of the {size} nodes have no interaction: are the "
-        "IDs 0-based and contiguous? (the MMRec format requires IDs remapped "
-        "to 0..n-1)",
-        stacklevel=3,
-    )
-
-
-def first_pair_mask(user: np.ndarray, item: np.ndarray) -> np.ndarray:
-    """The boolean mask of the rows that are the first occurrence of their
-    ``(user, item)`` pair.
-
-    Args:
-        user (np.ndarray): ``[E]`` non-negative user IDs.
-        item (np.ndarray): ``[E]`` non-negative item IDs.
-    """
-    # Both sorts are stable, so the first row of each group of equal pairs is
-    # the earliest one in the input. Sorting one combined key is several
-    # times faster than lexsort, but the key overflows for huge IDs.
-    span = int(item.max()) + 1
-    if (int(user.max()) + 1) * span - 1 <= _INT64.max:
-        order = np.argsort(user * span + item, kind="stable")
-    else:
-        order = np.lexsort((item, user))
-    repeat = (user[order][1:] == user[order][:-1]) & (
-        item[order][1:] == item[order][:-1]
-    )
-    mask = np.ones(user.size, dtype=bool)
-    mask[order[1:][repeat]] = False
-    return mask
-
-
-def read_inter(path: str | Path) -> tuple[Tensor, Tensor, Tensor]:
-    """Reads an MMRec ``.inter`` file and returns ``(user, item, label)``
-    ``int64`` tensors.
-
-    The file is tab-separated with a header that contains ``userID``,
-    ``itemID`` and ``x_label`` (other columns are ignored). Blank lines are
-    skipped. Duplicate ``(userID, itemID)`` rows are dropped (the first is
-    kept) with a :class:`UserWarning` that says how many.
-
-    IDs must be remapped to ``0..n-1``, since ``max ID + 1`` nodes are
-    allocated per column: once that exceeds :data:`SPARSE_ID_FLOOR` (1000),
-    more than :data:`SPARSE_ID_WARN_RATIO` (10) times the number of distinct
-    IDs gets a :class:`UserWarning` and more than
-    :data:`SPARSE_ID_ERROR_RATIO` (1000) times an error (see
-    :func:`check_id_range`).
-
-    Args:
-        path (str or Path): The ``.inter`` file.
-
-    Raises:
-        DatasetError: for a missing, unreadable or empty file, a missing
-            column, a line with the wrong number of fields, a non-integer,
-            negative or far too sparse ID, or an ``x_label`` other than
-            ``0``, ``1`` or ``2``; the message names the file, the column and
-            the offending value with its line.
-    """
-    path = Path(path)
-    try:
-        # "utf-8-sig" drops a byte order mark before the first column name.
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: file not found") from None
-    except UnicodeDecodeError as error:
-        raise DatasetError(f"{path}: not a UTF-8 text file ({error})") from None
-    except OSError as error:  # a directory, no permission, an I/O error
-        raise DatasetError(f"{path}: cannot read ({error.strerror or error})") from None
-    if not lines or not lines[0].strip():
-        raise DatasetError(
-            f"{path}: file is empty (expected a header with {list(REQUIRED_COLUMNS)})"
-        )
-    header = [name.strip() for name in lines[0].split("\t")]
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise DatasetError(
-            f"{path}: missing required column '{missing[0]}' (found columns: "
-            f"{header}; the file must be tab-separated)"
-        )
-
-    # One pass finds both blank lines (skipped) and lines with the wrong
-    # number of fields (an error): both have an unexpected tab count.
-    rows = lines[1:]
-    num_tabs = np.fromiter(map(str.count, rows, repeat("\t")), np.int64, len(rows))
-    odd = np.flatnonzero(num_tabs != len(header) - 1).tolist()
-    for r in odd:
-        if rows[r].strip():
-            raise DatasetError(
-                f"{path}: line {r + 2} has {num_tabs[r] + 1} fields, "
-                f"expected {len(header)} ({header})"
-            )
-    line_numbers = None
-    if odd:
-        blank = set(odd)
-        line_numbers = [r + 2 for r in range(len(rows)) if r not in blank]
-        rows = [rows[n - 2] for n in line_numbers]
-    if not rows:
-        raise DatasetError(f"{path}: no interaction rows after the header")
-
-    def line_of(row: int) -> int:
-        return row + 2 if line_numbers is None else line_numbers[row]
-
-    fields = "\t".join(rows).split("\t")
-    columns = {
-        c: parse_int_column(path, c, fields[header.index(c) :: len(header)], line_of)
-        for c in REQUIRED_COLUMNS
-    }
-    for column in ("userID", "itemID"):
-        negative = np.flatnonzero(columns[column] < 0)
-        if negative.size:
-            row = int(negative[0])
-            raise DatasetError(
-                f"{path}: column '{column}' has negative value "
-                f"{columns[column][row]} at line {line_of(row)} (IDs are 0-based)"
-            )
-        check_id_range(path, column, columns[column], line_of)
-    label = columns["x_label"]
-    invalid = np.flatnonzero((label < 0) | (label > 2))
-    if invalid.size:
-        row = int(invalid[0])
-        raise DatasetError(
-            f"{path}: column 'x_label' has value {label[row]} at line "
-            f"{line_of(row)} (expected 0 = train, 1 = validation, 2 = test)"
-        )
-
-    user, item = columns["userID"], columns["itemID"]
-    first = first_pair_mask(user, item)
-    if not first.all():
-        warnings.warn(
-            f"{path}: dropped {int((~first).sum())} duplicate (userID, itemID) "
-            "rows, keeping the first occurrence of each pair",
-            stacklevel=2,
-        )
-        user, item, label = user[first], item[first], label[first]
-    return torch.from_numpy(user), torch.from_numpy(item), torch.from_numpy(label)
-
-
-def write_inter(
-    path: str | Path,
-    user: Tensor | np.ndarray,
-    item: Tensor | np.ndarray,
-    label: Tensor | np.ndarray,
-) -> None:
-    """Writes ``(user, item, label)`` as an MMRec ``.inter`` file with the
-    header ``userID itemID x_label``, readable by :func:`read_inter`.
-
-    Args:
-        path (str or Path): The file to write.
-        user (torch.Tensor or np.ndarray): ``[E]`` user IDs.
-        item (torch.Tensor or np.ndarray): ``[E]`` item IDs.
-        label (torch.Tensor or np.ndarray): ``[E]`` split of each row
-            (``0`` train, ``1`` validation, ``2`` test).
-    """
-    columns = [
-        torch.as_tensor(c, device="cpu").reshape(-1).tolist()
-        for c in (user, item, label)
-    ]
-    if not len(columns[0]) == len(columns[1]) == len(columns[2]):
-        raise ValueError(
-            f"user, item and label must have the same length, got "
-            f"{[len(c) for c in columns]}"
-        )
-    body = "".join(f"{u}\t{i}\t{lab}\n" for u, i, lab in zip(*columns))
-    Path(path).write_text("\t".join(REQUIRED_COLUMNS) + "\n" + body)
 
 
 def load_features(path: str | Path, modality: str, num_items: int) -> Tensor:
@@ -319,6 +50,14 @@ def load_features(path: str | Path, modality: str, num_items: int) -> Tensor:
         raise DatasetError(f"{path}: not a readable .npy array ({error})") from None
     if not isinstance(x, np.ndarray):  # an .npz archive
         raise DatasetError(f"{path}: expected a single .npy array, got {type(x)}")
+    _check_feature_shape(path, modality, x, num_items)
+    return torch.from_numpy(_finite_float32(path, modality, x))
+
+
+def _check_feature_shape(
+    path: Path, modality: str, x: np.ndarray, num_items: int
+) -> None:
+    """Refuses anything but a real ``[num_items, d]`` matrix, ``d >= 1``."""
     if x.ndim != 2:
         raise DatasetError(
             f"{path}: features of modality '{modality}' must be 2-D [items, dim], "
@@ -339,6 +78,11 @@ def load_features(path: str | Path, modality: str, num_items: int) -> Tensor:
             f"{path}: features of modality '{modality}' have dtype {x.dtype}, "
             "expected real numbers"
         )
+
+
+def _finite_float32(path: Path, modality: str, x: np.ndarray) -> np.ndarray:
+    """``x`` as a contiguous ``float32`` array, refusing NaN/Inf and values
+    that overflow ``float32`` (naming the first bad row)."""
     # Checked after the cast: finite values beyond the float32 range only
     # become Inf there.
     with np.errstate(over="ignore"):
@@ -357,33 +101,7 @@ def load_features(path: str | Path, modality: str, num_items: int) -> Tensor:
             f"{path}: features of modality '{modality}' contain NaN/Inf, first in "
             f"row {row} (item {row})"
         )
-    return torch.from_numpy(x32)
-
-
-def feature_paths(
-    folder: str | Path,
-    modalities: Sequence[str] | None = None,
-    feature_files: Mapping[str, str | Path] | None = None,
-) -> dict[str, Path]:
-    """Returns ``{modality: path}``: ``feature_files`` if given, else
-    ``<folder>/<m>_feat.npy`` for each of ``modalities``, else every
-    ``*_feat.npy`` in the folder (sorted by name, so that the order does not
-    depend on the file system).
-
-    Args:
-        folder (str or Path): The dataset folder.
-        modalities (list of str, optional): Modality names.
-            (default: :obj:`None`)
-        feature_files (dict, optional): Explicit ``{modality: path}``.
-            (default: :obj:`None`)
-    """
-    folder = Path(folder)
-    if feature_files is not None:
-        return {m: Path(p) for m, p in feature_files.items()}
-    if modalities is None:
-        found = sorted(folder.glob(f"*{FEATURE_SUFFIX}"))
-        return {p.name[: -len(FEATURE_SUFFIX)]: p for p in found}
-    return {m: folder / f"{m}{FEATURE_SUFFIX}" for m in modalities}
+    return x32
 
 
 def _missing_folder_message(folder: Path) -> str:
@@ -399,9 +117,6 @@ def _missing_folder_message(folder: Path) -> str:
             "dataset.folder is not set: set dataset.folder=/path/to/folder (a "
             "folder with <name>.inter and <modality>_feat.npy files)"
         )
-    # Imported here: prepare.py reads .inter files with this module.
-    from mde_pyg.data.prepare import DATA_ENV, DATASETS
-
     message = f"{folder}: dataset folder not found"
     if folder.name in DATASETS:
         message += (
@@ -478,6 +193,59 @@ def _catalogue_size(
     return count
 
 
+def _inter_file(folder: Path, name: str | None) -> Path:
+    """The ``.inter`` file :func:`load_mmrec` reads: ``<name>.inter``, by
+    default the folder's name, with a warning that names the folder's other
+    ``.inter`` files if there are any."""
+    if not folder.is_dir():
+        raise DatasetError(_missing_folder_message(folder))
+    inter_path = folder / f"{name or folder.name}.inter"
+    others = sorted(p.name for p in folder.glob("*.inter") if p != inter_path)
+    if others and not inter_path.exists():
+        raise DatasetError(
+            f"{inter_path}: file not found (the folder has {others}; choose one "
+            "with name=)"
+        )
+    if others and name is None:
+        # With an explicit name the choice is the caller's; by default it is
+        # easy to miss that the folder's name picked one of several.
+        warnings.warn(
+            f"{inter_path}: read, and the folder's other .inter files {others} "
+            f"ignored (choose one with name=, e.g. name={Path(others[0]).stem!r})",
+            stacklevel=3,
+        )
+    return inter_path
+
+
+def _split_pairs(
+    inter_path: Path, num_users: int, user: Tensor, item: Tensor, label: Tensor
+) -> list[Tensor]:
+    """The ``[2, E_s]`` (user, item) pairs of each of :data:`SPLIT_NAMES`,
+    without the validation and test rows of users with no training
+    interaction (with a warning); no split may be empty."""
+    has_train = torch.zeros(num_users, dtype=torch.bool, device=user.device)
+    has_train[user[label == 0]] = True
+    orphan = (label > 0) & ~has_train[user]
+    if bool(orphan.any()):
+        warnings.warn(
+            f"{inter_path}: dropped {int(orphan.sum())} validation/test rows of "
+            f"{int(torch.unique(user[orphan]).numel())} users with no training "
+            "interaction",
+            stacklevel=3,
+        )
+        user, item, label = user[~orphan], item[~orphan], label[~orphan]
+
+    index = torch.stack([user, item])
+    splits = [index[:, label == s] for s in range(len(SPLIT_NAMES))]
+    for value, (split, split_index) in enumerate(zip(SPLIT_NAMES, splits)):
+        if split_index.size(1) == 0:
+            raise DatasetError(
+                f"{inter_path}: the {split} split is empty (column 'x_label' has "
+                f"no usable rows with value {value})"
+            )
+    return splits
+
+
 def load_mmrec(
     folder: str | Path,
     name: str | None = None,
@@ -532,48 +300,12 @@ def load_mmrec(
             an empty split.
     """
     folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise DatasetError(_missing_folder_message(folder))
-    inter_path = folder / f"{name or folder.name}.inter"
-    others = sorted(p.name for p in folder.glob("*.inter") if p != inter_path)
-    if others and not inter_path.exists():
-        raise DatasetError(
-            f"{inter_path}: file not found (the folder has {others}; choose one "
-            "with name=)"
-        )
-    if others and name is None:
-        # With an explicit name the choice is the caller's; by default it is
-        # easy to miss that the folder's name picked one of several.
-        warnings.warn(
-            f"{inter_path}: read, and the folder's other .inter files {others} "
-            f"ignored (choose one with name=, e.g. name={Path(others[0]).stem!r})",
-            stacklevel=2,
-        )
+    inter_path = _inter_file(folder, name)
     user, item, label = read_inter(inter_path)
     paths = feature_paths(folder, modalities, feature_files)
     num_users = int(user.max()) + 1
     num_items = _catalogue_size(inter_path, int(item.max()) + 1, paths, num_items)
-
-    has_train = torch.zeros(num_users, dtype=torch.bool, device=user.device)
-    has_train[user[label == 0]] = True
-    orphan = (label > 0) & ~has_train[user]
-    if bool(orphan.any()):
-        warnings.warn(
-            f"{inter_path}: dropped {int(orphan.sum())} validation/test rows of "
-            f"{int(torch.unique(user[orphan]).numel())} users with no training "
-            "interaction",
-            stacklevel=2,
-        )
-        user, item, label = user[~orphan], item[~orphan], label[~orphan]
-
-    index = torch.stack([user, item])
-    splits = [index[:, label == s] for s in range(len(SPLIT_NAMES))]
-    for value, (split, split_index) in enumerate(zip(SPLIT_NAMES, splits)):
-        if split_index.size(1) == 0:
-            raise DatasetError(
-                f"{inter_path}: the {split} split is empty (column 'x_label' has "
-                f"no usable rows with value {value})"
-            )
+    splits = _split_pairs(inter_path, num_users, user, item, label)
     features = {
         modality: load_features(path, modality, num_items)
         for modality, path in paths.items()

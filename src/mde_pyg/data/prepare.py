@@ -1,25 +1,10 @@
-r"""Prepares the built-in real datasets as MMRec-format folders
-(``<name>.inter`` plus ``<modality>_feat.npy``) that the ``dataset=<name>``
-configs load.
+r"""Prepares the built-in real datasets (:data:`~mde_pyg.data.registry.DATASETS`)
+as MMRec-format folders (``<name>.inter`` plus ``<modality>_feat.npy``) that
+the ``dataset=<name>`` configs load, from the shared data folder (see
+:mod:`mde_pyg.data.registry` for where both are). ``mde-pyg prepare``
+(:mod:`mde_pyg.cli.prepare`) runs :func:`prepare`.
 
-::
-
-    mde-pyg prepare ml100k baby              # into ~/.cache/mde_pyg/datasets
-    mde-pyg prepare baby --root DIR          # elsewhere (or MDE_PYG_DATA=DIR)
-    mde-pyg train model=mde dataset=baby     # then, from any directory
-
-Where the folders go (the *data root*): ``--root``, else ``$MDE_PYG_DATA``,
-else ``~/.cache/mde_pyg/datasets``. The ``data_root`` key of the config
-follows the same ``$MDE_PYG_DATA`` default, so ``mde-pyg train
-dataset=baby`` finds what ``mde-pyg prepare baby`` wrote.
-
-What they are made from (the *shared data folder*, ``shared/data`` of the
-project: the raw interactions and item text): ``--shared``, else
-``$MDE_PYG_SHARED_DATA``, else ``../shared/data`` next to the repository the
-package is installed from, else ``../shared/data`` of the current
-directory.
-
-Datasets (:data:`DATASETS`):
+Datasets:
 
 * ``ml100k``: MovieLens-100K written by ``tools/ml100k.py`` of the shared data
   folder (from the ``recbole`` wheel on PyPI, so it needs the network once;
@@ -37,31 +22,27 @@ Datasets (:data:`DATASETS`):
   alone: no item features exist for them (ID-only models such as LightGCN).
 * ``baby_placeholder``, ``sports_placeholder``: the Baby and Sports
   interaction graphs with **random** features of the published shapes
-  (``image`` 4096-d, ``text`` 384-d), for speed and memory benchmarks only
-  (each folder's ``README.txt`` says so).
+  (``image`` 4096-d, ``text`` 384-d), for speed and memory benchmarks only.
 
 ``ml100k`` and ``baby`` encode text with the ``all-MiniLM-L6-v2`` model
 bundled with the ``text`` extra (``pip install 'mde-pyg[text]'``).
 
 Every step is skipped when its outputs exist and were made from inputs with
-the same content hashes (kept in each folder's ``manifest.json``); outputs
-are written to a temporary folder first and moved in place, so an
-interrupted run leaves no partial file.
+the same content hashes, kept in each folder's ``manifest.json`` with the
+facts of every step (see :mod:`mde_pyg.data.manifest`); outputs are written
+to a temporary folder first and moved in place, so an interrupted run leaves
+no partial file.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import html
 import importlib.util
-import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import textwrap
 import time
 from collections.abc import Callable, Sequence
 from functools import cached_property
@@ -70,8 +51,6 @@ from typing import Any
 
 import numpy as np
 
-from mde_pyg.data.dataset import file_digest
-from mde_pyg.data.errors import DatasetError
 from mde_pyg.data.features import (
     TEXT_EXTRA_HINT,
     TextEncoder,
@@ -80,90 +59,23 @@ from mde_pyg.data.features import (
     load_text_model,
     read_item_texts,
 )
-from mde_pyg.data.mmrec import read_inter
+from mde_pyg.data.files import file_digest
+from mde_pyg.data.inter import read_inter
+from mde_pyg.data.manifest import Folder
+from mde_pyg.data.registry import (
+    DATASETS,
+    SHARED_ENV,
+    TEXT_DATASETS,
+    data_root,
+    required_inputs,
+    shared_data_dir,
+)
+from mde_pyg.errors import DatasetError
 
-#: The names ``mde-pyg prepare`` accepts; each is a folder of the data root.
-DATASETS = ("ml100k", "baby", "sports", "baby_placeholder", "sports_placeholder")
-#: The datasets with a ``conf/dataset/<name>.yaml`` (``dataset=<name>``).
-CONFIGURED = ("ml100k", "baby", "sports")
-#: The datasets whose text is encoded (they need the ``text`` extra).
-TEXT_DATASETS = ("ml100k", "baby")
-#: Environment variable of the data root (the prepared folders).
-DATA_ENV = "MDE_PYG_DATA"
-#: Environment variable of the shared data folder (the raw inputs).
-SHARED_ENV = "MDE_PYG_SHARED_DATA"
-#: The data root when neither ``--root`` nor ``$MDE_PYG_DATA`` is given.
-DEFAULT_ROOT = "~/.cache/mde_pyg/datasets"
 ML100K_SEED = 999
 PLACEHOLDER_SEED = 0
 #: Feature widths of the published Amazon files (CNN fc7 image, MiniLM text).
 PLACEHOLDER_DIMS = {"image": 4096, "text": 384}
-MANIFEST = "manifest.json"
-README = "README.txt"
-
-
-def data_root(root: str | Path | None = None) -> Path:
-    """The absolute folder the prepared datasets go to: ``root``, else
-    ``$MDE_PYG_DATA``, else ``~/.cache/mde_pyg/datasets``.
-
-    Args:
-        root (str or Path, optional): An explicit folder. (default: :obj:`None`)
-    """
-    if root is None:
-        root = os.environ.get(DATA_ENV) or DEFAULT_ROOT
-    return Path(root).expanduser().resolve()
-
-
-def _repository_shared_data() -> Path:
-    """``../shared/data`` beside the repository the package is installed
-    from (``src/mde_pyg/__init__.py`` is three levels below its root)."""
-    import mde_pyg
-
-    return Path(mde_pyg.__file__).resolve().parents[2].parent / "shared" / "data"
-
-
-def shared_data_dir(shared: str | Path | None = None) -> Path:
-    """The shared data folder (raw interactions and item text): ``shared``,
-    else ``$MDE_PYG_SHARED_DATA``, else ``../shared/data`` beside the
-    repository the package is installed from if it exists, else
-    ``../shared/data`` of the current directory.
-
-    Args:
-        shared (str or Path, optional): An explicit folder.
-            (default: :obj:`None`)
-
-    Raises:
-        DatasetError: if the folder does not exist, naming both ways to point
-            at it.
-    """
-    how = f"pass --shared DIR or set {SHARED_ENV}=DIR"
-    if shared is not None or os.environ.get(SHARED_ENV):
-        given = "--shared" if shared is not None else f"${SHARED_ENV}"
-        path = Path(shared or os.environ[SHARED_ENV]).expanduser().resolve()
-        if not path.is_dir():
-            raise DatasetError(
-                f"{path}: shared data folder not found (from {given}): {how}"
-            )
-        return path
-    candidates = [_repository_shared_data(), Path.cwd().parent / "shared" / "data"]
-    for path in candidates:
-        if path.is_dir():
-            return path.resolve()
-    raise DatasetError(
-        f"{candidates[0]}: shared data folder not found (nor "
-        f"{candidates[1]}): {how} (the folder with derived/baby.inter)"
-    )
-
-
-def required_inputs(name: str) -> list[str]:
-    """The files of the shared data folder that dataset ``name`` is made
-    from, relative to it."""
-    if name == "ml100k":
-        return ["tools/ml100k.py"]
-    if name == "baby":
-        return ["derived/baby.inter", "amazon_baby/baby_partial_text.jsonl"]
-    source = name.removesuffix("_placeholder")
-    return [f"derived/{source}.inter"]
 
 
 def sha1_model(model: str) -> str:
@@ -192,84 +104,16 @@ def inter_stats(path: Path) -> dict[str, int]:
     }
 
 
-def describe(stats: dict[str, int]) -> str:
-    return (
-        f"{stats['users']} users, {stats['items']} items, train/valid/test pairs "
-        f"{stats['train']}/{stats['valid']}/{stats['test']}"
-    )
+def copy_inter(folder: Folder, source: Path, name: str) -> dict[str, Any]:
+    """Copies an ``.inter`` file into ``folder`` as ``<name>.inter`` (the
+    step ``interactions``); returns its statistics (:func:`inter_stats`)."""
+    target = f"{name}.inter"
 
+    def build(tmp: Path) -> dict[str, Any]:
+        shutil.copyfile(source, tmp / target)
+        return inter_stats(tmp / target)
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
-class Folder:
-    r"""A dataset folder whose files are made by named steps, each skipped
-    when its outputs exist and its input key (content hashes and
-    parameters) is the one recorded in ``manifest.json``."""
-
-    def __init__(self, path: Path, log: Callable[[str], None] = print) -> None:
-        self.path = path
-        self.log = log
-        self.path.mkdir(parents=True, exist_ok=True)
-        manifest = path / MANIFEST
-        self.manifest = json.loads(manifest.read_text()) if manifest.is_file() else {}
-        self.built: list[str] = []
-
-    def run(
-        self,
-        step: str,
-        inputs: dict[str, Any],
-        outputs: list[str],
-        build: Callable[[Path], dict[str, Any]],
-    ) -> dict[str, Any]:
-        """Runs ``build(tmp_dir)`` (which writes ``outputs`` into ``tmp_dir``
-        and returns facts to record) unless the step is up to date, and
-        returns the recorded facts."""
-        key = hashlib.sha1(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
-        entry = self.manifest.get(step)
-        if (
-            entry
-            and entry["key"] == key
-            and all((self.path / o).is_file() for o in outputs)
-        ):
-            self.log(f"{self.path.name}/{step}: up to date")
-            return entry["info"]
-        start = time.perf_counter()
-        with tempfile.TemporaryDirectory(dir=self.path, prefix=".tmp_") as tmp:
-            info = build(Path(tmp))
-            for name in outputs:
-                os.replace(Path(tmp) / name, self.path / name)
-        info["seconds"] = round(time.perf_counter() - start, 1)
-        self.manifest[step] = {
-            "key": key,
-            "inputs": inputs,
-            "outputs": {name: file_digest(self.path / name) for name in outputs},
-            "info": info,
-        }
-        _write_atomic(self.path / MANIFEST, json.dumps(self.manifest, indent=2))
-        self.built.append(step)
-        self.log(f"{self.path.name}/{step}: done in {info['seconds']}s {info}")
-        return info
-
-    def copy_inter(self, source: Path, name: str) -> dict[str, int]:
-        """Copies an ``.inter`` file in as ``<name>.inter``; returns its
-        statistics."""
-        target = f"{name}.inter"
-
-        def build(tmp: Path) -> dict[str, Any]:
-            shutil.copyfile(source, tmp / target)
-            return inter_stats(tmp / target)
-
-        return self.run("interactions", {"inter": file_digest(source)}, [target], build)
-
-    def write_readme(self, *paragraphs: str) -> None:
-        text = "\n\n".join(textwrap.fill(p, 78) for p in paragraphs) + "\n"
-        path = self.path / README
-        if not path.is_file() or path.read_text() != text:
-            _write_atomic(path, text)
+    return folder.run("interactions", {"inter": file_digest(source)}, [target], build)
 
 
 class TextModel:
@@ -370,27 +214,13 @@ def prepare_ml100k(folder: Folder, shared: Path, model: TextModel) -> None:
     stats = folder.run(
         "interactions", {"tool": file_digest(tool), "seed": ML100K_SEED}, outputs, build
     )
-    text = encode_step(
+    encode_step(
         folder,
         model,
         folder.path / "item_text.tsv",
         "itemID",
         ["title"],
         stats["items"],
-    )
-    meta_dim = np.load(folder.path / "meta_feat.npy", mmap_mode="r").shape[1]
-    folder.write_readme(
-        "MovieLens-100K (from the recbole 1.2.1 wheel on PyPI, by tools/ml100k.py "
-        f"of the shared data folder, seed {ML100K_SEED}): all ratings as implicit "
-        "feedback, 5-core, per-user random split of the published protocol. "
-        "MovieLens' terms forbid redistribution: keep this folder out of any "
-        "repository.",
-        f"ml100k.inter: {describe(stats)}.",
-        f"text_feat.npy: {text['dim']}-d all-MiniLM-L6-v2 embeddings of the titles "
-        f"of item_text.tsv ({text['with_text']} items with a title, "
-        f"{text['missing_text']} without: mean vector).",
-        f"meta_feat.npy: {meta_dim}-d, genre multi-hot (19) and release-decade "
-        "one-hot (8: 1920s and earlier .. 1990s); the tool's genre_feat.npy.",
     )
 
 
@@ -401,8 +231,8 @@ def unescape(text: str) -> str:
 
 
 def prepare_baby(folder: Folder, shared: Path, model: TextModel) -> None:
-    stats = folder.copy_inter(shared / "derived" / "baby.inter", "baby")
-    text = encode_step(
+    stats = copy_inter(folder, shared / "derived" / "baby.inter", "baby")
+    encode_step(
         folder,
         model,
         shared / "amazon_baby" / "baby_partial_text.jsonl",
@@ -411,34 +241,14 @@ def prepare_baby(folder: Folder, shared: Path, model: TextModel) -> None:
         stats["items"],
         clean=unescape,
     )
-    folder.write_readme(
-        "Amazon Baby 2014, 5-core, MMRec item IDs and split rule (derived/baby.inter "
-        f"of the shared data folder): {describe(stats)}.",
-        f"text_feat.npy: {text['dim']}-d all-MiniLM-L6-v2 embeddings of 'title. "
-        "description' (HTML entities decoded) from "
-        f"amazon_baby/baby_partial_text.jsonl. Only {text['with_text']} of "
-        f"{text['items']} items have text there; the other {text['missing_text']} "
-        "get the mean vector of those (as the published features did for items "
-        "without an image). These are NOT the published MMRec text features, "
-        "which were made from fuller metadata of every item.",
-        "There is NO image_feat.npy: the published 4096-d image features are not "
-        "available here. Results on this folder are text-only (or ID-only) and "
-        "not comparable to the published multi-modal tables.",
-    )
 
 
 def prepare_interactions_only(folder: Folder, source: Path) -> None:
-    stats = folder.copy_inter(source, folder.path.name)
-    folder.write_readme(
-        f"{folder.path.name}.inter is the real interaction graph ({source.name} of "
-        f"the shared data folder): {describe(stats)}.",
-        "There are NO feature files: no item features of this dataset are "
-        "available here, so only ID-based models (such as LightGCN) run on it.",
-    )
+    copy_inter(folder, source, folder.path.name)
 
 
 def prepare_placeholder(folder: Folder, source: Path) -> None:
-    stats = folder.copy_inter(source, folder.path.name)
+    stats = copy_inter(folder, source, folder.path.name)
     num_items = stats["items"]
     outputs = [f"{m}_feat.npy" for m in PLACEHOLDER_DIMS]
 
@@ -454,16 +264,35 @@ def prepare_placeholder(folder: Folder, source: Path) -> None:
 
     inputs = {"items": num_items, "seed": PLACEHOLDER_SEED, "dims": PLACEHOLDER_DIMS}
     folder.run("placeholder_features", inputs, outputs, build)
-    folder.write_readme(
-        "PLACEHOLDER FEATURES - FOR SPEED AND MEMORY BENCHMARKS ONLY.",
-        f"{folder.path.name}.inter is the real interaction graph ({source.name} of "
-        f"the shared data folder): {describe(stats)}.",
-        f"image_feat.npy ({num_items} x {PLACEHOLDER_DIMS['image']}, uniform "
-        f"[0, 1)) and text_feat.npy ({num_items} x {PLACEHOLDER_DIMS['text']}, "
-        f"random unit vectors) are RANDOM numbers (seed {PLACEHOLDER_SEED}) with "
-        "the shapes of the published features. They carry no information about "
-        "the items: never report accuracy measured on this folder.",
-    )
+
+
+def _check_inputs(shared_dir: Path, names: Sequence[str]) -> None:
+    """Raises a :class:`DatasetError` naming the first input file of
+    ``names`` that the shared data folder lacks."""
+    for name in names:
+        for relative in required_inputs(name):
+            if not (shared_dir / relative).is_file():
+                raise DatasetError(
+                    f"{shared_dir / relative}: file not found (dataset '{name}' is "
+                    "made from it; is this the shared data folder? pass --shared "
+                    f"DIR or set {SHARED_ENV}=DIR)"
+                )
+
+
+def prepare_one(
+    name: str, folder: Folder, shared_dir: Path, encoder: TextModel | None
+) -> None:
+    """Makes (or brings up to date) the files of dataset ``name`` in
+    ``folder`` from the shared data folder ``shared_dir``."""
+    if name == "ml100k":
+        prepare_ml100k(folder, shared_dir, encoder)
+    elif name == "baby":
+        prepare_baby(folder, shared_dir, encoder)
+    elif name == "sports":
+        prepare_interactions_only(folder, shared_dir / "derived" / "sports.inter")
+    else:
+        source = name.removesuffix("_placeholder")
+        prepare_placeholder(folder, shared_dir / "derived" / f"{source}.inter")
 
 
 def prepare(
@@ -471,22 +300,31 @@ def prepare(
     root: str | Path | None = None,
     shared: str | Path | None = None,
     model: str | None = None,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] | None = None,
+    on_ready: Callable[[str, Path], None] | None = None,
 ) -> dict[str, Path]:
-    """Prepares the datasets ``names`` (of :data:`DATASETS`) as MMRec folders
-    ``<root>/<name>/``; steps that are up to date are skipped.
+    """Prepares the datasets ``names`` (of
+    :data:`~mde_pyg.data.registry.DATASETS`) as MMRec folders
+    ``<root>/<name>/``; steps that are up to date are skipped. Each folder's
+    ``manifest.json`` records what its files were made from and the facts
+    of every step (:func:`~mde_pyg.data.manifest.read_manifest`).
 
     Args:
-        names (Sequence[str]): Dataset names, of :data:`DATASETS`.
-        root (str or Path, optional): The data root; see :func:`data_root`.
-            (default: :obj:`None`)
+        names (Sequence[str]): Dataset names, of
+            :data:`~mde_pyg.data.registry.DATASETS`.
+        root (str or Path, optional): The data root; see
+            :func:`~mde_pyg.data.registry.data_root`. (default: :obj:`None`)
         shared (str or Path, optional): The shared data folder; see
-            :func:`shared_data_dir`. (default: :obj:`None`)
+            :func:`~mde_pyg.data.registry.shared_data_dir`.
+            (default: :obj:`None`)
         model (str, optional): The sentence-transformers model (name or
             folder) of the text features; :obj:`None` is the bundled
             ``all-MiniLM-L6-v2``. (default: :obj:`None`)
-        log (callable, optional): Receives one line per step.
-            (default: :func:`print`)
+        log (callable, optional): Receives one line per step and one per
+            prepared folder. (default: :obj:`None`, silent)
+        on_ready (callable, optional): Called as ``on_ready(name, folder)``
+            as soon as a folder is ready, before the next one is made.
+            (default: :obj:`None`)
 
     Returns:
         ``{name: folder}`` of the prepared datasets.
@@ -505,89 +343,17 @@ def prepare(
             f"{', '.join(DATASETS)}"
         )
     shared_dir = shared_data_dir(shared)
-    for name in names:
-        for relative in required_inputs(name):
-            if not (shared_dir / relative).is_file():
-                raise DatasetError(
-                    f"{shared_dir / relative}: file not found (dataset '{name}' is "
-                    "made from it; is this the shared data folder? pass --shared "
-                    f"DIR or set {SHARED_ENV}=DIR)"
-                )
+    _check_inputs(shared_dir, names)
     encoder = text_model(model) if set(TEXT_DATASETS) & set(names) else None
     root_dir = data_root(root)
     folders = {}
     for name in names:
         start = time.perf_counter()
         folder = Folder(root_dir / name, log)
-        if name == "ml100k":
-            prepare_ml100k(folder, shared_dir, encoder)
-        elif name == "baby":
-            prepare_baby(folder, shared_dir, encoder)
-        elif name == "sports":
-            prepare_interactions_only(folder, shared_dir / "derived" / "sports.inter")
-        else:
-            source = name.removesuffix("_placeholder")
-            prepare_placeholder(folder, shared_dir / "derived" / f"{source}.inter")
-        log(f"{folder.path}: ready ({time.perf_counter() - start:.1f}s)")
+        prepare_one(name, folder, shared_dir, encoder)
+        if on_ready is not None:
+            on_ready(name, folder.path)
+        if log is not None:
+            log(f"{folder.path}: ready ({time.perf_counter() - start:.1f}s)")
         folders[name] = folder.path
     return folders
-
-
-def prepare_main(argv: list[str]) -> None:
-    """The ``mde-pyg prepare NAME [NAME ...] [--root DIR] [--shared DIR]
-    [--model MODEL]`` command. User errors (missing inputs or extra) are one
-    ``error:`` line on stderr and exit status 2.
-
-    Args:
-        argv (list of str): The arguments after ``prepare``.
-    """
-    parser = argparse.ArgumentParser(
-        prog="mde-pyg prepare",
-        description="Prepare built-in datasets as MMRec folders that "
-        "`mde-pyg train dataset=NAME` loads, from the project's shared data "
-        "folder. Steps that are up to date are skipped.",
-        epilog="ml100k: MovieLens-100K (downloads the recbole wheel once) with "
-        "title text and genre/decade metadata; baby: Amazon Baby with text "
-        "features only; sports: Amazon Sports interactions, no features; "
-        "*_placeholder: the real graphs with RANDOM features of the published "
-        "shapes, for speed benchmarks only. ml100k and baby need the text "
-        f"extra: {TEXT_EXTRA_HINT}.",
-    )
-    parser.add_argument(
-        "names", nargs="+", choices=DATASETS, metavar="NAME", help=", ".join(DATASETS)
-    )
-    parser.add_argument(
-        "--root",
-        metavar="DIR",
-        help=f"where the folders go (default: ${DATA_ENV}, else {DEFAULT_ROOT}; "
-        "pass data_root=DIR to `mde-pyg train` when it is neither)",
-    )
-    parser.add_argument(
-        "--shared",
-        metavar="DIR",
-        help=f"the shared data folder (default: ${SHARED_ENV}, else "
-        "../shared/data beside the repository, else ../shared/data of the "
-        "current directory)",
-    )
-    parser.add_argument(
-        "--model",
-        help="sentence-transformers model name or folder for the text features "
-        "(default: the bundled all-MiniLM-L6-v2)",
-    )
-    args = parser.parse_args(argv)
-    try:
-        folders = prepare(args.names, args.root, args.shared, args.model)
-    # OSError: an unwritable root, or a model that cannot be loaded.
-    except (DatasetError, ImportError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    # The configs read data_root from $MDE_PYG_DATA as --root's default does.
-    root = data_root(args.root)
-    override = "" if root == data_root() else f" data_root={root}"
-    for name in folders:
-        if name in CONFIGURED:
-            print(f"train on it: mde-pyg train dataset={name}{override}")
-
-
-if __name__ == "__main__":
-    prepare_main(sys.argv[1:])

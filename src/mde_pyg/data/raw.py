@@ -12,9 +12,9 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from mde_pyg.data.errors import DatasetError
 from mde_pyg.data.hetero import build_heterodata
-from mde_pyg.data.mmrec import first_pair_mask
+from mde_pyg.data.inter import first_pair_mask
+from mde_pyg.errors import DatasetError
 
 _TAB_SUFFIXES = (".tsv", ".tab", ".inter")
 
@@ -270,7 +270,7 @@ def load_raw_interactions(
     ``data['item'].raw_id`` (arrays; entry ``i`` is the original ID of node
     ``i``), which is what aligns item feature rows with the new item IDs.
     To convert raw data once into an MMRec folder, write the splits with
-    :func:`~mde_pyg.data.mmrec.write_inter`.
+    :func:`~mde_pyg.data.inter.write_inter`.
 
     Args:
         path_or_arrays (str, Path, dict or tuple): A CSV/TSV file with a
@@ -298,68 +298,106 @@ def load_raw_interactions(
             different lengths, no interaction left after filtering, or a
             user left with fewer than 3 interactions.
     """
-    lines = None
-    if isinstance(path_or_arrays, str | Path):
-        source = Path(path_or_arrays)
-        columns = [user_column, item_column]
-        if timestamp_column is not None:
-            columns.append(timestamp_column)
-        table, lines = _read_columns(source, columns, sep)
-    else:
-        source = "input arrays"
-        if not isinstance(path_or_arrays, Mapping):
-            if len(path_or_arrays) not in (2, 3):
-                raise DatasetError(
-                    f"{source}: expected (user, item) or (user, item, timestamp) "
-                    f"arrays, got {len(path_or_arrays)} arrays"
-                )
-            if len(path_or_arrays) == 3:
-                timestamp_column = timestamp_column or "timestamp"
-            names = [user_column, item_column, timestamp_column]
-            path_or_arrays = dict(zip(names, path_or_arrays))
-        table = _check_arrays(
-            source, path_or_arrays, user_column, item_column, timestamp_column
-        )
-
+    source, table, lines, timestamp_column = _interaction_table(
+        path_or_arrays, user_column, item_column, timestamp_column, sep
+    )
     user, user_ids = reindex(table[user_column])
     item, item_ids = reindex(table[item_column])
-    user, item = user.numpy(), item.numpy()
-    if timestamp_column is None:
-        time = None
-        first = first_pair_mask(user, item)
-    else:
+    time = None
+    if timestamp_column is not None:
         time = _parse_timestamps(
             source, timestamp_column, table[timestamp_column], lines
         )
-        # Sorting by time first makes the first occurrence the earliest.
-        by_time = np.argsort(time, kind="stable")
-        first = np.zeros(user.size, dtype=bool)
-        first[by_time[first_pair_mask(user[by_time], item[by_time])]] = True
-        time = torch.from_numpy(time[first])
-    user, item = torch.from_numpy(user[first]), torch.from_numpy(item[first])
+    user, item, time = _first_pairs(user.numpy(), item.numpy(), time)
 
+    keep = _k_core(source, user, item, k_core)
+    user, kept_users = reindex(user[keep])
+    item, kept_items = reindex(item[keep])
+    num_users, num_items = kept_users.size, kept_items.size
+    raw_user_ids, raw_item_ids = user_ids[kept_users], item_ids[kept_items]
+    _check_split_sizes(source, user, num_users, raw_user_ids, k_core)
+    label = split_per_user(user, num_users, seed, None if time is None else time[keep])
+    index = torch.stack([user, item])
+    data = build_heterodata(
+        num_users, num_items, *(index[:, label == s] for s in range(3))
+    )
+    data["user"].raw_id = raw_user_ids
+    data["item"].raw_id = raw_item_ids
+    return data
+
+
+def _k_core(source: object, user: Tensor, item: Tensor, k_core: int) -> Tensor:
+    """:func:`k_core_filter`, refusing to filter out everything."""
     keep = k_core_filter(user, item, k_core)
     if not bool(keep.any()):
         raise DatasetError(
             f"{source}: no interaction survives {k_core}-core filtering "
             f"({user.numel()} unique pairs before)"
         )
-    user, kept_users = reindex(user[keep])
-    item, kept_items = reindex(item[keep])
-    num_users, num_items = kept_users.size, kept_items.size
+    return keep
+
+
+def _check_split_sizes(
+    source: object, user: Tensor, num_users: int, raw_ids: np.ndarray, k_core: int
+) -> None:
+    """Refuses a user (``raw_ids`` are the original IDs) with fewer than 3
+    interactions, too few for the per-user split."""
     count = torch.bincount(user, minlength=num_users)
     if bool((count < 3).any()):
         bad = int(torch.nonzero(count < 3)[0])
         raise DatasetError(
-            f"{source}: user '{user_ids[kept_users[bad]]}' has {int(count[bad])} "
+            f"{source}: user '{raw_ids[bad]}' has {int(count[bad])} "
             f"interactions after {k_core}-core filtering, too few to split into "
             "train/validation/test (use k_core >= 3)"
         )
-    label = split_per_user(user, num_users, seed, None if time is None else time[keep])
-    index = torch.stack([user, item])
-    data = build_heterodata(
-        num_users, num_items, *(index[:, label == s] for s in range(3))
+
+
+def _interaction_table(
+    path_or_arrays: str | Path | Mapping[str, Sequence] | Sequence[Sequence],
+    user_column: str,
+    item_column: str,
+    timestamp_column: str | None,
+    sep: str | None,
+) -> tuple[object, dict[str, Sequence], list[int] | None, str | None]:
+    """The input of :func:`load_raw_interactions` as ``(source, {column:
+    values}, line numbers of a file's rows or None, timestamp column)``; a
+    tuple of three arrays has the timestamp column ``"timestamp"`` unless
+    named."""
+    if isinstance(path_or_arrays, str | Path):
+        source = Path(path_or_arrays)
+        columns = [user_column, item_column]
+        if timestamp_column is not None:
+            columns.append(timestamp_column)
+        table, lines = _read_columns(source, columns, sep)
+        return source, table, lines, timestamp_column
+    source = "input arrays"
+    if not isinstance(path_or_arrays, Mapping):
+        if len(path_or_arrays) not in (2, 3):
+            raise DatasetError(
+                f"{source}: expected (user, item) or (user, item, timestamp) "
+                f"arrays, got {len(path_or_arrays)} arrays"
+            )
+        if len(path_or_arrays) == 3:
+            timestamp_column = timestamp_column or "timestamp"
+        names = [user_column, item_column, timestamp_column]
+        path_or_arrays = dict(zip(names, path_or_arrays))
+    table = _check_arrays(
+        source, path_or_arrays, user_column, item_column, timestamp_column
     )
-    data["user"].raw_id = user_ids[kept_users]
-    data["item"].raw_id = item_ids[kept_items]
-    return data
+    return source, table, None, timestamp_column
+
+
+def _first_pairs(
+    user: np.ndarray, item: np.ndarray, time: np.ndarray | None
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """The first occurrence of every ``(user, item)`` pair: the first row,
+    or with ``time`` the earliest (the first row among equal times)."""
+    if time is None:
+        first = first_pair_mask(user, item)
+    else:
+        # Sorting by time first makes the first occurrence the earliest.
+        by_time = np.argsort(time, kind="stable")
+        first = np.zeros(user.size, dtype=bool)
+        first[by_time[first_pair_mask(user[by_time], item[by_time])]] = True
+        time = torch.from_numpy(time[first])
+    return torch.from_numpy(user[first]), torch.from_numpy(item[first]), time

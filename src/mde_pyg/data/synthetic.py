@@ -4,7 +4,7 @@ modality-specific structure, for tests, examples and sanity checks."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -15,6 +15,17 @@ from mde_pyg.data.hetero import build_heterodata
 from mde_pyg.data.raw import split_per_user
 
 _USER_CHUNK = 1024
+#: The generating latents that ``return_latents`` returns, in this order.
+_LATENTS = (
+    "item_shared",
+    "item_specific",
+    "user_shared",
+    "user_specific",
+    "item_popularity",
+    "projection",
+    "item_conflict",
+    "user_conflict",
+)
 
 
 def make_synthetic(
@@ -106,6 +117,35 @@ def make_synthetic(
     modalities = dict(
         modalities if modalities is not None else {"image": 64, "text": 32}
     )
+    _check_arguments(num_items, interactions_per_user, conflict_dim, temperature)
+    generator = torch.Generator().manual_seed(seed)
+
+    def normal(*size: int) -> Tensor:
+        return torch.randn(*size, generator=generator, device=generator.device)
+
+    # The draws happen in this order: item latents, per modality the
+    # projection and the feature noise, user latents and popularity, the
+    # interaction counts, the Gumbel noise and the split.
+    names, dims = list(modalities), (shared_dim, specific_dim, conflict_dim)
+    latents = _item_latents(normal, num_items, names, *dims)
+    latents["projection"], features = _item_features(normal, latents, modalities, noise)
+    latents.update(_user_latents(normal, num_users, num_items, names, *dims))
+    count = _interaction_counts(generator, num_users, num_items, interactions_per_user)
+    user, item = _sample_interactions(
+        generator, latents, count, temperature, popularity
+    )
+    data = _split(generator, num_users, num_items, user, item, features)
+    if not return_latents:
+        return data
+    return data, {key: latents[key] for key in _LATENTS}
+
+
+def _check_arguments(
+    num_items: int,
+    interactions_per_user: float,
+    conflict_dim: int,
+    temperature: float,
+) -> None:
     if num_items < 5:
         raise ValueError(f"'num_items' must be >= 5 (got {num_items})")
     if interactions_per_user < 5:
@@ -116,41 +156,119 @@ def make_synthetic(
         raise ValueError(f"'conflict_dim' must be >= 0 (got {conflict_dim})")
     if temperature <= 0:
         raise ValueError(f"'temperature' must be > 0 (got {temperature})")
-    generator = torch.Generator().manual_seed(seed)
 
-    def normal(*size: int) -> Tensor:
-        return torch.randn(*size, generator=generator, device=generator.device)
 
+def _item_latents(
+    normal: Callable[..., Tensor],
+    num_items: int,
+    modalities: list[str],
+    shared_dim: int,
+    specific_dim: int,
+    conflict_dim: int,
+) -> dict[str, Any]:
+    r"""Draws :math:`\mathbf{c}_i`, :math:`\mathbf{s}^m_i` and
+    :math:`\mathbf{t}_i`."""
     item_shared = normal(num_items, shared_dim)
     item_specific = {m: normal(num_items, specific_dim) for m in modalities}
     # An empty draw consumes no random numbers: conflict_dim = 0 leaves the
     # dataset of a seed unchanged.
     item_conflict = normal(num_items, conflict_dim)
+    return {
+        "item_shared": item_shared,
+        "item_specific": item_specific,
+        "item_conflict": item_conflict,
+    }
+
+
+def _item_features(
+    normal: Callable[..., Tensor],
+    item: dict[str, Any],
+    modalities: dict[str, int],
+    noise: float,
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    r"""Draws :math:`\mathbf{P}^m` and the noise of every modality; returns
+    ``(projection, features)``."""
+    shared, conflict = item["item_shared"], item["item_conflict"]
+    num_items = shared.size(0)
     projection, features = {}, {}
     for k, (m, dim) in enumerate(modalities.items()):
-        size = shared_dim + specific_dim + conflict_dim
+        size = shared.size(1) + item["item_specific"][m].size(1) + conflict.size(1)
         projection[m] = normal(size, dim) / math.sqrt(size)
         sign = -1.0 if k % 2 else 1.0
-        latent = torch.cat([item_shared, item_specific[m], sign * item_conflict], 1)
+        latent = torch.cat([shared, item["item_specific"][m], sign * conflict], 1)
         features[m] = latent @ projection[m] + noise * normal(num_items, dim)
+    return projection, features
+
+
+def _user_latents(
+    normal: Callable[..., Tensor],
+    num_users: int,
+    num_items: int,
+    modalities: list[str],
+    shared_dim: int,
+    specific_dim: int,
+    conflict_dim: int,
+) -> dict[str, Any]:
+    r"""Draws :math:`\mathbf{p}_u`, :math:`\mathbf{q}^m_u`, the item
+    popularity :math:`b_i` and :math:`\mathbf{r}_u`."""
     user_shared = normal(num_users, shared_dim)
     user_specific = {m: normal(num_users, specific_dim) for m in modalities}
     item_popularity = normal(num_items)
     user_conflict = normal(num_users, conflict_dim)
+    return {
+        "user_shared": user_shared,
+        "user_specific": user_specific,
+        "item_popularity": item_popularity,
+        "user_conflict": user_conflict,
+    }
 
+
+def _interaction_counts(
+    generator: torch.Generator,
+    num_users: int,
+    num_items: int,
+    interactions_per_user: float,
+) -> Tensor:
+    r"""Draws :math:`n_u = 5 + \text{Geometric} - 1` per user, at most
+    ``num_items``."""
     # n_u = 5 + (Geometric(p) - 1) has mean 4 + 1/p.
     p = 1.0 / (interactions_per_user - 4.0)
     count = torch.empty(num_users, device=generator.device)
     count = count.geometric_(p, generator=generator).long() + 4
-    count = count.clamp_(max=num_items)
+    return count.clamp_(max=num_items)
 
+
+def _sample_interactions(
+    generator: torch.Generator,
+    latents: dict[str, Any],
+    count: Tensor,
+    temperature: float,
+    popularity: float,
+) -> tuple[Tensor, Tensor]:
+    r"""Draws ``count[u]`` items per user without replacement with
+    probabilities :math:`\propto \exp(a_{u,i} / T)` (Gumbel top-:math:`n_u`,
+    in user chunks); returns the ``(user, item)`` pairs."""
     # Scores: a_ui = [p_u, q_u^1, ..., r_u] . [c_i, s_i^1, ..., t_i] / sqrt(dim).
-    user_latent = torch.cat([user_shared, *user_specific.values(), user_conflict], 1)
-    item_latent = torch.cat([item_shared, *item_specific.values(), item_conflict], 1)
+    user_latent = torch.cat(
+        [
+            latents["user_shared"],
+            *latents["user_specific"].values(),
+            latents["user_conflict"],
+        ],
+        1,
+    )
+    item_latent = torch.cat(
+        [
+            latents["item_shared"],
+            *latents["item_specific"].values(),
+            latents["item_conflict"],
+        ],
+        1,
+    )
     scale = 1.0 / (math.sqrt(item_latent.size(1)) * temperature)
-    bias = popularity * item_popularity / temperature
+    bias = popularity * latents["item_popularity"] / temperature
     users, items = [], []
-    for start in range(0, num_users, _USER_CHUNK):
+    for start in range(0, user_latent.size(0), _USER_CHUNK):
         logits = user_latent[start : start + _USER_CHUNK] @ item_latent.t() * scale
         # Gumbel top-n: the n largest of logits + Gumbel noise are a draw of
         # n items without replacement with probabilities softmax(logits).
@@ -162,24 +280,21 @@ def make_synthetic(
         rows = rows.view(-1, 1).expand_as(top)
         users.append(rows[keep])
         items.append(top[keep])
-    user, item = torch.cat(users), torch.cat(items)
+    return torch.cat(users), torch.cat(items)
 
+
+def _split(
+    generator: torch.Generator,
+    num_users: int,
+    num_items: int,
+    user: Tensor,
+    item: Tensor,
+    features: dict[str, Tensor],
+) -> HeteroData:
+    """Splits the pairs per user (MMRec rule) into the dataset."""
     label = split_per_user(user, num_users, generator)
     # Sorted (user, item) pairs within every split.
     order = (user * num_items + item).argsort()
     user, item, label = user[order], item[order], label[order]
     index = [torch.stack([user[label == s], item[label == s]]) for s in range(3)]
-    data = build_heterodata(num_users, num_items, *index, features=features)
-    if not return_latents:
-        return data
-    latents = {
-        "item_shared": item_shared,
-        "item_specific": item_specific,
-        "user_shared": user_shared,
-        "user_specific": user_specific,
-        "item_popularity": item_popularity,
-        "projection": projection,
-        "item_conflict": item_conflict,
-        "user_conflict": user_conflict,
-    }
-    return data, latents
+    return build_heterodata(num_users, num_items, *index, features=features)

@@ -46,263 +46,51 @@ passed inside a prediction list.
 
 from __future__ import annotations
 
-import numbers
-import os
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
+from mde_pyg.evaluation.chunking import resolve_chunk_size
+from mde_pyg.evaluation.topk import (
+    check_index,
+    check_k,
+    csr_from_keys,
+    isin_sorted,
+    mask_exclude_,
+    sorted_unique,
+    stable_topk,
+)
+
+__all__ = [
+    "METRICS",
+    "RankingMetrics",
+    "check_cutoffs",
+    "evaluate_scores",
+]
+
 #: Metric names, in the order they appear in the result dictionaries.
 METRICS = ("recall", "ndcg", "precision", "map", "hit")
 
-# Budgets for one block of scores when a chunk size is chosen automatically:
-# at most 256 MiB anywhere; on CPU a block that stays in the last-level cache
-# between the matmul that writes it and the `topk` that reads it is ~1.4x
-# faster end to end than a 256 MiB one (Amazon-Baby size, 2 cores).
-DEFAULT_BLOCK_BYTES = 256 * 2**20
-CPU_BLOCK_BYTES = 8 * 2**20
 
-
-def _check_k(k: int | Sequence[int]) -> tuple[int, ...]:
+def check_cutoffs(k: int | Sequence[int]) -> tuple[int, ...]:
     r"""Normalises :obj:`k` to a tuple of unique positive integers (the order
-    given is kept)."""
+    given is kept), each checked by :func:`~mde_pyg.evaluation.topk.check_k`."""
     ks = tuple(k) if isinstance(k, Sequence) else (k,)
     if len(ks) == 0:
         raise ValueError("'k' must contain at least one cut-off (got an empty list)")
-    for value in ks:
-        # `bool` is an `int` subclass; `k=True` is almost certainly a mistake.
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise ValueError(f"'k' must be a positive integer (got {value!r})")
-        if value <= 0:
-            raise ValueError(f"'k' must be a positive integer (got {value})")
-    return tuple(dict.fromkeys(int(value) for value in ks))
+    return tuple(dict.fromkeys(check_k(value) for value in ks))
 
 
-def _check_index(
-    index: Tensor,
-    name: str,
-    num_users: int | None,
-    num_items: int,
-) -> None:
-    r"""Checks that :obj:`index` is a ``[2, E]`` integer tensor of (user, item)
-    pairs within range, naming the first offending value otherwise."""
-    if not isinstance(index, Tensor):
-        raise ValueError(f"'{name}' must be a torch.Tensor (got {type(index)})")
-    if index.dim() != 2 or index.size(0) != 2:
-        raise ValueError(
-            f"'{name}' must have shape [2, num_pairs] (got {list(index.shape)})"
-        )
-    if (
-        index.dtype.is_floating_point
-        or index.dtype.is_complex
-        or index.dtype in (torch.bool,)
-    ):
-        raise ValueError(f"'{name}' must be an integer tensor (got {index.dtype})")
-    if index.numel() == 0:
-        return
-    for row, what, size in ((0, "user", num_users), (1, "item", num_items)):
-        values = index[row]
-        low, high = int(values.min()), int(values.max())
-        if low < 0:
-            raise ValueError(f"'{name}' contains a negative {what} index ({low})")
-        if size is not None and high >= size:
-            raise ValueError(
-                f"'{name}' contains {what} index {high}, out of range for "
-                f"{size} {what}s (valid: 0..{size - 1})"
-            )
-
-
-def _sorted_unique(x: Tensor) -> Tensor:
-    r"""Sorted unique values of a 1-D tensor (`torch.unique` is much slower on
-    CPU for int64 keys)."""
-    x = x.sort().values
-    if x.numel() > 1:
-        keep = torch.ones_like(x, dtype=torch.bool)
-        torch.ne(x[1:], x[:-1], out=keep[1:])
-        x = x[keep]
-    return x
-
-
-def _isin_sorted(x: Tensor, sorted_keys: Tensor) -> Tensor:
-    r"""Whether every entry of :obj:`x` is in the sorted 1-D :obj:`sorted_keys`."""
-    if sorted_keys.numel() == 0:
-        return torch.zeros_like(x, dtype=torch.bool)
-    pos = torch.searchsorted(sorted_keys, x).clamp_(max=sorted_keys.numel() - 1)
-    return sorted_keys[pos] == x
-
-
-def auto_chunk_size(
-    num_users: int,
-    num_items: int,
-    element_size: int = 4,
-    max_bytes: int = DEFAULT_BLOCK_BYTES,
-) -> int:
-    r"""The number of users whose ``[chunk_size, num_items]`` score block
-    fits in :obj:`max_bytes`, clamped to ``[1, num_users]``.
-
-    Args:
-        num_users (int): Number of users to score.
-        num_items (int): Number of items (columns of a score block).
-        element_size (int, optional): Bytes per score. (default: :obj:`4`)
-        max_bytes (int, optional): Memory budget of one block.
-            (default: :obj:`256 MiB`)
-    """
-    chunk = max_bytes // max(1, num_items * element_size)
-    return max(1, min(int(chunk), max(1, num_users)))
-
-
-def resolve_chunk_size(
-    chunk_size: int | None,
-    num_users: int,
-    num_items: int,
-    device: torch.device | str = "cpu",
-    element_size: int = 4,
-) -> int:
-    r"""Validates :obj:`chunk_size`, or, if it is :obj:`None`, picks
-    :func:`auto_chunk_size` with a budget of :obj:`CPU_BLOCK_BYTES` (8 MiB,
-    cache-sized) on CPU and :obj:`DEFAULT_BLOCK_BYTES` (256 MiB) elsewhere."""
-    if chunk_size is None:
-        cpu = torch.device(device).type == "cpu"
-        budget = CPU_BLOCK_BYTES if cpu else DEFAULT_BLOCK_BYTES
-        return auto_chunk_size(num_users, num_items, element_size, budget)
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
-        raise ValueError(
-            f"'chunk_size' must be a positive integer (got {chunk_size!r})"
-        )
-    if chunk_size <= 0:
-        raise ValueError(f"'chunk_size' must be a positive integer (got {chunk_size})")
-    block_bytes = min(chunk_size, max(1, num_users)) * num_items * element_size
-    available = available_memory_bytes()
-    if torch.device(device).type == "cpu" and available and block_bytes > available:
-        raise ValueError(
-            f"An evaluation chunk of {chunk_size} users x {num_items} items needs "
-            f"{block_bytes / 2**30:.1f} GiB of scores but only "
-            f"{available / 2**30:.1f} GiB of memory is available: lower "
-            "'chunk_size' (trainer.eval_chunk_size) or leave it unset (null) to "
-            "size chunks automatically"
-        )
-    return chunk_size
-
-
-def available_memory_bytes() -> int | None:
-    """Physical memory currently available to new allocations, or
-    :obj:`None` where the platform does not report it."""
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _csr_from_keys(
-    exclude_key: Tensor, num_users: int, num_items: int
-) -> tuple[Tensor, Tensor]:
-    r"""CSR ``(ptr, item)`` of sorted unique keys ``user * num_items + item``
-    (sorted keys are grouped by user)."""
-    item = exclude_key % num_items
-    counts = torch.bincount(
-        torch.div(exclude_key, num_items, rounding_mode="floor"),
-        minlength=num_users,
-    )
-    ptr = torch.zeros(num_users + 1, dtype=torch.long, device=exclude_key.device)
-    torch.cumsum(counts, dim=0, out=ptr[1:])
-    return ptr, item
-
-
-def exclude_csr(
-    exclude_index: Tensor, num_users: int, num_items: int
-) -> tuple[Tensor, Tensor]:
-    r"""Each user's exclude items in CSR form, the structure
-    :func:`mask_exclude_` reads: the distinct exclude items of user ``u`` are
-    ``item[ptr[u]:ptr[u + 1]]``, ascending.
-
-    Args:
-        exclude_index (torch.Tensor): ``[2, E]`` (user, item) pairs, e.g. the
-            training interactions; duplicates are harmless. The result is on
-            its device.
-        num_users (int): Number of users.
-        num_items (int): Number of items.
-
-    Returns:
-        (torch.Tensor, torch.Tensor): ``ptr`` of shape ``[num_users + 1]`` and
-        ``item`` of shape ``[E_unique]``.
-    """
-    _check_index(exclude_index, "exclude_index", num_users, num_items)
-    exclude_index = exclude_index.to(torch.long)
-    key = _sorted_unique(exclude_index[0] * num_items + exclude_index[1])
-    return _csr_from_keys(key, num_users, num_items)
-
-
-def mask_exclude_(
-    scores: Tensor, users: Tensor, exclude_ptr: Tensor, exclude_item: Tensor
-) -> None:
-    r"""Sets the exclude items of every row of a score block to
-    :math:`-\infty`, in place.
-
-    Args:
-        scores (torch.Tensor): ``[B, num_items]`` scores, row ``b`` for user
-            ``users[b]``.
-        users (torch.Tensor): ``[B]`` user ids (long, on the scores' device).
-        exclude_ptr (torch.Tensor): CSR pointers of :func:`exclude_csr`.
-        exclude_item (torch.Tensor): CSR items of :func:`exclude_csr`.
-    """
-    if exclude_item.numel() == 0:
-        return
-    start = exclude_ptr[users]
-    count = exclude_ptr[users + 1] - start
-    total = int(count.sum())
-    if total == 0:
-        return
-    row = torch.repeat_interleave(
-        torch.arange(users.numel(), device=scores.device), count, output_size=total
-    )
-    # Position of every masked pair inside `exclude_item`: the user's CSR
-    # start plus the pair's offset within the user's segment.
-    seg_start = torch.cumsum(count, dim=0) - count
-    offset = torch.arange(total, device=scores.device) - seg_start[row]
-    col = exclude_item[start[row] + offset]
-    scores.index_put_((row, col), scores.new_full((1,), float("-inf")))
-
-
-def stable_topk(scores: Tensor, k: int) -> Tensor:
-    r"""The top-:math:`K` item indices of every row of a (masked) score block,
-    ties broken by lower item index, exactly as a stable descending sort.
-
-    Args:
-        scores (torch.Tensor): ``[B, num_items]`` scores.
-        k (int): Number of items per row.
-
-    Returns:
-        torch.Tensor: ``[B, min(k, num_items)]`` item indices, best first.
-
-    Raises:
-        ValueError: if a NaN score could reach the top :math:`K`.
-    """
-    width = min(k, scores.size(1))
-    # One extra candidate tells whether the K-th score is tied with an
-    # item outside the top-K (then `topk` may have picked the wrong one).
-    extra = min(width + 1, scores.size(1))
-    # `topk` orders equal scores arbitrarily (and `sorted=False` not at
-    # all): sort the small block by item ascending, then stably by score
-    # descending, which is the stable-sort order of these candidates.
-    value, index = torch.topk(scores, extra, dim=1, sorted=False)
-    if torch.isnan(value).any():
-        # NaN ranks above everything in `topk`, so one always shows here.
-        raise ValueError("'scores' contains NaN values")
-    index, perm = index.sort(dim=1)
-    value = value.gather(1, perm)
-    value, perm = value.sort(dim=1, descending=True, stable=True)
-    index = index.gather(1, perm)
-
-    boundary_tie = value[:, width] == value[:, width - 1] if extra > width else None
-    index = index[:, :width]
-    if boundary_tie is not None and bool(boundary_tie.any()):
-        # Rare (ties at the cut-off, or fewer unmasked items than K): a
-        # full stable sort of those rows only.
-        rows = boundary_tie.nonzero().view(-1)
-        full = scores[rows].sort(dim=1, descending=True, stable=True).indices
-        index[rows] = full[:, :width]
-    return index
+def _check_sizes(num_items: int, num_users: int | None) -> None:
+    r"""Refuses a :obj:`num_items` that is not a positive integer and a
+    non-positive :obj:`num_users`."""
+    if isinstance(num_items, bool) or not isinstance(num_items, int):
+        raise ValueError(f"'num_items' must be an integer (got {num_items!r})")
+    if num_items <= 0:
+        raise ValueError(f"'num_items' must be positive (got {num_items})")
+    if num_users is not None and num_users <= 0:
+        raise ValueError(f"'num_users' must be positive (got {num_users})")
 
 
 class RankingMetrics:
@@ -344,18 +132,13 @@ class RankingMetrics:
         k: int | Sequence[int] = (10, 20),
         num_users: int | None = None,
     ) -> None:
-        if isinstance(num_items, bool) or not isinstance(num_items, int):
-            raise ValueError(f"'num_items' must be an integer (got {num_items!r})")
-        if num_items <= 0:
-            raise ValueError(f"'num_items' must be positive (got {num_items})")
-        if num_users is not None and num_users <= 0:
-            raise ValueError(f"'num_users' must be positive (got {num_users})")
-        self.k = _check_k(k)
+        _check_sizes(num_items, num_users)
+        self.k = check_cutoffs(k)
         self.max_k = max(self.k)
         self.num_items = num_items
 
-        _check_index(exclude_index, "exclude_index", num_users, num_items)
-        _check_index(target_index, "target_index", num_users, num_items)
+        check_index(exclude_index, "exclude_index", num_users, num_items)
+        check_index(target_index, "target_index", num_users, num_items)
         if target_index.size(1) == 0:
             raise ValueError(
                 "'target_index' is empty: no users with held-out items to evaluate"
@@ -365,13 +148,19 @@ class RankingMetrics:
             if exclude_index.numel() > 0:
                 num_users = max(num_users, int(exclude_index[0].max()) + 1)
         self.num_users = num_users
-        device = target_index.device
+        self._index_pairs(exclude_index, target_index)
+        self._discounts(target_index.device)
+        self.reset()
 
+    def _index_pairs(self, exclude_index: Tensor, target_index: Tensor) -> None:
+        r"""Builds the target counts, target users, hit keys and exclude CSR
+        of the (checked) index tensors, on the device of the targets."""
+        num_users, num_items = self.num_users, self.num_items
         # Targets as flat keys `user * num_items + item`: sorted and unique so
         # that membership of a whole [B, K] block is one `searchsorted`.
-        exclude_index = exclude_index.to(device=device, dtype=torch.long)
+        exclude_index = exclude_index.to(device=target_index.device, dtype=torch.long)
         target_index = target_index.to(dtype=torch.long)
-        target_key = _sorted_unique(target_index[0] * num_items + target_index[1])
+        target_key = sorted_unique(target_index[0] * num_items + target_index[1])
         self._target_count = torch.bincount(
             torch.div(target_key, num_items, rounding_mode="floor"),
             minlength=num_users,
@@ -379,18 +168,20 @@ class RankingMetrics:
         self._target_users = self._target_count.nonzero().view(-1)
         # A target that is also masked still counts in |T_u| (above) but can
         # never be recommended, so it is dropped from the hit keys.
-        exclude_key = _sorted_unique(exclude_index[0] * num_items + exclude_index[1])
+        exclude_key = sorted_unique(exclude_index[0] * num_items + exclude_index[1])
         if exclude_key.numel() > 0:
-            target_key = target_key[~_isin_sorted(target_key, exclude_key)]
+            target_key = target_key[~isin_sorted(target_key, exclude_key)]
         self._hit_key = target_key
 
         # Exclude items grouped by user (CSR): `_exclude_item[ptr[u]:ptr[u+1]]`.
-        self._exclude_ptr, self._exclude_item = _csr_from_keys(
+        self._exclude_ptr, self._exclude_item = csr_from_keys(
             exclude_key, num_users, num_items
         )
 
-        # IDCG for n relevant items, n = 0..max_k (entry 0 is never used since
-        # only users with targets are scored).
+    def _discounts(self, device: torch.device) -> None:
+        r"""The rank discounts :math:`1 / \log_2(r + 1)`, ``r = 1..max_k``,
+        and their prefix sums, the IDCG of ``n = 0..max_k`` relevant items
+        (entry 0 is never used since only users with targets are scored)."""
         discount = torch.arange(
             2, self.max_k + 2, dtype=torch.float64, device=device
         ).log2()
@@ -398,7 +189,6 @@ class RankingMetrics:
         self._idcg = torch.cat(
             [discount.new_zeros(1), torch.cumsum(self._inv_discount, dim=0)]
         )
-        self.reset()
 
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
@@ -557,7 +347,7 @@ class RankingMetrics:
 
     def _block_sums(self, index: Tensor, users: Tensor, n_target: Tensor) -> Tensor:
         width = index.size(1)
-        rel = _isin_sorted(users.view(-1, 1) * self.num_items + index, self._hit_key)
+        rel = isin_sorted(users.view(-1, 1) * self.num_items + index, self._hit_key)
 
         # Prefix sums over ranks give every K from one top-max(K) block.
         relf = rel.to(torch.float64)

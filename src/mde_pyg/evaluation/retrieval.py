@@ -5,7 +5,7 @@ recommended, and among equal scores the lower item id ranks first.
 
 Two exact retrieval methods compute it (``method=``): ``"dense"`` scores
 blocks of users against every item with a matrix product and
-:func:`~mde_pyg.evaluation.metrics.stable_topk`; ``"mips"`` searches a
+:func:`~mde_pyg.evaluation.topk.stable_topk`; ``"mips"`` searches a
 :class:`torch_geometric.nn.pool.MIPSKNNIndex` (faiss' exact ``IndexFlatIP``,
 ``pip install "mde-pyg[retrieval]"``), which keeps only each user's best
 candidates and never holds a block of scores. ``"auto"`` (the default) picks
@@ -20,19 +20,14 @@ IDs are internal ids: row ``i`` of the embeddings is user or item ``i``.
 from __future__ import annotations
 
 import importlib.util
-import numbers
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from mde_pyg.evaluation.metrics import (
-    exclude_csr,
-    mask_exclude_,
-    resolve_chunk_size,
-    stable_topk,
-)
+from mde_pyg.evaluation.chunking import resolve_chunk_size
+from mde_pyg.evaluation.topk import check_k, exclude_csr, mask_exclude_, stable_topk
 
 __all__ = [
     "MIPS_MIN_ITEMS",
@@ -126,13 +121,6 @@ def _check_ids(ids: Tensor | Sequence[int], num: int, what: str) -> Tensor:
     return ids.long()
 
 
-def _check_k(k: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k <= 0:
-        raise ValueError(f"'k' must be a positive integer (got {k!r})")
-    return int(k)
-
-
-@torch.no_grad()
 def recommend_from_embeddings(
     user_emb: Tensor,
     item_emb: Tensor,
@@ -148,7 +136,7 @@ def recommend_from_embeddings(
     all items in blocks of :obj:`chunk_size` users, with the masking and
     top-:math:`K` of the evaluation
     (:func:`~mde_pyg.evaluation.metrics.mask_exclude_`,
-    :func:`~mde_pyg.evaluation.metrics.stable_topk`): the items of
+    :func:`~mde_pyg.evaluation.topk.stable_topk`): the items of
     :obj:`exclude_index` are never recommended, and among equal scores the
     lower item id ranks first. :meth:`Recommender.recommend
     <mde_pyg.models.Recommender.recommend>` calls it on a model's
@@ -223,7 +211,7 @@ def recommend_from_embeddings(
             f"'user_emb' and 'item_emb' must have the same embedding size "
             f"(got {user_emb.size(1)} and {item_emb.size(1)})"
         )
-    k = _check_k(k)
+    k = check_k(k)
     num_users, num_items = user_emb.size(0), item_emb.size(0)
     device = item_emb.device
     users = check_users(users, num_users).to(device)

@@ -10,7 +10,7 @@ from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch_geometric.data import HeteroData
 
-from mde_pyg.data.dataset import file_digest
+from mde_pyg.data.files import file_digest
 from mde_pyg.models.base import Recommender
 from mde_pyg.pipeline.config import check_kwargs, local_path
 
