@@ -57,8 +57,7 @@ import speed
 from common import machine
 from mde_pyg import load_run
 from mde_pyg.pipeline import train_one
-from mde_pyg.training import resolve_device
-from mde_pyg.training.trainer import device_name
+from mde_pyg.training import device_name, resolve_device
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gpu"
 SMOKE_FIELDS = [

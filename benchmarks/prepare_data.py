@@ -9,19 +9,25 @@ read ``~/.cache/mde_pyg/benchmarks``.
     python benchmarks/prepare_data.py --quick          # placeholders only (seconds)
     python benchmarks/prepare_data.py --cache DIR --datasets ml100k baby
 
-The shared data folder is ``$MDE_PYG_SHARED_DATA`` or ``../shared/data`` next
-to the repository.
+The shared data folder is ``--shared``, else ``$MDE_PYG_SHARED_DATA``, else
+``../shared/data`` next to the repository (benchmarks may read it; the
+package itself assumes no location).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 from mde_pyg.cli.prepare import main as prepare_main
+from mde_pyg.data.registry import SHARED_ENV
 
 DEFAULT_CACHE = "~/.cache/mde_pyg/benchmarks"
 DATASETS = ("ml100k", "baby", "baby_placeholder", "sports_placeholder")
 QUICK_DATASETS = ("baby_placeholder", "sports_placeholder")
+#: The project's shared data folder, beside the repository.
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,10 +40,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--model", help="text model (default: the bundled all-MiniLM-L6-v2)"
     )
+    parser.add_argument(
+        "--shared",
+        default=os.environ.get(SHARED_ENV) or str(SHARED),
+        help=f"the shared data folder (default: ${SHARED_ENV}, else {SHARED})",
+    )
     args = parser.parse_args(argv)
     datasets = QUICK_DATASETS if args.quick else args.datasets
     model = ["--model", args.model] if args.model else []
-    prepare_main([*datasets, "--root", args.cache, *model])
+    prepare_main([*datasets, "--root", args.cache, "--shared", args.shared, *model])
 
 
 if __name__ == "__main__":

@@ -68,8 +68,7 @@ from common import (
 )
 from mde_pyg.data import load_mmrec
 from mde_pyg.models import MGCN_OPTIONS, PAPER_OPTIONS
-from mde_pyg.training import Trainer, seed_everything
-from mde_pyg.training.trainer import device_name
+from mde_pyg.training import Trainer, device_name, seed_everything
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUICK_RESULTS = Path("/tmp/mde_pyg_speed")

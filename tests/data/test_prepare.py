@@ -237,18 +237,13 @@ def test_the_shared_folder_is_found_or_named(shared, tmp_path, monkeypatch, caps
     with pytest.raises(DatasetError, match=r"\$MDE_PYG_SHARED_DATA"):
         registry.shared_data_dir()
     monkeypatch.delenv(registry.SHARED_ENV)
-    # Beside the repository, else beside the current directory.
-    monkeypatch.setattr(registry, "_repository_shared_data", lambda: shared)
-    assert registry.shared_data_dir() == shared
-    monkeypatch.setattr(registry, "_repository_shared_data", lambda: tmp_path / "no")
-    work = shared.parent.parent / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    assert registry.shared_data_dir() == shared
+    # No place of its own: the package reads no folder beside the repository.
+    with pytest.raises(DatasetError, match=r"no shared data folder given"):
+        registry.shared_data_dir()
     monkeypatch.chdir(tmp_path)
     status, out = run(["sports", "--root", tmp_path / "r"], capsys)
     assert status == 2
-    assert "shared data folder not found" in out.err
+    assert "no shared data folder given" in out.err
     assert "--shared DIR" in out.err and "MDE_PYG_SHARED_DATA=DIR" in out.err
     assert len(out.err.strip().splitlines()) == 1
 

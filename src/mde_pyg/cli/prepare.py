@@ -104,9 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--shared",
         metavar="DIR",
-        help=f"the shared data folder (default: ${SHARED_ENV}, else "
-        "../shared/data beside the repository, else ../shared/data of the "
-        "current directory)",
+        help=f"the shared data folder with the raw inputs (default: ${SHARED_ENV})",
     )
     parser.add_argument(
         "--model",

@@ -6,11 +6,9 @@ The ``data_root`` key of the config follows the same ``$MDE_PYG_DATA``
 default, so ``mde-pyg train dataset=baby`` finds what ``mde-pyg prepare baby``
 wrote.
 
-What they are made from (the *shared data folder*, ``shared/data`` of the
-project: the raw interactions and item text): an explicit folder (``mde-pyg
-prepare --shared``), else ``$MDE_PYG_SHARED_DATA``, else ``../shared/data``
-next to the repository the package is installed from, else ``../shared/data``
-of the current directory.
+What they are made from (the *shared data folder*: the raw interactions and
+item text): an explicit folder (``mde-pyg prepare --shared``), else
+``$MDE_PYG_SHARED_DATA``; the package assumes no location of its own.
 """
 
 from __future__ import annotations
@@ -46,45 +44,30 @@ def data_root(root: str | Path | None = None) -> Path:
     return Path(root).expanduser().resolve()
 
 
-def _repository_shared_data() -> Path:
-    """``../shared/data`` beside the repository the package is installed
-    from (``src/mde_pyg/__init__.py`` is three levels below its root)."""
-    import mde_pyg
-
-    return Path(mde_pyg.__file__).resolve().parents[2].parent / "shared" / "data"
-
-
 def shared_data_dir(shared: str | Path | None = None) -> Path:
     """The shared data folder (raw interactions and item text): ``shared``,
-    else ``$MDE_PYG_SHARED_DATA``, else ``../shared/data`` beside the
-    repository the package is installed from if it exists, else
-    ``../shared/data`` of the current directory.
+    else ``$MDE_PYG_SHARED_DATA``.
 
     Args:
         shared (str or Path, optional): An explicit folder.
             (default: :obj:`None`)
 
     Raises:
-        DatasetError: if the folder does not exist, naming both ways to point
-            at it.
+        DatasetError: if neither names a folder that exists, naming both ways
+            to point at it.
     """
     how = f"pass --shared DIR or set {SHARED_ENV}=DIR"
-    if shared is not None or os.environ.get(SHARED_ENV):
-        given = "--shared" if shared is not None else f"${SHARED_ENV}"
-        path = Path(shared or os.environ[SHARED_ENV]).expanduser().resolve()
-        if not path.is_dir():
-            raise DatasetError(
-                f"{path}: shared data folder not found (from {given}): {how}"
-            )
-        return path
-    candidates = [_repository_shared_data(), Path.cwd().parent / "shared" / "data"]
-    for path in candidates:
-        if path.is_dir():
-            return path.resolve()
-    raise DatasetError(
-        f"{candidates[0]}: shared data folder not found (nor "
-        f"{candidates[1]}): {how} (the folder with derived/baby.inter)"
-    )
+    if shared is None and not os.environ.get(SHARED_ENV):
+        raise DatasetError(
+            f"no shared data folder given (the folder with derived/baby.inter): {how}"
+        )
+    given = "--shared" if shared is not None else f"${SHARED_ENV}"
+    path = Path(shared or os.environ[SHARED_ENV]).expanduser().resolve()
+    if not path.is_dir():
+        raise DatasetError(
+            f"{path}: shared data folder not found (from {given}): {how}"
+        )
+    return path
 
 
 def required_inputs(name: str) -> list[str]:
