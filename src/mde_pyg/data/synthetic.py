@@ -127,9 +127,11 @@ def make_synthetic(
     # projection and the feature noise, user latents and popularity, the
     # interaction counts, the Gumbel noise and the split.
     names, dims = list(modalities), (shared_dim, specific_dim, conflict_dim)
-    latents = _item_latents(normal, num_items, names, *dims)
+    latents = _latents(normal, "item", num_items, names, *dims)
     latents["projection"], features = _item_features(normal, latents, modalities, noise)
-    latents.update(_user_latents(normal, num_users, num_items, names, *dims))
+    latents.update(
+        _latents(normal, "user", num_users, names, *dims, num_popular=num_items)
+    )
     count = _interaction_counts(generator, num_users, num_items, interactions_per_user)
     user, item = _sample_interactions(
         generator, latents, count, temperature, popularity
@@ -158,26 +160,32 @@ def _check_arguments(
         raise ValueError(f"'temperature' must be > 0 (got {temperature})")
 
 
-def _item_latents(
+def _latents(
     normal: Callable[..., Tensor],
-    num_items: int,
+    node: str,
+    num: int,
     modalities: list[str],
     shared_dim: int,
     specific_dim: int,
     conflict_dim: int,
+    num_popular: int | None = None,
 ) -> dict[str, Any]:
-    r"""Draws :math:`\mathbf{c}_i`, :math:`\mathbf{s}^m_i` and
-    :math:`\mathbf{t}_i`."""
-    item_shared = normal(num_items, shared_dim)
-    item_specific = {m: normal(num_items, specific_dim) for m in modalities}
+    r"""Draws the shared, modality-specific and conflicting latents of
+    ``num`` nodes of type ``node`` (items: :math:`\mathbf{c}_i`,
+    :math:`\mathbf{s}^m_i`, :math:`\mathbf{t}_i`; users:
+    :math:`\mathbf{p}_u`, :math:`\mathbf{q}^m_u`, :math:`\mathbf{r}_u`) and,
+    with ``num_popular``, the item popularity :math:`b_i` before the
+    conflicting part (the order of the draws fixes the dataset of a seed)."""
+    latents = {
+        f"{node}_shared": normal(num, shared_dim),
+        f"{node}_specific": {m: normal(num, specific_dim) for m in modalities},
+    }
+    if num_popular is not None:
+        latents["item_popularity"] = normal(num_popular)
     # An empty draw consumes no random numbers: conflict_dim = 0 leaves the
     # dataset of a seed unchanged.
-    item_conflict = normal(num_items, conflict_dim)
-    return {
-        "item_shared": item_shared,
-        "item_specific": item_specific,
-        "item_conflict": item_conflict,
-    }
+    latents[f"{node}_conflict"] = normal(num, conflict_dim)
+    return latents
 
 
 def _item_features(
@@ -198,29 +206,6 @@ def _item_features(
         latent = torch.cat([shared, item["item_specific"][m], sign * conflict], 1)
         features[m] = latent @ projection[m] + noise * normal(num_items, dim)
     return projection, features
-
-
-def _user_latents(
-    normal: Callable[..., Tensor],
-    num_users: int,
-    num_items: int,
-    modalities: list[str],
-    shared_dim: int,
-    specific_dim: int,
-    conflict_dim: int,
-) -> dict[str, Any]:
-    r"""Draws :math:`\mathbf{p}_u`, :math:`\mathbf{q}^m_u`, the item
-    popularity :math:`b_i` and :math:`\mathbf{r}_u`."""
-    user_shared = normal(num_users, shared_dim)
-    user_specific = {m: normal(num_users, specific_dim) for m in modalities}
-    item_popularity = normal(num_items)
-    user_conflict = normal(num_users, conflict_dim)
-    return {
-        "user_shared": user_shared,
-        "user_specific": user_specific,
-        "item_popularity": item_popularity,
-        "user_conflict": user_conflict,
-    }
 
 
 def _interaction_counts(
