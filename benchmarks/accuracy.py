@@ -27,8 +27,9 @@ share the work: a run is claimed through a lock file.
 ``mde`` is the package default chosen by the design study
 (``benchmarks/mde_study.py``), ``mde_paper`` the full reconstruction of the
 abstract that was the default before it. The ablation study of ``mde_paper``
-uses the same runner on the synthetic data with its ablation configs and no
-grid::
+uses the same runner on the synthetic data with its ablation configs
+(``conf/study/no_*.yaml`` and ``fixed_tradeoff.yaml``, recorded under the
+names of :data:`STUDY_CONFIGS`) and no grid::
 
     python benchmarks/accuracy.py --datasets synthetic --no-grid --seeds 0 1 2 \
         --models mde_paper mde_no_diff mde_no_align mde_fixed_tradeoff \
@@ -121,8 +122,26 @@ QUICK_DATASETS = {
     )
 }
 
-# Model name -> Hydra overrides selecting it.
-MODEL_OVERRIDES = {"lattice": ("model=lattice", "trainer=lattice")}
+#: Record name -> ``conf/study/`` config: the candidates and ablations of
+#: MDE's design study (``benchmarks/mde_study.py``) and of ``mde_paper``,
+#: recorded under their former ``conf/model/`` names.
+STUDY_CONFIGS = {
+    "mde_mgcn": "mgcn",
+    "mde_mgcn_user_graph": "mgcn_user_graph",
+    "mde_mgcn_node_alpha": "mgcn_node_alpha",
+    "mde_mgcn_orthogonal": "mgcn_orthogonal",
+    "mde_mgcn_club": "mgcn_club",
+    "mde_mgcn_specific": "mgcn_specific",
+    "mde_tradeoff_orthogonal": "tradeoff_orthogonal",
+    "mde_tradeoff_club": "tradeoff_club",
+    "mde_regularised": "regularised",
+    "mde_fixed_tradeoff": "fixed_tradeoff",
+    "mde_no_align": "no_align",
+    "mde_no_diff": "no_diff",
+    "mde_no_user_graph": "no_user_graph",
+}
+#: Record name -> Hydra overrides selecting it (otherwise ``model=<name>``).
+MODEL_OVERRIDES = {name: (f"study={study}",) for name, study in STUDY_CONFIGS.items()}
 # Small validation grids (subsets of the published ones, budgeted for 2 cores).
 GRIDS: dict[str, dict[str, list[Any]]] = {
     "lightgcn": {"model.reg_weight": [1e-4, 1e-3]},

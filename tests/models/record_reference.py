@@ -18,17 +18,17 @@ from mde_pyg.data import make_synthetic
 from mde_pyg.training import Trainer, seed_everything
 
 REFERENCE = Path(__file__).with_name("reference.json")
-#: (name, overrides): every conf/model file, and MDE's other encoder and
-#: difference paths.
+#: (name, overrides): every conf/model file, the ablations of conf/study,
+#: and MDE's other encoder and difference paths.
 RUNS = {
     "lightgcn": ["model=lightgcn"],
     "lattice": ["model=lattice"],
     "mde": ["model=mde"],
     "mde_paper": ["model=mde_paper"],
-    "mde_fixed_tradeoff": ["model=mde_fixed_tradeoff"],
-    "mde_no_align": ["model=mde_no_align"],
-    "mde_no_diff": ["model=mde_no_diff"],
-    "mde_no_user_graph": ["model=mde_no_user_graph"],
+    "mde_fixed_tradeoff": ["study=fixed_tradeoff"],
+    "mde_no_align": ["study=no_align"],
+    "mde_no_diff": ["study=no_diff"],
+    "mde_no_user_graph": ["study=no_user_graph"],
     "mde_feature_mlp_amplify": [
         "model=mde_paper",
         "model.encoder=feature_mlp",

@@ -40,8 +40,8 @@ from mde_pyg.nn.preference_gate import PreferenceGate
 
 ALIGN_MODES = ("content_behaviour", "modality")
 DIFF_LOSSES = ("pairwise_cos", "orthogonal", "club")
-#: The options of :class:`MDE` that reduce it to MGCN (``spec/MDE.md``,
-#: "Reduction to MGCN"; ``conf/model/mde_mgcn.yaml``, :class:`MGCN`).
+#: The options of :class:`MDE` that reduce it to MGCN (``study=mgcn``,
+#: ``conf/study/mgcn.yaml``; :class:`MGCN`).
 MGCN_OPTIONS: dict[str, Any] = {
     "user_graph": False,
     "diff": "none",
