@@ -48,6 +48,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ from hydra import compose, initialize_config_module
 
 from common import machine
 from mde_pyg.cli import train_one
+from mde_pyg.config import RenamedKeyWarning, rename_overrides
 from mde_pyg.training import summarize
 
 RESULTS = Path(__file__).resolve().parent / "results" / "accuracy"
@@ -137,12 +139,15 @@ STUDY_CONFIGS = {
     "mde_regularised": "regularised",
     "mde_fixed_tradeoff": "fixed_tradeoff",
     "mde_no_align": "no_align",
-    "mde_no_diff": "no_diff",
+    "mde_no_diff": "no_enhancement",
     "mde_no_user_graph": "no_user_graph",
 }
 #: Record name -> Hydra overrides selecting it (otherwise ``model=<name>``).
 MODEL_OVERRIDES = {name: (f"study={study}",) for name, study in STUDY_CONFIGS.items()}
-# Small validation grids (subsets of the published ones, budgeted for 2 cores).
+# Small validation grids (subsets of the published ones, budgeted for 2 cores),
+# in the keys the records were made with (their file names and settings):
+# MGCN's model.cl_loss and FREEDOM's model.reg_weight are model.lambda_align
+# and model.lambda_modality_bpr now, which overrides_of passes to the config.
 GRIDS: dict[str, dict[str, list[Any]]] = {
     "lightgcn": {"model.reg_weight": [1e-4, 1e-3]},
     "lattice": {"trainer.lr": [5e-4, 1e-3]},
@@ -197,10 +202,13 @@ class Run:
 def overrides_of(run: Run, datasets: dict[str, DatasetSpec], args) -> list[str]:
     spec = datasets[run.dataset]
     model = MODEL_OVERRIDES.get(run.model, (f"model={run.model}",))
+    with warnings.catch_warnings():  # the grids' keys are the records' own
+        warnings.simplefilter("ignore", RenamedKeyWarning)
+        setting = rename_overrides([*model, *run.setting])[len(model) :]
     return [
         *spec.overrides,
         *model,
-        *run.setting,
+        *setting,
         f"trainer.max_epochs={args.max_epochs or spec.max_epochs}",
         f"trainer.device={args.device}",
         "trainer.verbose=false",

@@ -112,7 +112,9 @@ def dense_loss(e, f, batch, reg_weight, cl_loss, tau=0.2):
 def test_matches_dense_mgcn(cl_loss):
     torch.manual_seed(0)
     data = make_data()
-    model = MGCN.from_data(data, embedding_dim=DIM, cl_loss=cl_loss, reg_weight=1e-2)
+    model = MGCN.from_data(
+        data, embedding_dim=DIM, lambda_align=cl_loss, reg_weight=1e-2
+    )
     with torch.no_grad():  # away from the initial point
         for param in model.parameters():
             param.add_(0.1 * torch.randn_like(param))
@@ -129,12 +131,12 @@ def test_matches_dense_mgcn(cl_loss):
 def test_equals_the_mde_reduction():
     data = make_data()
     torch.manual_seed(3)
-    mgcn = MGCN.from_data(data, embedding_dim=DIM, cl_loss=0.1, reg_weight=1e-3)
+    mgcn = MGCN.from_data(data, embedding_dim=DIM, lambda_align=0.1, reg_weight=1e-3)
     torch.manual_seed(3)
     mde = MDE.from_data(
         data,
         embedding_dim=DIM,
-        diff="none",
+        enhancement="none",
         tradeoff="fixed",
         learn_alpha=False,
         user_graph=False,
@@ -145,7 +147,7 @@ def test_equals_the_mde_reduction():
         reg_weight=1e-3,
     )
     assert isinstance(mgcn, MDE)
-    assert mgcn.weights == mde.weights and mgcn.cl_loss == 0.1
+    assert mgcn.weights == mde.weights and mgcn.weights.align == 0.1
     mgcn_state, mde_state = mgcn.state_dict(), mde.state_dict()
     assert mgcn_state.keys() == mde_state.keys()
     for key in mgcn_state:
@@ -169,7 +171,7 @@ def test_graphs_and_options():
     assert model.encoder.mode == "id_purify" and not model.encoder.user_graph
     assert repr(model) == (
         "MGCN(num_users=40, num_items=30, modalities=['image', 'text'], "
-        "embedding_dim=8, num_layers=2, cl_loss=0.01, reg_weight=0.0001, "
+        "embedding_dim=8, num_layers=2, lambda_align=0.01, reg_weight=0.0001, "
         "tau=0.2, freeze_features=False)"
     )
     frozen = MGCN.from_data(data, embedding_dim=DIM, freeze_features=True)
@@ -203,12 +205,17 @@ def test_gradients_reach_every_parameter():
 
 def test_config_builds_mgcn_with_the_reference_schedule():
     cfg = compose_config(
-        ["model=mgcn", "model.cl_loss=0.1", "model.graphs.k=3", "dataset.num_items=50"]
+        [
+            "model=mgcn",
+            "model.lambda_align=0.1",
+            "model.graphs.k=3",
+            "dataset.num_items=50",
+        ]
     )
     assert cfg.trainer.lr_decay == 0.96 and cfg.trainer.lr_decay_every == 50
     data = add_graphs(cfg, make_synthetic(num_users=60, num_items=50, seed=0))
     model = build_model(cfg, data)
-    assert isinstance(model, MGCN) and model.cl_loss == 0.1
+    assert isinstance(model, MGCN) and model.weights.align == 0.1
     assert data[item_sim("text")].adj_t._nnz() == 50 * 3
 
 

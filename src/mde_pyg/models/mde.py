@@ -23,6 +23,7 @@ from mde_pyg.data.hetero import (
     item_sim,
 )
 from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
+from mde_pyg.deprecation import renamed_arguments
 from mde_pyg.inference import check_items
 from mde_pyg.models.base import BPRBatch, MultiModalRecommender, bpr_loss
 from mde_pyg.models.losses import (
@@ -44,7 +45,7 @@ DIFF_LOSSES = ("pairwise_cos", "orthogonal", "club")
 #: ``conf/study/mgcn.yaml``; :class:`MGCN`).
 MGCN_OPTIONS: dict[str, Any] = {
     "user_graph": False,
-    "diff": "none",
+    "enhancement": "none",
     "tradeoff": "fixed",
     "learn_alpha": False,
     "align_pairs": "content_behaviour",
@@ -58,7 +59,7 @@ MGCN_OPTIONS: dict[str, Any] = {
 #: without the orthogonality term. ``MDE.from_data(data, **PAPER_OPTIONS)``.
 PAPER_OPTIONS: dict[str, Any] = {
     "user_graph": True,
-    "diff": "pairwise",
+    "enhancement": "pairwise",
     "tradeoff": "node",
     "learn_alpha": True,
     "diff_loss": "pairwise_cos",
@@ -231,8 +232,10 @@ class MDE(MultiModalRecommender):
         freeze_features (bool, optional): Keep the raw features fixed
             (buffers) rather than train them (parameters, as MGCN and
             LATTICE). (default: :obj:`False`)
-        diff (str, optional): :obj:`"pairwise"`, :obj:`"amplify"` or
-            :obj:`"none"`. (default: :obj:`"none"`)
+        enhancement (str, optional): The difference enhancement of
+            :class:`~mde_pyg.nn.ModalityDiscriminationConv`:
+            :obj:`"pairwise"`, :obj:`"amplify"` or :obj:`"none"` (formerly
+            ``diff``, a deprecated alias). (default: :obj:`"none"`)
         tradeoff (str, optional): :obj:`"node"` or :obj:`"fixed"`.
             (default: :obj:`"fixed"`)
         learn_alpha (bool, optional): With ``tradeoff="fixed"``, learn the
@@ -246,7 +249,9 @@ class MDE(MultiModalRecommender):
             (default: :obj:`0.0`)
         tau (float, optional): InfoNCE temperature. (default: :obj:`0.2`)
         reg_weight (float, optional): :math:`\lambda_r`. (default: :obj:`1e-4`)
-        lambda_diff (float, optional): :math:`\lambda_d`. (default: :obj:`0.1`)
+        lambda_diff (float, optional): :math:`\lambda_d`, the weight of the
+            differentiation term :math:`\mathcal{L}_{diff}` (``diff_loss``).
+            (default: :obj:`0.1`)
         diff_loss (str, optional): The differentiation term :math:`d_n` of
             :math:`\mathcal{L}_{diff}` and :math:`\mathcal{L}_{trade}`:
             :obj:`"pairwise_cos"`, :obj:`"orthogonal"` or :obj:`"club"`.
@@ -264,6 +269,7 @@ class MDE(MultiModalRecommender):
             (default: :obj:`0.0`)
     """
 
+    @renamed_arguments(diff="enhancement")
     def __init__(
         self,
         num_users: int,
@@ -274,7 +280,7 @@ class MDE(MultiModalRecommender):
         user_graph: bool = False,
         encoder: str = "id_purify",
         freeze_features: bool = False,
-        diff: str = "none",
+        enhancement: str = "none",
         tradeoff: str = "fixed",
         learn_alpha: bool = False,
         align_pairs: str = "content_behaviour",
@@ -323,7 +329,7 @@ class MDE(MultiModalRecommender):
             user_edge_type=CO_INTERACTS if user_graph else None,
             num_users=num_users,
         )
-        self.conv = ModalityDiscriminationConv(embedding_dim, diff=diff)
+        self.conv = ModalityDiscriminationConv(embedding_dim, enhancement=enhancement)
         self.gate = PreferenceGate(
             embedding_dim, len(features), tradeoff=tradeoff, learn_alpha=learn_alpha
         )
@@ -402,7 +408,7 @@ class MDE(MultiModalRecommender):
             behaviour,
             shared,
             specific,
-            difference if self.conv.diff == "pairwise" else None,
+            difference if self.conv.enhancement == "pairwise" else None,
         )
         return MDEState(behaviour, fused, views, specific, alpha, beta, shared)
 
@@ -555,7 +561,7 @@ class MDE(MultiModalRecommender):
             behaviour,
             shared,
             specific,
-            difference if self.conv.diff == "pairwise" else None,
+            difference if self.conv.enhancement == "pairwise" else None,
         )
         return behaviour + fused
 
@@ -582,7 +588,8 @@ class MDE(MultiModalRecommender):
             f"embedding_dim={self.embedding_dim}, "
             f"num_layers={self.encoder.num_layers}, "
             f"encoder='{self.encoder.mode}', user_graph={self.encoder.user_graph}, "
-            f"freeze_features={self.freeze_features}, diff='{self.conv.diff}', "
+            f"freeze_features={self.freeze_features}, "
+            f"enhancement='{self.conv.enhancement}', "
             f"tradeoff='{self.gate.tradeoff}', align_pairs='{self.align_pairs}', "
             f"lambda_modal={self.lambda_modal}, tau={self.tau}, "
             f"diff_loss='{self.diff_loss}', "
