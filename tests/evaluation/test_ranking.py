@@ -152,11 +152,24 @@ def test_chunk_that_cannot_fit_in_memory_names_the_setting(monkeypatch):
     from mde_pyg.evaluation import metrics
 
     monkeypatch.setattr(metrics, "available_memory_bytes", lambda: 1 << 20)
-    user_emb, item_emb = torch.randn(600, 4), torch.randn(1000, 4)
+    g = torch.Generator().manual_seed(0)
+    user_emb = torch.randn(600, 4, generator=g)
+    item_emb = torch.randn(1000, 4, generator=g)
     index = torch.tensor([[0, 1], [2, 3]])
     with pytest.raises(
         ValueError, match=r"lower 'chunk_size' \(trainer.eval_chunk_size\)"
     ):
         evaluate_embeddings(user_emb, item_emb, index, index, chunk_size=600)
-    # Unset, the chunk size adapts to a bounded block instead.
-    assert evaluate_embeddings(user_emb, item_emb, index, index)["recall@20"] >= 0
+    # Unset, the chunk size adapts to a bounded block instead, and ranks
+    # right: each of 600 users holds out its second best item, its best one
+    # excluded, so every held-out item comes first.
+    best_two = (user_emb @ item_emb.t()).topk(2).indices
+    users = torch.arange(600)
+    exclude = torch.stack([users, best_two[:, 0]])
+    target = torch.stack([users, best_two[:, 1]])
+    got = evaluate_embeddings(user_emb, item_emb, exclude, target)
+    expected = {
+        f"{m}@{k}": 1.0 for m in ("recall", "ndcg", "map", "hit") for k in (10, 20)
+    }
+    expected |= {"precision@10": 0.1, "precision@20": 0.05}
+    assert got == pytest.approx(expected)
