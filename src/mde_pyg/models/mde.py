@@ -333,12 +333,8 @@ class MDE(MultiModalRecommender):
         self.gate = PreferenceGate(
             embedding_dim, len(features), tradeoff=tradeoff, learn_alpha=learn_alpha
         )
-        self.club: CLUB | None = None
+        self.club = CLUB(embedding_dim) if diff_loss == "club" else None
         self.reset_parameters()
-        if diff_loss == "club":
-            # Created last, so that every other parameter starts as in the
-            # model without it (the same seed gives the same model).
-            self.club = CLUB(embedding_dim)
 
     @classmethod
     def graph_transform(
