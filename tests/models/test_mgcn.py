@@ -16,7 +16,7 @@ from mde_pyg.data.hetero import (
     item_sim,
     split_edge_index,
 )
-from mde_pyg.models import MDE, MGCN
+from mde_pyg.models import MDE, MGCN, MGCN_OPTIONS
 from mde_pyg.training import Trainer, seed_everything
 
 DIM = 8
@@ -189,6 +189,26 @@ def test_other_numbers_of_modalities_average_all_parts(modalities):
     assert torch.allclose(torch.cat([user_emb, item_emb]), e + f, atol=1e-5)
     batch = make_batch(data)
     assert torch.isfinite(model.loss(data, batch))
+
+
+@pytest.mark.parametrize("modalities", [{"a": 6}, {"a": 6, "b": 5, "c": 4}])
+def test_gate_is_built_once(modalities):
+    # Only alpha (a constant) differs from MDE's reduction, and construction
+    # leaves the random stream where the reduction's leaves it.
+    data = make_data(modalities=modalities)
+    torch.manual_seed(0)
+    mgcn = MGCN.from_data(data, embedding_dim=DIM)
+    after_mgcn = torch.rand(3)
+    torch.manual_seed(0)
+    mde = MDE.from_data(data, embedding_dim=DIM, **MGCN_OPTIONS)
+    assert torch.equal(torch.rand(3), after_mgcn)
+    mgcn_state, mde_state = mgcn.state_dict(), mde.state_dict()
+    assert mgcn_state.keys() == mde_state.keys()
+    for key in mgcn_state:
+        if key != "gate.alpha_logit":
+            assert torch.equal(mgcn_state[key], mde_state[key]), key
+    assert mgcn.gate.alpha_init == pytest.approx(1 / (len(modalities) + 1))
+    assert mde.gate.alpha_init == pytest.approx(1 / 3)
 
 
 def test_gradients_reach_every_parameter():

@@ -331,10 +331,23 @@ class MDE(MultiModalRecommender):
         )
         self.conv = ModalityDiscriminationConv(embedding_dim, enhancement=enhancement)
         self.gate = PreferenceGate(
-            embedding_dim, len(features), tradeoff=tradeoff, learn_alpha=learn_alpha
+            embedding_dim,
+            len(features),
+            tradeoff=tradeoff,
+            alpha=self.initial_alpha(len(features)),
+            learn_alpha=learn_alpha,
         )
         self.club = CLUB(embedding_dim) if diff_loss == "club" else None
         self.reset_parameters()
+
+    @staticmethod
+    def initial_alpha(num_modalities: int) -> float:
+        r"""The trade-off :math:`\alpha_0` of :class:`~mde_pyg.nn.PreferenceGate`
+        for ``num_modalities`` modalities: where a learnt :math:`\alpha` starts
+        and :math:`\lambda_\alpha` pulls it, and the constant :math:`\alpha`
+        with ``tradeoff="fixed"``, ``learn_alpha=False``. :math:`1/3` (MGCN's
+        value for two modalities) for any number of modalities."""
+        return 1.0 / 3.0
 
     @classmethod
     def graph_transform(

@@ -13,7 +13,6 @@ from torch_geometric.transforms import BaseTransform
 
 from mde_pyg.deprecation import renamed_arguments
 from mde_pyg.models.mde import MDE, MGCN_OPTIONS
-from mde_pyg.nn.preference_gate import PreferenceGate
 
 
 class MGCN(MDE):
@@ -148,17 +147,13 @@ class MGCN(MDE):
             reg_weight=reg_weight,
             **MGCN_OPTIONS,
         )
-        num_modalities = len(self.modalities)
-        if num_modalities != 2:
-            # The mean of the shared part and the M gated specific parts;
-            # MDE's gate already holds alpha = 1/3 for two modalities.
-            self.gate = PreferenceGate(
-                embedding_dim,
-                num_modalities,
-                tradeoff="fixed",
-                alpha=1.0 / (num_modalities + 1),
-                learn_alpha=False,
-            )
+
+    @staticmethod
+    def initial_alpha(num_modalities: int) -> float:
+        r"""The constant trade-off :math:`\alpha = 1/(M+1)`: the fused view
+        is the mean of the shared part and the :math:`M` gated specific parts
+        (:math:`1/3` for two modalities, as MDE's)."""
+        return 1.0 / (num_modalities + 1)
 
     @classmethod
     def graph_transform(
