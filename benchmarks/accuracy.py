@@ -27,8 +27,9 @@ share the work: a run is claimed through a lock file.
 ``mde`` is the package default chosen by the design study
 (``benchmarks/mde_study.py``), ``mde_paper`` the full reconstruction of the
 abstract that was the default before it. The ablation study of ``mde_paper``
-uses the same runner on the synthetic data with its ablation configs and no
-grid::
+uses the same runner on the synthetic data with its ablation configs
+(``conf/study/no_*.yaml`` and ``fixed_tradeoff.yaml``, recorded under the
+names of :data:`STUDY_CONFIGS`) and no grid::
 
     python benchmarks/accuracy.py --datasets synthetic --no-grid --seeds 0 1 2 \
         --models mde_paper mde_no_diff mde_no_align mde_fixed_tradeoff \
@@ -47,6 +48,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +62,7 @@ from hydra import compose, initialize_config_module
 
 from common import machine
 from mde_pyg.pipeline import train_one
+from mde_pyg.pipeline.renamed_keys import RenamedKeyWarning, rename_overrides
 from mde_pyg.training import summarize
 
 RESULTS = Path(__file__).resolve().parent / "results" / "accuracy"
@@ -121,9 +124,30 @@ QUICK_DATASETS = {
     )
 }
 
-# Model name -> Hydra overrides selecting it.
-MODEL_OVERRIDES = {"lattice": ("model=lattice", "trainer=lattice")}
-# Small validation grids (subsets of the published ones, budgeted for 2 cores).
+#: Record name -> ``conf/study/`` config: the candidates and ablations of
+#: MDE's design study (``benchmarks/mde_study.py``) and of ``mde_paper``,
+#: recorded under their former ``conf/model/`` names.
+STUDY_CONFIGS = {
+    "mde_mgcn": "mgcn",
+    "mde_mgcn_user_graph": "mgcn_user_graph",
+    "mde_mgcn_node_alpha": "mgcn_node_alpha",
+    "mde_mgcn_orthogonal": "mgcn_orthogonal",
+    "mde_mgcn_club": "mgcn_club",
+    "mde_mgcn_specific": "mgcn_specific",
+    "mde_tradeoff_orthogonal": "tradeoff_orthogonal",
+    "mde_tradeoff_club": "tradeoff_club",
+    "mde_regularised": "regularised",
+    "mde_fixed_tradeoff": "fixed_tradeoff",
+    "mde_no_align": "no_align",
+    "mde_no_diff": "no_enhancement",
+    "mde_no_user_graph": "no_user_graph",
+}
+#: Record name -> Hydra overrides selecting it (otherwise ``model=<name>``).
+MODEL_OVERRIDES = {name: (f"study={study}",) for name, study in STUDY_CONFIGS.items()}
+# Small validation grids (subsets of the published ones, budgeted for 2 cores),
+# in the keys the records were made with (their file names and settings):
+# MGCN's model.cl_loss and FREEDOM's model.reg_weight are model.lambda_align
+# and model.lambda_modality_bpr now, which overrides_of passes to the config.
 GRIDS: dict[str, dict[str, list[Any]]] = {
     "lightgcn": {"model.reg_weight": [1e-4, 1e-3]},
     "lattice": {"trainer.lr": [5e-4, 1e-3]},
@@ -178,10 +202,13 @@ class Run:
 def overrides_of(run: Run, datasets: dict[str, DatasetSpec], args) -> list[str]:
     spec = datasets[run.dataset]
     model = MODEL_OVERRIDES.get(run.model, (f"model={run.model}",))
+    with warnings.catch_warnings():  # the grids' keys are the records' own
+        warnings.simplefilter("ignore", RenamedKeyWarning)
+        setting = rename_overrides([*model, *run.setting])[len(model) :]
     return [
         *spec.overrides,
         *model,
-        *run.setting,
+        *setting,
         f"trainer.max_epochs={args.max_epochs or spec.max_epochs}",
         f"trainer.device={args.device}",
         "trainer.verbose=false",

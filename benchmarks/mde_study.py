@@ -9,11 +9,13 @@ r"""Validation-driven design study of MDE's additions over its MGCN reduction
     python benchmarks/mde_study.py --report-only     # tables and plot
     python benchmarks/mde_study.py --quick           # smoke test, to /tmp
 
-Every candidate is a model config of ``conf/model/`` (``CANDIDATES``): the
-MGCN reduction ``mde_mgcn`` plus one addition each (user graph, node-level
-forward trade-off, orthogonal / CLUB differentiation, modality-specific
-supervision, the loss-level node trade-off), and the package default ``mde``
-with its ablations. Two stages, on validation Recall@20 only:
+Every candidate is a config of ``conf/study/`` (``CANDIDATES``, named in the
+records as in ``accuracy.STUDY_CONFIGS``: ``mde_mgcn`` is ``study=mgcn``) or
+``model=mde_paper``: the MGCN reduction ``mde_mgcn`` plus one addition each
+(user graph, node-level forward trade-off, orthogonal / CLUB
+differentiation, modality-specific supervision, the loss-level node
+trade-off), and the full design ``mde_paper`` with its ablations. Two
+stages, on validation Recall@20 only:
 
 1. Screening: every candidate on every dataset with seeds 0, 1, 2.
 2. Confirmation: the ``TOP`` candidates with the best mean validation rank

@@ -92,9 +92,10 @@ MODELS = {
         ],
         "LATTICE",
     ),
-    "mgcn": (["model=mgcn", "model.cl_loss=0.01"], "MGCN"),
+    "mgcn": (["model=mgcn", "model.lambda_align=0.01"], "MGCN"),  # cl_loss
     "freedom": (
-        ["model=freedom", "model.dropout=0.8", "model.reg_weight=1e-4"],
+        # dropout, reg_weight
+        ["model=freedom", "model.dropout=0.8", "model.lambda_modality_bpr=1e-4"],
         "FREEDOM",
     ),
 }

@@ -65,7 +65,7 @@ class ShopRecommender(torch.nn.Module):
             },
             user_edge_type=CO_BUYS,
         )
-        self.discriminate = ModalityDiscriminationConv(channels, diff="pairwise")
+        self.discriminate = ModalityDiscriminationConv(channels, enhancement="pairwise")
         self.gate = PreferenceGate(channels, num_modalities=len(self.modalities))
 
     def forward(self, data: HeteroData) -> tuple[torch.Tensor, torch.Tensor]:

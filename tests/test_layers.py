@@ -1,6 +1,6 @@
 """The package's imports run one way (docs/architecture.rst):
 
-    errors  <-  nn, evaluation  <-  data  <-  models  <-  training
+    errors, deprecation  <-  nn, evaluation  <-  data  <-  models  <-  training
             <-  pipeline  <-  cli  <-  command  <-  __main__
 
 A module may import its own layer or one below it, never one above; no
@@ -26,6 +26,7 @@ SOURCE = Path(mde_pyg.__file__).parent
 LAYERS = {
     "mde_pyg": 0,
     "mde_pyg.errors": 0,
+    "mde_pyg.deprecation": 0,
     "mde_pyg.conf": 0,
     "mde_pyg.nn": 1,
     "mde_pyg.evaluation": 1,

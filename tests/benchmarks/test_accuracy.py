@@ -164,3 +164,27 @@ def test_unknown_dataset_is_a_clear_error(accuracy, tmp_path, capsys):
     message = capsys.readouterr().err
     assert "unknown datasets ['babby']" in message
     assert "'baby'" in message and "'ml100k'" in message
+
+
+def test_record_names_still_select_their_configs(accuracy):
+    # The records keep the names they were made with: a study candidate's
+    # former conf/model name, MGCN's cl_loss, FREEDOM's reg_weight.
+    args = SimpleNamespace(max_epochs=1, device="cpu")
+    datasets = {"d": accuracy.DatasetSpec(("dataset=synthetic",), 1, "")}
+    study = accuracy.Run("d", "mde_no_diff", (), 0)
+    assert "study=no_enhancement" in accuracy.overrides_of(study, datasets, args)
+    for model, point, key in [
+        ("mgcn", ("model.cl_loss=0.1",), "model.lambda_align=0.1"),
+        ("freedom", ("model.reg_weight=0.001",), "model.lambda_modality_bpr=0.001"),
+        ("lightgcn", ("model.reg_weight=0.001",), "model.reg_weight=0.001"),
+    ]:
+        assert point[0].split("=")[0] in accuracy.GRIDS[model]
+        run = accuracy.Run("d", model, point, 0)
+        assert key in accuracy.overrides_of(run, datasets, args)
+        assert accuracy.tag(point) in str(run.path(Path(".")))
+
+
+def test_every_study_config_has_its_record_name(accuracy):
+    studies = Path(__file__).resolve().parents[2] / "conf" / "study"
+    names = {p.stem for p in studies.glob("*.yaml")}
+    assert set(accuracy.STUDY_CONFIGS.values()) == names

@@ -43,6 +43,15 @@ def test_every_model_config_instantiates(model):
     assert user_emb.shape[0] == 80 and item_emb.shape[0] == 50
 
 
+@pytest.mark.parametrize("study", group_options("study"))
+def test_every_study_config_instantiates_an_mde(study):
+    # A study config is MDE (model=mde or mde_paper) with a few options changed.
+    cfg = compose_cfg([f"study={study}", *SMALL])
+    assert cfg.model._target_ == "mde_pyg.models.MDE.from_data"
+    data = build_data(cfg)
+    assert isinstance(build_model(cfg, data), MDE)
+
+
 @pytest.mark.parametrize("trainer", group_options("trainer"))
 def test_every_trainer_config_instantiates(trainer):
     cfg = compose_cfg([f"trainer={trainer}", "model=lightgcn", *SMALL])
@@ -287,7 +296,7 @@ def test_mde_configs_are_the_class_defaults_and_the_named_options():
     assert {name: mde[name] for name in defaults} == defaults
     paper = OmegaConf.to_container(compose_cfg(["model=mde_paper"]).model, resolve=True)
     assert {name: paper[name] for name in defaults} == {**defaults, **PAPER_OPTIONS}
-    mgcn = OmegaConf.to_container(compose_cfg(["model=mde_mgcn"]).model, resolve=True)
+    mgcn = OmegaConf.to_container(compose_cfg(["study=mgcn"]).model, resolve=True)
     assert {name: mgcn[name] for name in defaults} == {**defaults, **MGCN_OPTIONS}
 
 

@@ -1,8 +1,8 @@
 """Records the behaviour that a refactoring of the models must keep:
 per-epoch training losses and validation metrics, and the final test metrics,
-of every model config (every ``conf/model/*.yaml``: the models, the MDE
-ablations and the MDE study variants, plus MDE's other encoder and difference
-paths) on small built-in data.
+of every model config (every ``conf/model/*.yaml`` and ``conf/study/*.yaml``:
+the models, the MDE ablations and the MDE study variants, plus MDE's other
+encoder and difference paths) on small built-in data.
 
     python tests/models/record_reference.py            # all -> reference.json
     python tests/models/record_reference.py mgcn mde   # only these; the others
@@ -24,8 +24,10 @@ from mde_pyg.pipeline import add_graphs, build_model, compose_config
 from mde_pyg.training import Trainer, seed_everything
 
 REFERENCE = Path(__file__).with_name("reference.json")
-#: name -> Hydra overrides: every conf/model file (named as the file; the test
-#: checks that none is missing), and MDE's other encoder and difference paths.
+#: name -> Hydra overrides: every conf/model file (named as the file) and
+#: every conf/study file (named as the conf/model file it was before, mde_<...>;
+#: the test checks that none is missing), and MDE's other encoder and
+#: difference paths.
 RUNS = {
     "lightgcn": ["model=lightgcn"],
     "lattice": ["model=lattice"],
@@ -34,24 +36,24 @@ RUNS = {
     "mde": ["model=mde"],
     "mde_paper": ["model=mde_paper"],
     # The ablations of mde_paper.
-    "mde_fixed_tradeoff": ["model=mde_fixed_tradeoff"],
-    "mde_no_align": ["model=mde_no_align"],
-    "mde_no_diff": ["model=mde_no_diff"],
-    "mde_no_user_graph": ["model=mde_no_user_graph"],
+    "mde_fixed_tradeoff": ["study=fixed_tradeoff"],
+    "mde_no_align": ["study=no_align"],
+    "mde_no_diff": ["study=no_enhancement"],
+    "mde_no_user_graph": ["study=no_user_graph"],
     # The variants of the MDE design study (benchmarks/mde_study.py).
-    "mde_regularised": ["model=mde_regularised"],
-    "mde_mgcn": ["model=mde_mgcn"],
-    "mde_mgcn_club": ["model=mde_mgcn_club"],
-    "mde_mgcn_node_alpha": ["model=mde_mgcn_node_alpha"],
-    "mde_mgcn_orthogonal": ["model=mde_mgcn_orthogonal"],
-    "mde_mgcn_specific": ["model=mde_mgcn_specific"],
-    "mde_mgcn_user_graph": ["model=mde_mgcn_user_graph"],
-    "mde_tradeoff_club": ["model=mde_tradeoff_club"],
-    "mde_tradeoff_orthogonal": ["model=mde_tradeoff_orthogonal"],
+    "mde_regularised": ["study=regularised"],
+    "mde_mgcn": ["study=mgcn"],
+    "mde_mgcn_club": ["study=mgcn_club"],
+    "mde_mgcn_node_alpha": ["study=mgcn_node_alpha"],
+    "mde_mgcn_orthogonal": ["study=mgcn_orthogonal"],
+    "mde_mgcn_specific": ["study=mgcn_specific"],
+    "mde_mgcn_user_graph": ["study=mgcn_user_graph"],
+    "mde_tradeoff_club": ["study=tradeoff_club"],
+    "mde_tradeoff_orthogonal": ["study=tradeoff_orthogonal"],
     "mde_feature_mlp_amplify": [
         "model=mde_paper",
         "model.encoder=feature_mlp",
-        "model.diff=amplify",
+        "model.enhancement=amplify",
         "model.lambda_modal=0.1",
         "model.lambda_diff=0.1",
         "model.lambda_phi=0.01",

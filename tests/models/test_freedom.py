@@ -152,11 +152,11 @@ def test_forward_uses_the_full_graph():
         assert torch.allclose(a, b, atol=1e-6)
 
 
-@pytest.mark.parametrize("reg_weight", [0.0, 1e-1])
-def test_loss_is_the_reference_on_the_pruned_graph(reg_weight):
+@pytest.mark.parametrize("weight", [0.0, 1e-1])
+def test_loss_is_the_reference_on_the_pruned_graph(weight):
     torch.manual_seed(0)
     data = make_data()
-    model = FREEDOM.from_data(data, embedding_dim=DIM, reg_weight=reg_weight)
+    model = FREEDOM.from_data(data, embedding_dim=DIM, lambda_modality_bpr=weight)
     with torch.no_grad():
         model.x_image.add_(0.1)  # fine-tuned features are the ones projected
     model.on_epoch_start(data, 0)
@@ -167,7 +167,7 @@ def test_loss_is_the_reference_on_the_pruned_graph(reg_weight):
     expected = bpr(u, item_emb[batch.pos], item_emb[batch.neg])
     for m in ("image", "text"):
         feats = model.projections[m](model.feature(m))
-        expected = expected + reg_weight * bpr(u, feats[batch.pos], feats[batch.neg])
+        expected = expected + weight * bpr(u, feats[batch.pos], feats[batch.neg])
     loss = model.loss(data, batch)
     assert torch.allclose(loss, expected, atol=1e-6)
     # The loss is on the pruned graph, not the full one.
@@ -176,7 +176,7 @@ def test_loss_is_the_reference_on_the_pruned_graph(reg_weight):
     assert not torch.allclose(loss, full, atol=1e-6)
 
     loss.backward()
-    if reg_weight == 0.0:  # the modality terms are off
+    if weight == 0.0:  # the modality terms are off
         assert (
             model.x_image.grad is None and model.projections["text"].weight.grad is None
         )
@@ -246,7 +246,7 @@ def test_pruned_graph_is_resampled_every_epoch_and_reproducible():
     u = user_emb[batch.user]
     expected = bpr(u, item_emb[batch.pos], item_emb[batch.neg])
     assert full.loss(data, batch) > expected  # plus the modality terms
-    full.reg_weight = 0.0
+    full.lambda_modality_bpr = 0.0
     assert torch.allclose(full.loss(data, batch), expected)
 
 
@@ -259,7 +259,7 @@ def test_one_modality_and_checks():
     assert torch.isfinite(model.loss(data, make_batch(data)))
     assert repr(model) == (
         "FREEDOM(num_users=40, num_items=30, modalities=['text'], embedding_dim=8, "
-        "num_layers=2, num_item_layers=1, dropout=0.8, reg_weight=0.0001, "
+        "num_layers=2, num_item_layers=1, dropout=0.8, lambda_modality_bpr=0.0001, "
         "freeze_features=False)"
     )
     frozen = FREEDOM.from_data(data, embedding_dim=DIM, freeze_features=True)

@@ -24,7 +24,7 @@ from mde_pyg.training import Trainer, seed_everything
 DIM = 8
 # MGCN as a configuration of MDE (spec: "Reduction to MGCN").
 MGCN = dict(
-    diff="none",
+    enhancement="none",
     tradeoff="fixed",
     learn_alpha=False,
     user_graph=False,
@@ -152,7 +152,7 @@ def test_default_initialisation_is_mgcn():
     torch.manual_seed(0)
     data = make_data(user_graph=False)
     model = paper(data, user_graph=False)
-    assert model.conv.diff == "pairwise" and model.gate.tradeoff == "node"
+    assert model.conv.enhancement == "pairwise" and model.gate.tradeoff == "node"
     assert_matches_mgcn(model, data, make_batch(data), reg_weight=1e-4, cl_weight=1e-2)
 
 
@@ -407,7 +407,7 @@ def test_equivariant_in_modality_order():
     [
         dict(),
         dict(encoder="feature_mlp"),
-        dict(diff="amplify", tradeoff="fixed"),
+        dict(enhancement="amplify", tradeoff="fixed"),
         dict(lambda_modal=0.1, lambda_diff=0.1, align_pairs="modality"),
     ],
 )

@@ -21,10 +21,21 @@ OPTIONS = [
 
 def build(seed=0, modalities=None, **kwargs):
     """Data and MDE with the paper reconstruction's options (node-level
-    alpha, the pairwise difference), then ``kwargs``."""
+    alpha, the pairwise difference), then ``kwargs``. The same seed gives the
+    same parameters; a CLUB estimator (``diff_loss="club"``) comes on top of
+    those of the same model without it."""
     torch.manual_seed(seed)
     data = make_data(modalities=modalities)
-    return data, MDE.from_data(data, embedding_dim=DIM, **{**PAPER_OPTIONS, **kwargs})
+    options = {**PAPER_OPTIONS, **kwargs}
+    model = MDE.from_data(data, embedding_dim=DIM, **options)
+    if model.club is not None:
+        torch.manual_seed(seed)
+        make_data(modalities=modalities)  # the same random state as above
+        plain = {**options, "diff_loss": "pairwise_cos"}
+        twin = MDE.from_data(data, embedding_dim=DIM, **plain)
+        missing, unexpected = model.load_state_dict(twin.state_dict(), strict=False)
+        assert not unexpected and all(k.startswith("club.") for k in missing)
+    return data, model
 
 
 def node_sets(data, batch):

@@ -15,7 +15,7 @@ from mde_pyg.data.hetero import (
     item_sim,
     split_edge_index,
 )
-from mde_pyg.models import MDE, MGCN
+from mde_pyg.models import MDE, MGCN, MGCN_OPTIONS
 from mde_pyg.pipeline import add_graphs, build_model, compose_config
 from mde_pyg.training import Trainer, seed_everything
 
@@ -112,7 +112,9 @@ def dense_loss(e, f, batch, reg_weight, cl_loss, tau=0.2):
 def test_matches_dense_mgcn(cl_loss):
     torch.manual_seed(0)
     data = make_data()
-    model = MGCN.from_data(data, embedding_dim=DIM, cl_loss=cl_loss, reg_weight=1e-2)
+    model = MGCN.from_data(
+        data, embedding_dim=DIM, lambda_align=cl_loss, reg_weight=1e-2
+    )
     with torch.no_grad():  # away from the initial point
         for param in model.parameters():
             param.add_(0.1 * torch.randn_like(param))
@@ -129,12 +131,12 @@ def test_matches_dense_mgcn(cl_loss):
 def test_equals_the_mde_reduction():
     data = make_data()
     torch.manual_seed(3)
-    mgcn = MGCN.from_data(data, embedding_dim=DIM, cl_loss=0.1, reg_weight=1e-3)
+    mgcn = MGCN.from_data(data, embedding_dim=DIM, lambda_align=0.1, reg_weight=1e-3)
     torch.manual_seed(3)
     mde = MDE.from_data(
         data,
         embedding_dim=DIM,
-        diff="none",
+        enhancement="none",
         tradeoff="fixed",
         learn_alpha=False,
         user_graph=False,
@@ -145,7 +147,7 @@ def test_equals_the_mde_reduction():
         reg_weight=1e-3,
     )
     assert isinstance(mgcn, MDE)
-    assert mgcn.weights == mde.weights and mgcn.cl_loss == 0.1
+    assert mgcn.weights == mde.weights and mgcn.weights.align == 0.1
     mgcn_state, mde_state = mgcn.state_dict(), mde.state_dict()
     assert mgcn_state.keys() == mde_state.keys()
     for key in mgcn_state:
@@ -169,7 +171,7 @@ def test_graphs_and_options():
     assert model.encoder.mode == "id_purify" and not model.encoder.user_graph
     assert repr(model) == (
         "MGCN(num_users=40, num_items=30, modalities=['image', 'text'], "
-        "embedding_dim=8, num_layers=2, cl_loss=0.01, reg_weight=0.0001, "
+        "embedding_dim=8, num_layers=2, lambda_align=0.01, reg_weight=0.0001, "
         "tau=0.2, freeze_features=False)"
     )
     frozen = MGCN.from_data(data, embedding_dim=DIM, freeze_features=True)
@@ -189,6 +191,26 @@ def test_other_numbers_of_modalities_average_all_parts(modalities):
     assert torch.isfinite(model.loss(data, batch))
 
 
+@pytest.mark.parametrize("modalities", [{"a": 6}, {"a": 6, "b": 5, "c": 4}])
+def test_gate_is_built_once(modalities):
+    # Only alpha (a constant) differs from MDE's reduction, and construction
+    # leaves the random stream where the reduction's leaves it.
+    data = make_data(modalities=modalities)
+    torch.manual_seed(0)
+    mgcn = MGCN.from_data(data, embedding_dim=DIM)
+    after_mgcn = torch.rand(3)
+    torch.manual_seed(0)
+    mde = MDE.from_data(data, embedding_dim=DIM, **MGCN_OPTIONS)
+    assert torch.equal(torch.rand(3), after_mgcn)
+    mgcn_state, mde_state = mgcn.state_dict(), mde.state_dict()
+    assert mgcn_state.keys() == mde_state.keys()
+    for key in mgcn_state:
+        if key != "gate.alpha_logit":
+            assert torch.equal(mgcn_state[key], mde_state[key]), key
+    assert mgcn.gate.alpha_init == pytest.approx(1 / (len(modalities) + 1))
+    assert mde.gate.alpha_init == pytest.approx(1 / 3)
+
+
 def test_gradients_reach_every_parameter():
     torch.manual_seed(0)
     data = make_data()
@@ -203,12 +225,17 @@ def test_gradients_reach_every_parameter():
 
 def test_config_builds_mgcn_with_the_reference_schedule():
     cfg = compose_config(
-        ["model=mgcn", "model.cl_loss=0.1", "model.graphs.k=3", "dataset.num_items=50"]
+        [
+            "model=mgcn",
+            "model.lambda_align=0.1",
+            "model.graphs.k=3",
+            "dataset.num_items=50",
+        ]
     )
     assert cfg.trainer.lr_decay == 0.96 and cfg.trainer.lr_decay_every == 50
     data = add_graphs(cfg, make_synthetic(num_users=60, num_items=50, seed=0))
     model = build_model(cfg, data)
-    assert isinstance(model, MGCN) and model.cl_loss == 0.1
+    assert isinstance(model, MGCN) and model.weights.align == 0.1
     assert data[item_sim("text")].adj_t._nnz() == 50 * 3
 
 

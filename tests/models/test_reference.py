@@ -10,15 +10,18 @@ from record_reference import REFERENCE, RUNS, run
 import mde_pyg.conf
 
 EXPECTED = json.loads(REFERENCE.read_text())
+CONF = Path(mde_pyg.conf.__file__).parent
 #: The names of the conf/model files.
-MODEL_CONFIGS = {
-    path.stem for path in Path(mde_pyg.conf.__file__).with_name("model").glob("*.yaml")
-}
+MODEL_CONFIGS = {path.stem for path in (CONF / "model").glob("*.yaml")}
+#: The names of the conf/study files.
+STUDY_CONFIGS = {path.stem for path in (CONF / "study").glob("*.yaml")}
 
 
 def test_every_model_config_is_recorded():
-    assert MODEL_CONFIGS
+    assert MODEL_CONFIGS and STUDY_CONFIGS
     assert MODEL_CONFIGS - set(RUNS) == set(), "add these to RUNS and record them"
+    studies = {o.split("=")[1] for ov in RUNS.values() for o in ov if "study=" in o}
+    assert STUDY_CONFIGS - studies == set(), "add these to RUNS and record them"
     assert set(RUNS) == set(EXPECTED)
 
 

@@ -17,7 +17,7 @@ def views(num_modalities=3, num_nodes=7, channels=8, seed=0):
 
 def test_shared_and_specific_parts():
     torch.manual_seed(0)
-    conv = ModalityDiscriminationConv(8, diff="none")
+    conv = ModalityDiscriminationConv(8, enhancement="none")
     z = views()
     s, delta, Delta, beta = conv(z)
     assert s.shape == (7, 8) and delta.shape == (3, 7, 8)
@@ -63,9 +63,9 @@ def test_modality_pairs_in_order(num_modalities):
         assert torch.equal(first[k], z[a]) and torch.equal(second[k], z[b])
 
 
-@pytest.mark.parametrize("diff", ["pairwise", "amplify", "none"])
-def test_single_modality(diff):
-    conv = ModalityDiscriminationConv(8, diff=diff)
+@pytest.mark.parametrize("enhancement", ["pairwise", "amplify", "none"])
+def test_single_modality(enhancement):
+    conv = ModalityDiscriminationConv(8, enhancement=enhancement)
     with torch.no_grad():
         if conv.gamma is not None:
             conv.gamma.fill_(0.7)
@@ -77,10 +77,10 @@ def test_single_modality(diff):
     assert torch.equal(beta, torch.ones(7, 1))
 
 
-@pytest.mark.parametrize("diff", ["pairwise", "amplify", "none"])
-def test_equivariant_in_modality_order(diff):
+@pytest.mark.parametrize("enhancement", ["pairwise", "amplify", "none"])
+def test_equivariant_in_modality_order(enhancement):
     torch.manual_seed(0)
-    conv = ModalityDiscriminationConv(8, diff=diff)
+    conv = ModalityDiscriminationConv(8, enhancement=enhancement)
     z = views(num_modalities=3)
     perm = torch.tensor([2, 0, 1])
     s, delta, Delta, beta = conv(z)
@@ -92,7 +92,7 @@ def test_equivariant_in_modality_order(diff):
 
 
 def test_amplify_scales_specific_parts_by_non_negative_gamma():
-    conv = ModalityDiscriminationConv(8, diff="amplify")
+    conv = ModalityDiscriminationConv(8, enhancement="amplify")
     assert conv.phi is None and conv.gamma.item() == 0.0
     z = views()
     s, delta0, Delta, _ = conv(z)
@@ -119,9 +119,9 @@ def test_gradients_reset_and_repr():
     before = conv.phi.weight.clone()
     conv.reset_parameters()
     assert not torch.equal(before, conv.phi.weight)
-    assert repr(conv) == "ModalityDiscriminationConv(8, diff='pairwise')"
+    assert repr(conv) == "ModalityDiscriminationConv(8, enhancement='pairwise')"
     assert sum(
         p.numel() for p in ModalityDiscriminationConv(8, "none").parameters()
     ) == (8 * 8 + 8 + 8)
-    with pytest.raises(ValueError, match="diff"):
-        ModalityDiscriminationConv(8, diff="bogus")
+    with pytest.raises(ValueError, match="enhancement"):
+        ModalityDiscriminationConv(8, enhancement="bogus")

@@ -11,15 +11,15 @@ def inputs(num_modalities=2, num_nodes=9, channels=8, seed=0):
     x = torch.randn(num_nodes, channels, generator=gen)
     shared = torch.randn(num_nodes, channels, generator=gen)
     specific = torch.randn(num_modalities, num_nodes, channels, generator=gen)
-    diff = torch.randn(num_nodes, channels, generator=gen)
-    return x, shared, specific, diff
+    difference = torch.randn(num_nodes, channels, generator=gen)
+    return x, shared, specific, difference
 
 
 def test_default_init_is_mgcn_fusion():
     torch.manual_seed(0)
     gate = PreferenceGate(8, 2)
-    x, shared, specific, diff = inputs()
-    f, alpha = gate(x, shared, specific, diff)
+    x, shared, specific, difference = inputs()
+    f, alpha = gate(x, shared, specific, difference)
     assert f.shape == (9, 8) and alpha.shape == (9,)
     assert torch.allclose(alpha, torch.full((9,), 1 / 3))
     assert gate.eps.item() == 0.0
@@ -32,11 +32,11 @@ def test_default_init_is_mgcn_fusion():
 def test_node_tradeoff_and_difference_term():
     torch.manual_seed(0)
     gate = PreferenceGate(8, 3)
-    x, shared, specific, diff = inputs(num_modalities=3)
+    x, shared, specific, difference = inputs(num_modalities=3)
     with torch.no_grad():
         gate.alpha_lin.weight.normal_()
         gate.eps.fill_(0.3)
-    f, alpha = gate(x, shared, specific, diff)
+    f, alpha = gate(x, shared, specific, difference)
     expected_alpha = torch.sigmoid(
         x @ gate.alpha_lin.weight.view(-1) + gate.alpha_lin.bias
     )
@@ -46,7 +46,7 @@ def test_node_tradeoff_and_difference_term():
         [torch.sigmoid(x @ gate.weight[m].t() + gate.bias[m]) for m in range(3)]
     )
     a = expected_alpha.view(-1, 1)
-    expected = a * shared + (1 - a) * ((g * specific).mean(0) + 0.3 * diff)
+    expected = a * shared + (1 - a) * ((g * specific).mean(0) + 0.3 * difference)
     assert torch.allclose(f, expected, atol=1e-6)
     # Without a difference tensor the eps term is absent.
     f_none, _ = gate(x, shared, specific)
@@ -59,8 +59,8 @@ def test_node_tradeoff_and_difference_term():
 def test_fixed_tradeoff(learn_alpha):
     gate = PreferenceGate(8, 2, tradeoff="fixed", alpha=0.25, learn_alpha=learn_alpha)
     assert gate.alpha_lin is None
-    x, shared, specific, diff = inputs()
-    f, alpha = gate(x, shared, specific, diff)
+    x, shared, specific, difference = inputs()
+    f, alpha = gate(x, shared, specific, difference)
     assert torch.allclose(alpha, torch.full((9,), 0.25))
     names = {n for n, _ in gate.named_parameters()}
     assert ("alpha_logit" in names) == learn_alpha
@@ -90,8 +90,8 @@ def test_reset_parameters_restores_init():
 def test_gradients_repr_and_errors():
     torch.manual_seed(0)
     gate = PreferenceGate(8, 2)
-    x, shared, specific, diff = inputs()
-    f, _ = gate(x, shared, specific, diff)
+    x, shared, specific, difference = inputs()
+    f, _ = gate(x, shared, specific, difference)
     f.pow(2).sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in gate.parameters())
     assert (

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from mde_pyg.cli.select import print_selection
 from mde_pyg.cli.user_errors import exit_on_user_error
 from mde_pyg.pipeline import seed_folders, start_run, train_one
+from mde_pyg.pipeline.renamed_keys import rename_overrides
 from mde_pyg.training import (
     Callback,
     Trainer,
@@ -147,5 +148,5 @@ def main(argv: list[str]) -> None:
             "hydra.output_subdir=null",
             "hydra/job_logging=disabled",
         ]
-    sys.argv = [f"{sys.argv[0]} train", *argv]
+    sys.argv = [f"{sys.argv[0]} train", *rename_overrides(argv)]
     train_app()

@@ -19,6 +19,7 @@ from mde_pyg.data.hetero import (
     REV_INTERACTS,
 )
 from mde_pyg.data.transforms import AddMixedItemGraph, AddUserItemAdjacency
+from mde_pyg.deprecation import renamed_arguments, renamed_attribute
 from mde_pyg.evaluation.retrieval import check_items
 from mde_pyg.models.base import BPRBatch, MultiModalRecommender, bpr_loss
 from mde_pyg.nn import BipartiteLGConv, Graph, UserItemPropagation, graphs_of
@@ -140,8 +141,10 @@ class FREEDOM(MultiModalRecommender):
         dropout (float, optional): :math:`\rho`, the fraction of user-item
             edges pruned every epoch; published grid ``{0.8, 0.9}``.
             (default: :obj:`0.8`)
-        reg_weight (float, optional): :math:`\lambda`, the weight of the
-            modality BPR terms; published grid ``{0, 1e-5, 1e-4, 1e-3}``.
+        lambda_modality_bpr (float, optional): :math:`\lambda`, the weight
+            of the modality BPR terms (the reference's and formerly this
+            argument's ``reg_weight``, a deprecated alias: it is no L2 weight
+            here); published grid ``{0, 1e-5, 1e-4, 1e-3}``.
             (default: :obj:`1e-4`)
         freeze_features (bool, optional): Keep the raw features fixed instead
             of fine-tuning them as the reference does (a deviation; saves
@@ -155,6 +158,9 @@ class FREEDOM(MultiModalRecommender):
           :math:`(|\mathcal{I}|, d)`; :meth:`loss` a scalar
     """
 
+    reg_weight = renamed_attribute("reg_weight", "lambda_modality_bpr")
+
+    @renamed_arguments(reg_weight="lambda_modality_bpr")
     def __init__(
         self,
         num_users: int,
@@ -164,7 +170,7 @@ class FREEDOM(MultiModalRecommender):
         num_layers: int = 2,
         num_item_layers: int = 1,
         dropout: float = 0.8,
-        reg_weight: float = 1e-4,
+        lambda_modality_bpr: float = 1e-4,
         freeze_features: bool = False,
     ) -> None:
         if not 0.0 <= dropout < 1.0:
@@ -174,7 +180,7 @@ class FREEDOM(MultiModalRecommender):
         super().__init__(num_users, num_items, features, embedding_dim, freeze_features)
         self.num_item_layers = num_item_layers
         self.dropout = dropout
-        self.reg_weight = reg_weight
+        self.lambda_modality_bpr = lambda_modality_bpr
         self.item_edge_type = MM_SIM
 
         self.projections = torch.nn.ModuleDict(
@@ -348,7 +354,7 @@ class FREEDOM(MultiModalRecommender):
         loss = bpr_loss(
             (u * item_emb[batch.pos]).sum(-1), (u * item_emb[batch.neg]).sum(-1)
         )
-        if self.reg_weight == 0.0:
+        if self.lambda_modality_bpr == 0.0:
             return loss
         modal = 0.0
         for modality in self.modalities:
@@ -356,7 +362,7 @@ class FREEDOM(MultiModalRecommender):
             projection = self.projections[modality]
             pos, neg = projection(x[batch.pos]), projection(x[batch.neg])
             modal = modal + bpr_loss((u * pos).sum(-1), (u * neg).sum(-1))
-        return loss + self.reg_weight * modal
+        return loss + self.lambda_modality_bpr * modal
 
     def _apply(self, fn, recurse: bool = True):
         # A cached pruned graph would stay on the old device / dtype.
@@ -370,6 +376,6 @@ class FREEDOM(MultiModalRecommender):
             f"embedding_dim={self.embedding_dim}, "
             f"num_layers={self.propagation.num_layers}, "
             f"num_item_layers={self.num_item_layers}, dropout={self.dropout}, "
-            f"reg_weight={self.reg_weight}, "
+            f"lambda_modality_bpr={self.lambda_modality_bpr}, "
             f"freeze_features={self.freeze_features})"
         )

@@ -23,6 +23,7 @@ from mde_pyg.data.hetero import (
     item_sim,
 )
 from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
+from mde_pyg.deprecation import renamed_arguments
 from mde_pyg.evaluation.retrieval import check_items
 from mde_pyg.models.base import BPRBatch, MultiModalRecommender, bpr_loss
 from mde_pyg.models.losses import (
@@ -40,11 +41,11 @@ from mde_pyg.nn.preference_gate import PreferenceGate
 
 ALIGN_MODES = ("content_behaviour", "modality")
 DIFF_LOSSES = ("pairwise_cos", "orthogonal", "club")
-#: The options of :class:`MDE` that reduce it to MGCN
-#: (``conf/model/mde_mgcn.yaml``, :class:`MGCN`).
+#: The options of :class:`MDE` that reduce it to MGCN (``study=mgcn``,
+#: ``conf/study/mgcn.yaml``; :class:`MGCN`).
 MGCN_OPTIONS: dict[str, Any] = {
     "user_graph": False,
-    "diff": "none",
+    "enhancement": "none",
     "tradeoff": "fixed",
     "learn_alpha": False,
     "align_pairs": "content_behaviour",
@@ -58,7 +59,7 @@ MGCN_OPTIONS: dict[str, Any] = {
 #: without the orthogonality term. ``MDE.from_data(data, **PAPER_OPTIONS)``.
 PAPER_OPTIONS: dict[str, Any] = {
     "user_graph": True,
-    "diff": "pairwise",
+    "enhancement": "pairwise",
     "tradeoff": "node",
     "learn_alpha": True,
     "diff_loss": "pairwise_cos",
@@ -202,8 +203,10 @@ class MDE(MultiModalRecommender):
         freeze_features (bool, optional): Keep the raw features fixed
             (buffers) rather than train them (parameters, as MGCN and
             LATTICE). (default: :obj:`False`)
-        diff (str, optional): :obj:`"pairwise"`, :obj:`"amplify"` or
-            :obj:`"none"`. (default: :obj:`"none"`)
+        enhancement (str, optional): The difference enhancement of
+            :class:`~mde_pyg.nn.ModalityDiscriminationConv`:
+            :obj:`"pairwise"`, :obj:`"amplify"` or :obj:`"none"` (formerly
+            ``diff``, a deprecated alias). (default: :obj:`"none"`)
         tradeoff (str, optional): :obj:`"node"` or :obj:`"fixed"`.
             (default: :obj:`"fixed"`)
         learn_alpha (bool, optional): With ``tradeoff="fixed"``, learn the
@@ -217,7 +220,9 @@ class MDE(MultiModalRecommender):
             (default: :obj:`0.0`)
         tau (float, optional): InfoNCE temperature. (default: :obj:`0.2`)
         reg_weight (float, optional): :math:`\lambda_r`. (default: :obj:`1e-4`)
-        lambda_diff (float, optional): :math:`\lambda_d`. (default: :obj:`0.1`)
+        lambda_diff (float, optional): :math:`\lambda_d`, the weight of the
+            differentiation term :math:`\mathcal{L}_{diff}` (``diff_loss``).
+            (default: :obj:`0.1`)
         diff_loss (str, optional): The differentiation term :math:`d_n` of
             :math:`\mathcal{L}_{diff}` and :math:`\mathcal{L}_{trade}`:
             :obj:`"pairwise_cos"`, :obj:`"orthogonal"` or :obj:`"club"`.
@@ -244,6 +249,7 @@ class MDE(MultiModalRecommender):
           :math:`\beta`
     """
 
+    @renamed_arguments(diff="enhancement")
     def __init__(
         self,
         num_users: int,
@@ -254,7 +260,7 @@ class MDE(MultiModalRecommender):
         user_graph: bool = False,
         encoder: str = "id_purify",
         freeze_features: bool = False,
-        diff: str = "none",
+        enhancement: str = "none",
         tradeoff: str = "fixed",
         learn_alpha: bool = False,
         align_pairs: str = "content_behaviour",
@@ -303,16 +309,25 @@ class MDE(MultiModalRecommender):
             user_edge_type=CO_INTERACTS if user_graph else None,
             num_users=num_users,
         )
-        self.conv = ModalityDiscriminationConv(embedding_dim, diff=diff)
+        self.conv = ModalityDiscriminationConv(embedding_dim, enhancement=enhancement)
         self.gate = PreferenceGate(
-            embedding_dim, len(features), tradeoff=tradeoff, learn_alpha=learn_alpha
+            embedding_dim,
+            len(features),
+            tradeoff=tradeoff,
+            alpha=self.initial_alpha(len(features)),
+            learn_alpha=learn_alpha,
         )
-        self.club: CLUB | None = None
+        self.club = CLUB(embedding_dim) if diff_loss == "club" else None
         self.reset_parameters()
-        if diff_loss == "club":
-            # Created last, so that every other parameter starts as in the
-            # model without it (the same seed gives the same model).
-            self.club = CLUB(embedding_dim)
+
+    @staticmethod
+    def initial_alpha(num_modalities: int) -> float:
+        r"""The trade-off :math:`\alpha_0` of :class:`~mde_pyg.nn.PreferenceGate`
+        for ``num_modalities`` modalities: where a learnt :math:`\alpha` starts
+        and :math:`\lambda_\alpha` pulls it, and the constant :math:`\alpha`
+        with ``tradeoff="fixed"``, ``learn_alpha=False``. :math:`1/3` (MGCN's
+        value for two modalities) for any number of modalities."""
+        return 1.0 / 3.0
 
     @classmethod
     def graph_transform(
@@ -382,7 +397,7 @@ class MDE(MultiModalRecommender):
             behaviour,
             shared,
             specific,
-            difference if self.conv.diff == "pairwise" else None,
+            difference if self.conv.enhancement == "pairwise" else None,
         )
         return MDEState(behaviour, fused, views, specific, alpha, beta, shared)
 
@@ -535,7 +550,7 @@ class MDE(MultiModalRecommender):
             behaviour,
             shared,
             specific,
-            difference if self.conv.diff == "pairwise" else None,
+            difference if self.conv.enhancement == "pairwise" else None,
         )
         return behaviour + fused
 
@@ -562,7 +577,8 @@ class MDE(MultiModalRecommender):
             f"embedding_dim={self.embedding_dim}, "
             f"num_layers={self.encoder.num_layers}, "
             f"encoder='{self.encoder.mode}', user_graph={self.encoder.user_graph}, "
-            f"freeze_features={self.freeze_features}, diff='{self.conv.diff}', "
+            f"freeze_features={self.freeze_features}, "
+            f"enhancement='{self.conv.enhancement}', "
             f"tradeoff='{self.gate.tradeoff}', align_pairs='{self.align_pairs}', "
             f"lambda_modal={self.lambda_modal}, tau={self.tau}, "
             f"diff_loss='{self.diff_loss}', "

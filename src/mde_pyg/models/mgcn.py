@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from torch import Tensor
 from torch_geometric.transforms import BaseTransform
 
+from mde_pyg.deprecation import renamed_arguments
 from mde_pyg.models.mde import MDE, MGCN_OPTIONS
-from mde_pyg.nn.preference_gate import PreferenceGate
 
 
 class MGCN(MDE):
@@ -99,9 +100,11 @@ class MGCN(MDE):
             (default: :obj:`64`)
         num_layers (int, optional): LightGCN layers :math:`L` of the
             behaviour view. (default: :obj:`2`)
-        cl_loss (float, optional): :math:`\lambda_c`, the weight of the
-            contrastive (content-behaviour InfoNCE) term; the published grid
-            is ``{1e-3, 1e-2, 1e-1}``. (default: :obj:`1e-2`)
+        lambda_align (float, optional): :math:`\lambda_c`, the weight of the
+            contrastive (content-behaviour InfoNCE) term, MDE's
+            ``lambda_align`` (the reference's and formerly this argument's
+            ``cl_loss``, a deprecated alias); the published grid is
+            ``{1e-3, 1e-2, 1e-1}``. (default: :obj:`1e-2`)
         reg_weight (float, optional): :math:`\lambda_r`. (default:
             :obj:`1e-4`)
         tau (float, optional): InfoNCE temperature :math:`\tau`.
@@ -118,6 +121,7 @@ class MGCN(MDE):
           :math:`(|\mathcal{I}|, d)`; :meth:`loss` a scalar
     """
 
+    @renamed_arguments(cl_loss="lambda_align")
     def __init__(
         self,
         num_users: int,
@@ -125,7 +129,7 @@ class MGCN(MDE):
         features: dict[str, Tensor],
         embedding_dim: int = 64,
         num_layers: int = 2,
-        cl_loss: float = 1e-2,
+        lambda_align: float = 1e-2,
         reg_weight: float = 1e-4,
         tau: float = 0.2,
         freeze_features: bool = False,
@@ -138,22 +142,18 @@ class MGCN(MDE):
             num_layers=num_layers,
             encoder="id_purify",
             freeze_features=freeze_features,
-            lambda_align=cl_loss,
+            lambda_align=lambda_align,
             tau=tau,
             reg_weight=reg_weight,
             **MGCN_OPTIONS,
         )
-        num_modalities = len(self.modalities)
-        if num_modalities != 2:
-            # The mean of the shared part and the M gated specific parts;
-            # MDE's gate already holds alpha = 1/3 for two modalities.
-            self.gate = PreferenceGate(
-                embedding_dim,
-                num_modalities,
-                tradeoff="fixed",
-                alpha=1.0 / (num_modalities + 1),
-                learn_alpha=False,
-            )
+
+    @staticmethod
+    def initial_alpha(num_modalities: int) -> float:
+        r"""The constant trade-off :math:`\alpha = 1/(M+1)`: the fused view
+        is the mean of the shared part and the :math:`M` gated specific parts
+        (:math:`1/3` for two modalities, as MDE's)."""
+        return 1.0 / (num_modalities + 1)
 
     @classmethod
     def graph_transform(
@@ -181,8 +181,13 @@ class MGCN(MDE):
 
     @property
     def cl_loss(self) -> float:
-        r"""The contrastive weight :math:`\lambda_c` (MDE's
-        :math:`\lambda_a`)."""
+        r"""Deprecated: the contrastive weight :math:`\lambda_c`, now
+        ``weights.align`` (the argument ``lambda_align``)."""
+        warnings.warn(
+            "MGCN.cl_loss is deprecated, use .weights.align",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self.weights.align
 
     def __repr__(self) -> str:
@@ -190,7 +195,8 @@ class MGCN(MDE):
             f"{self.__class__.__name__}(num_users={self.num_users}, "
             f"num_items={self.num_items}, modalities={self.modalities}, "
             f"embedding_dim={self.embedding_dim}, "
-            f"num_layers={self.encoder.num_layers}, cl_loss={self.cl_loss}, "
+            f"num_layers={self.encoder.num_layers}, "
+            f"lambda_align={self.weights.align}, "
             f"reg_weight={self.weights.reg}, tau={self.tau}, "
             f"freeze_features={self.freeze_features})"
         )

@@ -6,9 +6,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from mde_pyg.deprecation import renamed_arguments, renamed_attribute
 from mde_pyg.nn.modality_pairs import modality_pairs
 
-DIFF_MODES = ("pairwise", "amplify", "none")
+#: How :class:`ModalityDiscriminationConv` enhances the differences between
+#: modalities (its ``enhancement``).
+ENHANCEMENT_MODES = ("pairwise", "amplify", "none")
 
 
 class ModalityDiscriminationConv(torch.nn.Module):
@@ -35,7 +38,7 @@ class ModalityDiscriminationConv(torch.nn.Module):
 
     with :math:`P` the unordered modality pairs, :math:`\phi` a
     :class:`~torch.nn.Linear` layer :math:`2d \to d` shared by all pairs, and
-    :math:`\gamma = \max(0, \tilde{\gamma}) \ge 0` learnable. ``diff`` selects
+    :math:`\gamma = \max(0, \tilde{\gamma}) \ge 0` learnable. ``enhancement`` selects
     the enhancement: :obj:`"pairwise"` computes :math:`\boldsymbol{\Delta}`
     (:math:`\gamma = 0`), :obj:`"amplify"` learns :math:`\gamma`
     (:math:`\boldsymbol{\Delta} = 0`), :obj:`"none"` neither (MGCN).
@@ -49,8 +52,9 @@ class ModalityDiscriminationConv(torch.nn.Module):
 
     Args:
         channels (int): Size :math:`d` of every view.
-        diff (str, optional): :obj:`"pairwise"`, :obj:`"amplify"` or
-            :obj:`"none"`. (default: :obj:`"pairwise"`)
+        enhancement (str, optional): The difference enhancement:
+            :obj:`"pairwise"`, :obj:`"amplify"` or :obj:`"none"` (formerly
+            ``diff``, a deprecated alias). (default: :obj:`"pairwise"`)
 
     Shapes:
         - **input:** views :math:`(M, N, d)`
@@ -59,18 +63,26 @@ class ModalityDiscriminationConv(torch.nn.Module):
           :math:`(N, M)`
     """
 
-    def __init__(self, channels: int, diff: str = "pairwise") -> None:
+    diff = renamed_attribute("diff", "enhancement")
+
+    @renamed_arguments(diff="enhancement")
+    def __init__(self, channels: int, enhancement: str = "pairwise") -> None:
         super().__init__()
-        if diff not in DIFF_MODES:
-            raise ValueError(f"Unknown diff '{diff}' (expected one of {DIFF_MODES})")
+        if enhancement not in ENHANCEMENT_MODES:
+            raise ValueError(
+                f"Unknown enhancement '{enhancement}' "
+                f"(expected one of {ENHANCEMENT_MODES})"
+            )
         self.channels = channels
-        self.diff = diff
+        self.enhancement = enhancement
         self.att_lin = torch.nn.Linear(channels, channels)
         self.att_query = torch.nn.Linear(channels, 1, bias=False)
         self.phi = (
-            torch.nn.Linear(2 * channels, channels) if diff == "pairwise" else None
+            torch.nn.Linear(2 * channels, channels)
+            if enhancement == "pairwise"
+            else None
         )
-        if diff == "amplify":
+        if enhancement == "amplify":
             self.gamma = torch.nn.Parameter(torch.zeros(()))
         else:
             self.register_parameter("gamma", None)
@@ -103,4 +115,7 @@ class ModalityDiscriminationConv(torch.nn.Module):
         return s, delta, Delta, beta.squeeze(-1).t()
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({self.channels}, diff='{self.diff}')"
+        return (
+            f"{self.__class__.__name__}({self.channels}, "
+            f"enhancement='{self.enhancement}')"
+        )

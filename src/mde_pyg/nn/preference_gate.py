@@ -8,6 +8,8 @@ import math
 import torch
 from torch import Tensor
 
+from mde_pyg.deprecation import renamed_arguments
+
 TRADEOFF_MODES = ("node", "fixed")
 
 
@@ -119,19 +121,21 @@ class PreferenceGate(torch.nn.Module):
         ).sigmoid()
         return gate.view(x.size(0), self.num_modalities, self.channels).transpose(0, 1)
 
+    @renamed_arguments(diff="difference")
     def forward(
         self,
         x: Tensor,
         shared: Tensor,
         specific: Tensor,
-        diff: Tensor | None = None,
+        difference: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """Returns the fused embeddings ``f`` and the per-node trade-off
-        ``alpha``."""
+        r"""Returns the fused embeddings ``f`` and the per-node trade-off
+        ``alpha`` (``difference``: :math:`\boldsymbol{\Delta}`, or
+        :obj:`None` for none; formerly ``diff``, a deprecated alias)."""
         num_nodes = x.size(0)
         out = (self.preferences(x) * specific).mean(dim=0)
-        if diff is not None:
-            out = out + self.eps * diff
+        if difference is not None:
+            out = out + self.eps * difference
         if self.alpha_lin is not None:
             alpha = self.alpha_lin(x).sigmoid().view(-1)
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
@@ -20,6 +21,12 @@ from hydra.utils import get_method, to_absolute_path
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from mde_pyg.errors import ConfigError
+from mde_pyg.pipeline.renamed_keys import (
+    RenamedKeyWarning,
+    rename_config_keys,
+    rename_overrides,
+    renamed_to,
+)
 
 
 def _expected_type_ok(default: Any, value: Any) -> bool:
@@ -85,9 +92,11 @@ def check_kwargs(
         if key.startswith("_"):
             continue
         if key not in params:
+            renamed = renamed_to(f"{section}.{key}", target)
             raise ConfigError(
-                f"Unknown key '{section}.{key}'. Valid keys of '{section}': "
-                f"{', '.join(sorted(params))}"
+                f"Unknown key '{section}.{key}'"
+                + (f" (renamed to '{renamed}')" if renamed else "")
+                + f". Valid keys of '{section}': {', '.join(sorted(params))}"
             )
         default = params[key].default
         if not _expected_type_ok(default, value) and not _annotated_as(
@@ -112,7 +121,9 @@ def compose_config(overrides: list[str]) -> DictConfig:
     from hydra import compose, initialize_config_module
 
     with initialize_config_module(CONFIG_MODULE, version_base="1.3"):
-        return compose("config", overrides=overrides, return_hydra_config=False)
+        return compose(
+            "config", overrides=rename_overrides(overrides), return_hydra_config=False
+        )
 
 
 def local_path(path: str) -> str:
@@ -162,7 +173,10 @@ def load_run_config(run_dir: Path) -> DictConfig:
             f"'{run_dir / RUN_CONFIG}' not found: RUN_DIR must be the output folder "
             "of `mde-pyg train` (it holds config.yaml and checkpoints/)"
         )
-    cfg = OmegaConf.load(path)
+    config = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    for line in rename_config_keys(config):
+        warnings.warn(f"{path}: {line}", RenamedKeyWarning, stacklevel=2)
+    cfg = OmegaConf.create(config)
     allowed = allowed_targets()
     for key, target in _config_targets(OmegaConf.to_container(cfg, resolve=False)):
         if target not in allowed:

@@ -25,6 +25,7 @@ import mde_pyg
 from mde_pyg.pipeline.build import build_data, build_model, dataset_files
 from mde_pyg.pipeline.config import RUN_CONFIG, check_kwargs, local_path
 from mde_pyg.pipeline.curve import plot_training_curve, plotting_available
+from mde_pyg.pipeline.renamed_keys import rename_config_keys
 from mde_pyg.training import Callback, Trainer, TrainResult, seed_everything
 from mde_pyg.training.device import device_name, resolve_device
 from mde_pyg.training.distributed import (
@@ -100,6 +101,17 @@ def trainer_settings(cfg: DictConfig) -> dict[str, Any]:
     return {**settings, "k": tuple(settings["k"])}
 
 
+class RenamedKeysInCheckpoint(Callback):
+    """Lets a run resume a checkpoint written before a config key was
+    renamed: the model section of its fingerprint gets the new names
+    (:func:`~mde_pyg.pipeline.renamed_keys.rename_config_keys`)."""
+
+    def on_resume(self, trainer: Trainer, state: dict[str, Any]) -> None:
+        fingerprint = state.get("fingerprint") or {}
+        if isinstance(fingerprint.get("config.model"), dict):
+            rename_config_keys({"model": fingerprint["config.model"]})
+
+
 def start_run(cfg: DictConfig) -> Path:
     """Joins the processes of a distributed run (where ``trainer.distributed``
     asks for it) and returns the run folder, the same on every process."""
@@ -146,7 +158,7 @@ def train_one(
         checkpoint_dir=output_dir / "checkpoints" if cfg.checkpoint else None,
         resume=cfg.resume,
         fingerprint=run_fingerprint(config, data_files),
-        callbacks=callbacks,
+        callbacks=[RenamedKeysInCheckpoint(), *callbacks],
         **settings,
     )
     result = trainer.fit()

@@ -17,6 +17,11 @@ class Callback:
     :func:`~mde_pyg.training.distributed.is_main_process`.
     """
 
+    def on_resume(self, trainer: Trainer, state: dict[str, Any]) -> None:  # noqa: B027
+        """The checkpoint ``state`` was loaded to resume from, before its
+        fingerprint is checked: a caller may upgrade in place what an older
+        version of it wrote (a renamed config key, say)."""
+
     def on_fit_start(self, trainer: Trainer) -> None:  # noqa: B027
         """Training starts (at ``trainer.start_epoch``, after a resume)."""
 

@@ -394,6 +394,8 @@ class Trainer:
                 "run to continue, or set resume=false (or auto) to start afresh"
             )
         state = load_checkpoint(path, self.device)
+        for callback in self.callbacks:
+            callback.on_resume(self, state)
         check_fingerprint(state.get("fingerprint"), self.fingerprint(), path)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
