@@ -7,9 +7,11 @@ import matplotlib
 import pytest
 from omegaconf import OmegaConf
 
-from mde_pyg.pipeline import compose_config, train_one
+from mde_pyg.pipeline import compose_config, load_run, train_one
 from mde_pyg.pipeline import run as run_module
 from mde_pyg.pipeline.curve import plot_training_curve
+from mde_pyg.pipeline.renamed_keys import RenamedKeyWarning
+from mde_pyg.training import load_checkpoint, save_checkpoint
 
 OVERRIDES = [
     "model=lattice",
@@ -63,3 +65,42 @@ def test_the_curve_leaves_the_pyplot_backend_alone(tmp_path):
     assert matplotlib.get_backend() == before
     assert "matplotlib.pyplot" not in sys.modules or before == matplotlib.get_backend()
     assert (tmp_path / "c.png").stat().st_size > 1000
+
+
+def rename_back(config):
+    """``config`` as a run written before ``cl_loss`` became ``lambda_align``
+    recorded it."""
+    config["model"] = {
+        ("cl_loss" if key == "lambda_align" else key): value
+        for key, value in config["model"].items()
+    }
+    return config
+
+
+def test_a_run_folder_from_before_a_rename_loads_evaluates_and_resumes(tmp_path):
+    overrides = [
+        "model=mgcn",
+        "dataset.num_users=60",
+        "dataset.num_items=40",
+        "trainer.device=cpu",
+        f"output_dir={tmp_path}",
+    ]
+    first = train_one(compose_config([*overrides, "trainer.max_epochs=2"]), 0, tmp_path)
+    # What an older version wrote: the old key in config.yaml and in the
+    # fingerprint of the checkpoint.
+    config = OmegaConf.to_container(OmegaConf.load(tmp_path / "config.yaml"))
+    OmegaConf.save(OmegaConf.create(rename_back(config)), tmp_path / "config.yaml")
+    last = tmp_path / "checkpoints" / "last.pt"
+    state = load_checkpoint(last)
+    state["fingerprint"]["config.model"] = rename_back(
+        {"model": state["fingerprint"]["config.model"]}
+    )["model"]
+    save_checkpoint(state, last)
+
+    with pytest.warns(RenamedKeyWarning, match="'model.cl_loss'.*'model.lambda_align'"):
+        model, data, cfg = load_run(tmp_path)
+    assert cfg.model.lambda_align == 1e-2 and "cl_loss" not in cfg.model
+    resumed = train_one(
+        compose_config([*overrides, "trainer.max_epochs=3", "resume=true"]), 0, tmp_path
+    )
+    assert resumed.epochs_run == 3 and resumed.history[:2] == first.history
