@@ -2,7 +2,8 @@ from mde_pyg.models.base import BPRBatch, MultiModalRecommender, Recommender, bp
 from mde_pyg.models.freedom import FREEDOM, freedom_modality_weights
 from mde_pyg.models.lattice import LATTICE
 from mde_pyg.models.lightgcn import LightGCN
-from mde_pyg.models.mde import MDE, MGCN_OPTIONS, PAPER_OPTIONS, MDELossWeights
+from mde_pyg.models.mde import MDE
+from mde_pyg.models.mde_options import MGCN_OPTIONS, PAPER_OPTIONS, MDELossWeights
 from mde_pyg.models.mgcn import MGCN
 
 __all__ = [

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -34,55 +34,15 @@ from mde_pyg.models.losses import (
     shared_orthogonality_loss,
     weighted_mean,
 )
+from mde_pyg.models.mde_options import (
+    ALIGN_MODES,
+    DIFF_LOSSES,
+    MDELossWeights,
+)
 from mde_pyg.nn.club import CLUB
 from mde_pyg.nn.hetero_graph_encoder import HeteroGraphEncoder
 from mde_pyg.nn.modality_discrimination_conv import ModalityDiscriminationConv
 from mde_pyg.nn.preference_gate import PreferenceGate
-
-ALIGN_MODES = ("content_behaviour", "modality")
-DIFF_LOSSES = ("pairwise_cos", "orthogonal", "club")
-#: The options of :class:`MDE` that reduce it to MGCN (``study=mgcn``,
-#: ``conf/study/mgcn.yaml``; :class:`MGCN`).
-MGCN_OPTIONS: dict[str, Any] = {
-    "user_graph": False,
-    "enhancement": "none",
-    "tradeoff": "fixed",
-    "learn_alpha": False,
-    "align_pairs": "content_behaviour",
-    "lambda_modal": 0.0,
-    "diff_loss": "pairwise_cos",
-    "lambda_diff": 0.0,
-}
-#: The options of :class:`MDE` that give the full reconstruction of the
-#: paper's abstract (``conf/model/mde_paper.yaml``): the pairwise difference
-#: enhancement, the learnable node-level trade-off and the user-user graph,
-#: without the orthogonality term. ``MDE.from_data(data, **PAPER_OPTIONS)``.
-PAPER_OPTIONS: dict[str, Any] = {
-    "user_graph": True,
-    "enhancement": "pairwise",
-    "tradeoff": "node",
-    "learn_alpha": True,
-    "diff_loss": "pairwise_cos",
-    "lambda_diff": 0.0,
-}
-
-
-@dataclass(frozen=True)
-class MDELossWeights:
-    r"""The weights of MDE's loss terms, in the order they are added to the
-    BPR loss (a term of weight 0 is not computed): :math:`\lambda_r`
-    (``reg``), :math:`\lambda_a` (``align``), :math:`\lambda_d` (``diff``),
-    :math:`\lambda_\phi` (``phi``), :math:`\lambda_\alpha` (``alpha``),
-    :math:`\lambda_t` (``tradeoff``) and :math:`\lambda_s` (``specific``).
-    :math:`\lambda_m` scales a part of the alignment term, not a term."""
-
-    reg: float = 1e-4
-    align: float = 1e-2
-    diff: float = 0.1
-    phi: float = 0.0
-    alpha: float = 0.0
-    tradeoff: float = 0.0
-    specific: float = 0.0
 
 
 class MDEState(NamedTuple):

@@ -12,7 +12,8 @@ from torch import Tensor
 from torch_geometric.transforms import BaseTransform
 
 from mde_pyg.deprecation import renamed_arguments
-from mde_pyg.models.mde import MDE, MGCN_OPTIONS
+from mde_pyg.models.mde import MDE
+from mde_pyg.models.mde_options import MGCN_OPTIONS
 
 
 class MGCN(MDE):
@@ -22,7 +23,7 @@ class MGCN(MDE):
     comparisons.
 
     MGCN is the reduction of :class:`~mde_pyg.models.MDE` without difference
-    enhancement (``diff="none"``), with the fixed trade-off
+    enhancement (``enhancement="none"``), with the fixed trade-off
     :math:`\alpha = 1/3` (``tradeoff="fixed"``, ``learn_alpha=False``),
     without the user-user graph and with the content-behaviour alignment
     alone (``lambda_modal=0``): this class runs the same layers in that
@@ -78,8 +79,8 @@ class MGCN(MDE):
     :func:`~mde_pyg.models.losses.info_nce` (duplicates in the batch kept, as
     the reference). The graphs are precomputed onto the data by
     :meth:`graph_transform`. Train with the reference's learning-rate
-    schedule :math:`0.96^{\,\text{epoch}/50}` (``trainer=lattice``, as
-    ``experiment=mgcn_grid`` does).
+    schedule :math:`0.96^{\,\text{epoch}/50}` (the ``trainer:`` block of
+    ``conf/model/mgcn.yaml``).
 
     Differences from the reference code, none of which changes the model:
     the regulariser divides by the actual batch size (the reference by the
