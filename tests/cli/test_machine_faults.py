@@ -1,5 +1,5 @@
 """Every fault of the machine is one ``error: <path>: <what> (<hint>)`` line
-with exit status 2 (issue 25): failing writes are injected at each place a
+with exit status 2: failing writes are injected at each place a
 run writes (CI runs as root, so no chmod); the last complete checkpoint
 stays loadable and no partly written temporary file is left."""
 

@@ -1,4 +1,4 @@
-"""One live run per run folder (issue 25): the lock, its stale cases, two
+"""One live run per run folder: the lock, its stale cases, two
 concurrent runs, and default folder names that do not collide."""
 
 import json

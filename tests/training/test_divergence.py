@@ -1,5 +1,5 @@
 """A diverging run stops with the epoch, the first bad step, the last good
-checkpoint and what to change; nothing non-finite is kept (issue 25)."""
+checkpoint and what to change; nothing non-finite is kept."""
 
 import math
 

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from mde_pyg.cli.select import print_selection
 from mde_pyg.cli.user_errors import exit_on_user_error
+from mde_pyg.errors import DivergenceError, RunInterrupted, StorageError
 from mde_pyg.pipeline import seed_folders, start_run, train_one
 from mde_pyg.pipeline.config import check_overrides, local_path
 from mde_pyg.pipeline.lock import hold_run_folder
@@ -101,10 +102,16 @@ def run_train(cfg: DictConfig) -> float:
     runs = seed_folders(cfg, output_dir)
     results = []
     with hold_run_folder(output_dir, created=_created_root(output_dir)):
-        for i, (seed, folder) in enumerate(runs):
-            if main and cfg.seeds is not None:
-                print(f"== seed {seed} ({i + 1} of {len(runs)})", flush=True)
-            results.append(train_one(cfg, seed, folder, callbacks))
+        try:
+            for i, (seed, folder) in enumerate(runs):
+                if main and cfg.seeds is not None:
+                    print(f"== seed {seed} ({i + 1} of {len(runs)})", flush=True)
+                results.append(train_one(cfg, seed, folder, callbacks))
+        except (StorageError, DivergenceError, RunInterrupted) as error:
+            # Resumed with the command's output_dir (with seeds=[...] the
+            # error is about a seed's folder inside it).
+            error.output_dir = output_dir
+            raise
     if main:
         print_run_summary(cfg, output_dir, results)
     return float(np.mean([r.best_val[cfg.trainer.monitor] for r in results]))
