@@ -1,6 +1,6 @@
-"""Every user error of ``mde-pyg`` is one ``error:`` line with exit status 2
-: unknown names and keys, a dataset without features, a folder
-that is not a sweep; one run writes one folder, a failed start leaves none."""
+"""Every user error of ``mde-pyg`` is one ``error:`` line with exit status
+2: unknown names and keys, a dataset without features, a folder that is not
+a sweep; one run writes one folder, a failed start leaves none."""
 
 import json
 
