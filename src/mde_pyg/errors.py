@@ -9,7 +9,10 @@ imports nothing of the package.
 
 from __future__ import annotations
 
+import errno
 import re
+import signal
+from pathlib import Path
 
 
 class UserError(Exception):
@@ -55,3 +58,141 @@ def load_error_reason(error: BaseException) -> str:
     if match is not None:
         return match.group()
     return text.strip().split("\n", 1)[0] or type(error).__name__
+
+
+#: What a failed file-system call means and what to do about it, by errno.
+_MACHINE_FAULTS = {
+    "ENOSPC": ("no space left on device", "free space on that file system"),
+    "EDQUOT": ("disk quota exceeded", "free space or ask for a larger quota"),
+    "EFBIG": ("file too large", "write to a file system that takes larger files"),
+    "EROFS": (
+        "read-only file system",
+        "write somewhere writable: set output_dir (or --out) to another folder",
+    ),
+    "EACCES": (
+        "permission denied",
+        "write somewhere you may write, or fix the folder's permissions",
+    ),
+    "EPERM": (
+        "operation not permitted",
+        "write somewhere you may write, or fix the folder's permissions",
+    ),
+    "ENOENT": (
+        "no such file or directory",
+        "check the path; a folder removed while the run wrote to it must be made again",
+    ),
+    "ENOTDIR": ("a part of the path is not a folder", "check the path"),
+    "EISDIR": ("is a folder, not a file", "check the path"),
+    "EIO": (
+        "input/output error",
+        "the disk or network file system failed: check it, then rerun",
+    ),
+    "ESTALE": (
+        "stale file handle (the file system went away)",
+        "remount the network file system, then rerun",
+    ),
+    "ENOTCONN": (
+        "file system disconnected",
+        "remount the file system, then rerun",
+    ),
+    "ENODEV": ("no such device (the file system went away)", "remount it, then rerun"),
+    "ENXIO": ("no such device (the file system went away)", "remount it, then rerun"),
+}
+
+
+def machine_fault(error: BaseException) -> tuple[str, str] | None:
+    """``(what happened, what to do)`` for an :class:`OSError` of the
+    machine (a full disk, a read-only, missing or vanished folder, a denied
+    permission); :obj:`None` for any other error."""
+    if not isinstance(error, OSError) or error.errno is None:
+        return None
+    name = errno.errorcode.get(error.errno)
+    return _MACHINE_FAULTS.get(name)
+
+
+class ResumableMixin:
+    """An error after which a run can continue from its last complete
+    checkpoint: set :attr:`checkpoint` (and :attr:`epoch`, the number of
+    epochs it holds) where it is known, and :attr:`output_dir` where the run
+    has one, and :meth:`resume_advice` says how."""
+
+    checkpoint: Path | None = None
+    epoch: int | None = None
+    output_dir: Path | None = None
+
+    def resume_advice(self) -> str:
+        if self.checkpoint is None:
+            return "no checkpoint was written, so the run starts afresh when rerun"
+        done = f" (after epoch {self.epoch - 1})" if self.epoch else ""
+        if self.output_dir is not None:
+            how = (
+                f"rerun the same command with resume=true output_dir={self.output_dir}"
+            )
+        else:
+            how = f"resume=True with checkpoint_dir={self.checkpoint.parent}"
+        return (
+            f"the last complete checkpoint {self.checkpoint}{done} is intact: "
+            f"{how} to continue from it"
+        )
+
+
+class StorageError(ResumableMixin, UserError, OSError):
+    """A write or read failed for a reason of the machine (no space, a
+    read-only, missing or vanished folder, a denied permission). Its message
+    is ``<path>: <what> (<hint>)``, the hint saying how to resume where the
+    run can be resumed."""
+
+    def __init__(self, path: str | Path, what: str, hint: str, errno_: int | None):
+        super().__init__(errno_, what)
+        self.path, self.what, self.hint = Path(path), what, hint
+
+    @classmethod
+    def from_os_error(
+        cls, error: OSError, path: str | Path | None = None
+    ) -> StorageError:
+        """The storage error of ``error`` (an ``OSError`` that
+        :func:`machine_fault` knows) on ``path`` (default: its file name)."""
+        what, hint = machine_fault(error) or (error.strerror or str(error), "")
+        where = path if path is not None else (error.filename or "?")
+        return cls(where, what, hint, error.errno)
+
+    def __str__(self) -> str:
+        hints = [self.hint]
+        if self.checkpoint is not None or self.output_dir is not None:
+            hints.append(self.resume_advice())
+        hint = "; ".join(h for h in hints if h)
+        return f"{self.path}: {self.what}" + (f" ({hint})" if hint else "")
+
+
+class DivergenceError(ResumableMixin, UserError, FloatingPointError):
+    """Training diverged: the loss or a parameter became NaN or infinite."""
+
+    def __init__(self, text: str, advice: str, best: str = "") -> None:
+        super().__init__(text)
+        self.text, self.advice, self.best = text, advice, best
+
+    def __str__(self) -> str:
+        last = (
+            f"the last good checkpoint is {self.checkpoint}"
+            + (f" (after epoch {self.epoch - 1})" if self.epoch else "")
+            if self.checkpoint is not None
+            else "no checkpoint was written"
+        )
+        return f"{self.text}; {last}{self.best}; {self.advice}"
+
+
+class RunInterrupted(ResumableMixin, KeyboardInterrupt):
+    """The run was stopped by a signal (Ctrl-C: SIGINT, or a scheduler's
+    SIGTERM); :attr:`signum` is the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    def __str__(self) -> str:
+        name = signal.Signals(self.signum).name
+        return f"interrupted by {name}; {self.resume_advice()}"
+
+
+class RunFolderInUse(UserError):
+    """Another live run holds the run folder's lock."""

@@ -6,6 +6,7 @@ import sys
 import warnings
 from collections.abc import Callable
 
+from mde_pyg.cli.interrupts import exit_on_interrupt, stop_on_signals
 from mde_pyg.cli.usage import USAGE
 from mde_pyg.cli.user_errors import exit_on_user_error
 
@@ -47,7 +48,10 @@ def main(argv: list[str] | None = None) -> None:
     # torch flags every CSR adjacency as a beta feature; a user can do nothing
     # about it, so the command line does not show it.
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-    try:
-        command(rest)
-    except Exception as error:
-        exit_on_user_error(error)
+    with stop_on_signals():
+        try:
+            command(rest)
+        except KeyboardInterrupt as interrupt:
+            exit_on_interrupt(interrupt)
+        except Exception as error:
+            exit_on_user_error(error)

@@ -7,6 +7,7 @@ import torch
 import torch_geometric
 
 from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
+from mde_pyg.data.layout import FEATURE_SUFFIX
 from mde_pyg.pipeline import build_dataset, compose_config, versions
 
 
@@ -22,5 +23,12 @@ def main(argv: list[str]) -> None:
     print(f"  users {data[USER].num_nodes}  items {data[ITEM].num_nodes}")
     for split in ("train", "val", "test"):
         print(f"  {split:5s} pairs {split_edge_index(data, split).size(1)}")
-    for modality, x in item_features(data).items():
+    features = item_features(data)
+    for modality, x in features.items():
         print(f"  modality {modality}: {tuple(x.shape)}")
+    if not features:
+        print(
+            f"  no item feature modality (no <modality>{FEATURE_SUFFIX} file): "
+            "only model=lightgcn can train on it; MDE, MGCN, LATTICE and FREEDOM "
+            "need one"
+        )

@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import hydra
 import numpy as np
 from hydra.experimental.callback import Callback as HydraCallback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from mde_pyg.cli.select import print_selection
 from mde_pyg.cli.user_errors import exit_on_user_error
+from mde_pyg.errors import DivergenceError, RunInterrupted, StorageError
 from mde_pyg.pipeline import seed_folders, start_run, train_one
+from mde_pyg.pipeline.config import check_overrides, local_path
+from mde_pyg.pipeline.lock import hold_run_folder
 from mde_pyg.pipeline.renamed_keys import rename_overrides
 from mde_pyg.training import (
     Callback,
@@ -97,10 +102,17 @@ def run_train(cfg: DictConfig) -> float:
     callbacks = [ProgressPrinter()] if cfg.trainer.verbose and main else []
     runs = seed_folders(cfg, output_dir)
     results = []
-    for i, (seed, folder) in enumerate(runs):
-        if main and cfg.seeds is not None:
-            print(f"== seed {seed} ({i + 1} of {len(runs)})", flush=True)
-        results.append(train_one(cfg, seed, folder, callbacks))
+    with hold_run_folder(output_dir, created=_created_root(output_dir)):
+        try:
+            for i, (seed, folder) in enumerate(runs):
+                if main and cfg.seeds is not None:
+                    print(f"== seed {seed} ({i + 1} of {len(runs)})", flush=True)
+                results.append(train_one(cfg, seed, folder, callbacks))
+        except (StorageError, DivergenceError, RunInterrupted) as error:
+            # Resumed with the command's output_dir (with seeds=[...] the
+            # error is about a seed's folder inside it).
+            error.output_dir = output_dir
+            raise
     if main:
         print_run_summary(cfg, output_dir, results)
     return float(np.mean([r.best_val[cfg.trainer.monitor] for r in results]))
@@ -128,6 +140,53 @@ class SelectBestCallback(HydraCallback):
         print_selection(config.hydra.sweep.dir, config.trainer.monitor)
 
 
+#: The run folders that ``mde-pyg train`` found absent before Hydra made
+#: them, by absolute path, with the topmost folder it creates for them (a
+#: failed start removes them again); ``"default"`` stands for Hydra's
+#: default folder, whose name is new by construction.
+_NEW_RUN_DIRS: dict[str, Path | None] = {}
+
+
+def _created_root(output_dir: Path) -> Path | None:
+    """The topmost folder this run created for ``output_dir``, if any."""
+    if str(output_dir) in _NEW_RUN_DIRS:
+        return _NEW_RUN_DIRS[str(output_dir)]
+    if "default" in _NEW_RUN_DIRS and _is_hydra_run_dir(output_dir):
+        root = _NEW_RUN_DIRS["default"]
+        return output_dir if root is None or root not in output_dir.parents else root
+    return None
+
+
+def _is_hydra_run_dir(folder: Path) -> bool:
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        return Path(HydraConfig.get().runtime.output_dir).resolve() == folder.resolve()
+    except (ValueError, AttributeError):
+        return False
+
+
+def _topmost_missing(folder: Path) -> Path | None:
+    """The topmost folder of ``folder``'s path that does not exist."""
+    missing = None
+    for path in (folder, *folder.parents):
+        if path.exists():
+            break
+        missing = path
+    return missing
+
+
+def _unique_suffix() -> str:
+    """What makes the default run folder's name unique among the runs
+    started in the same second: microseconds and the process id."""
+    return f"{datetime.now():%f}-{os.getpid()}"
+
+
+if not OmegaConf.has_resolver("mde_pyg.unique"):
+    # conf/config.yaml names the default run folder with it.
+    OmegaConf.register_new_resolver("mde_pyg.unique", _unique_suffix, use_cache=True)
+
+
 @hydra.main(version_base="1.3", config_path="pkg://mde_pyg.conf", config_name="config")
 def train_app(cfg: DictConfig) -> float:
     try:
@@ -136,9 +195,47 @@ def train_app(cfg: DictConfig) -> float:
         exit_on_user_error(error)
 
 
+def _override(argv: list[str], key: str) -> str | None:
+    """The value that ``argv`` sets ``key`` to (the last one), if any."""
+    values = [a.split("=", 1)[1] for a in argv if a.split("=", 1)[0] == key]
+    return values[-1] if values else None
+
+
+def hydra_argv(argv: list[str]) -> list[str]:
+    """``argv`` for the Hydra app, checked first (a bad override is one
+    ``error:`` line, not Hydra's text), with ``hydra.run.dir`` set to
+    ``output_dir`` where only the latter is given (one run, one folder);
+    notes which run folder the run creates."""
+    multirun = "-m" in argv or "--multirun" in argv
+    flags = [a for a in argv if a.startswith("-") and a not in ("-m", "--multirun")]
+    if flags:  # Hydra's own options (--cfg, --help, ...): Hydra parses them
+        return argv
+    overrides = [a for a in argv if not a.startswith("-")]
+    composed = check_overrides(overrides, multirun)
+    _NEW_RUN_DIRS.clear()
+    if multirun:
+        return argv
+    output_dir = _override(overrides, "output_dir")
+    run_dir = _override(overrides, "hydra.run.dir")
+    if output_dir is not None and "${" not in output_dir and run_dir is None:
+        argv = [*argv, f"hydra.run.dir={output_dir}"]
+        run_dir = output_dir
+    folder = output_dir if output_dir is not None else run_dir
+    if folder is None:
+        choices = composed.hydra.runtime.choices
+        default = Path("outputs", choices.model, choices.dataset).absolute()
+        _NEW_RUN_DIRS["default"] = _topmost_missing(default)
+    elif "${" not in folder:
+        path = Path(local_path(folder))
+        if not path.exists():
+            _NEW_RUN_DIRS[str(path)] = _topmost_missing(path)
+    return argv
+
+
 def main(argv: list[str]) -> None:
     """``mde-pyg train ARGV``: runs the Hydra app on ``argv``."""
     keep_freed_memory()
+    argv = rename_overrides(argv)
     if launched_by_torchrun() and os.environ["RANK"] != "0":
         # Rank 0 writes the run folder; the others' Hydra writes nothing
         # and creates no folder of its own (they use rank 0's).
@@ -148,5 +245,20 @@ def main(argv: list[str]) -> None:
             "hydra.output_subdir=null",
             "hydra/job_logging=disabled",
         ]
-    sys.argv = [f"{sys.argv[0]} train", *rename_overrides(argv)]
-    train_app()
+        check_overrides([a for a in argv if not a.startswith("-")], "-m" in argv)
+        _NEW_RUN_DIRS.clear()
+    else:
+        argv = hydra_argv(argv)
+    sys.argv = [f"{sys.argv[0]} train", *argv]
+    # Hydra's own failures (a run folder it cannot write) reach the caller,
+    # which prints them as one line, instead of Hydra's traceback.
+    full_error = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        train_app()
+    finally:
+        if full_error is None:
+            del os.environ["HYDRA_FULL_ERROR"]
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = full_error
+        _NEW_RUN_DIRS.clear()

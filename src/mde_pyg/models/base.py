@@ -11,7 +11,9 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
+from mde_pyg.data.layout import FEATURE_SUFFIX
 from mde_pyg.data.sampler import BPRBatch
+from mde_pyg.errors import DatasetError
 from mde_pyg.evaluation.retrieval import (
     check_items,
     check_users,
@@ -30,10 +32,15 @@ def bpr_loss(pos_score: Tensor, neg_score: Tensor) -> Tensor:
 def check_item_features(
     model: str, features: dict[str, Tensor], num_items: int
 ) -> None:
-    """Raises :class:`ValueError` unless ``features`` holds at least one
-    modality and every matrix is ``[num_items, d]``."""
+    """Raises :class:`~mde_pyg.errors.DatasetError` (a :class:`ValueError`)
+    unless ``features`` holds at least one modality, and :class:`ValueError`
+    unless every matrix is ``[num_items, d]``."""
     if not features:
-        raise ValueError(f"{model} needs at least one item feature modality")
+        raise DatasetError(
+            f"{model} needs at least one item feature modality (the dataset "
+            f"has none: add a <modality>{FEATURE_SUFFIX} file, e.g. "
+            f"image{FEATURE_SUFFIX}, or choose model=lightgcn)"
+        )
     for modality, x in features.items():
         if x.dim() != 2 or x.size(0) != num_items:
             raise ValueError(

@@ -17,9 +17,11 @@ from mde_pyg.pipeline.build import (
 from mde_pyg.pipeline.config import (
     RUN_CONFIG,
     check_kwargs,
+    check_overrides,
     compose_config,
     load_run_config,
 )
+from mde_pyg.pipeline.lock import RunLock, hold_run_folder
 from mde_pyg.pipeline.recommendations import output_format, write_recommendations
 from mde_pyg.pipeline.run import (
     resolved_config,
@@ -33,15 +35,18 @@ from mde_pyg.pipeline.sweep import SweepJob, load_sweep, select_best, write_sele
 
 __all__ = [
     "RUN_CONFIG",
+    "RunLock",
     "SweepJob",
     "add_graphs",
     "build_data",
     "build_dataset",
     "build_model",
     "check_kwargs",
+    "check_overrides",
     "compose_config",
     "dataset_files",
     "export_embeddings",
+    "hold_run_folder",
     "load_run",
     "load_run_config",
     "load_sweep",

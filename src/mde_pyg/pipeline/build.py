@@ -11,7 +11,10 @@ from omegaconf import DictConfig, OmegaConf
 from torch_geometric.data import HeteroData
 
 from mde_pyg.data.files import file_digest
-from mde_pyg.models.base import Recommender
+from mde_pyg.data.hetero import item_features
+from mde_pyg.data.layout import FEATURE_SUFFIX
+from mde_pyg.errors import DatasetError
+from mde_pyg.models.base import MultiModalRecommender, Recommender
 from mde_pyg.pipeline.config import check_kwargs, local_path
 
 
@@ -58,7 +61,32 @@ def build_model(cfg: DictConfig, data: HeteroData) -> Recommender:
     check_kwargs(
         "model", section, target, provided=("num_users", "num_items", "features")
     )
+    model_cls = getattr(target, "__self__", None)
+    if (
+        isinstance(model_cls, type)
+        and issubclass(model_cls, MultiModalRecommender)
+        and not item_features(data)
+    ):
+        raise DatasetError(_no_modality(cfg.dataset, model_cls.__name__))
     return instantiate(section, data=data, _convert_="all")
+
+
+def _no_modality(dataset: DictConfig, model: str) -> str:
+    """Why a dataset without item features cannot train ``model``."""
+    folder = dataset.get("folder")
+    if folder is None:
+        return (
+            f"{model} needs at least one item feature modality and the dataset "
+            "has none (choose model=lightgcn)"
+        )
+    folder = Path(local_path(folder))
+    others = sorted(p.name for p in folder.glob("*.npy"))
+    found = f"; found {', '.join(others)}, named otherwise" if others else ""
+    return (
+        f"{folder}: {model} needs at least one item feature modality, and the "
+        f"folder holds no <modality>{FEATURE_SUFFIX} (e.g. image{FEATURE_SUFFIX})"
+        f"{found}: add or rename one, or choose model=lightgcn"
+    )
 
 
 def dataset_files(cfg: DictConfig) -> dict[str, str]:

@@ -9,6 +9,7 @@ may only name ``_target_`` values that the package's own ``conf/`` names.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import os
 import warnings
@@ -115,15 +116,125 @@ CONFIG_MODULE = "mde_pyg.conf"
 RUN_CONFIG = "config.yaml"
 
 
-def compose_config(overrides: list[str]) -> DictConfig:
+def compose_config(
+    overrides: list[str], return_hydra_config: bool = False
+) -> DictConfig:
     """The package's ``conf/`` composed with ``overrides``, as ``mde-pyg
-    train`` composes it (without Hydra's own ``hydra`` section)."""
+    train`` composes it (without Hydra's own ``hydra`` section unless
+    ``return_hydra_config``).
+
+    Raises:
+        ConfigError: with one line naming the valid choices for an unknown
+            model, dataset, experiment or other config name, and the nearest
+            valid key for an unknown key.
+    """
+    from hydra import compose, initialize_config_module
+    from hydra.errors import HydraException, MissingConfigException
+
+    overrides = rename_overrides(overrides)
+    try:
+        with initialize_config_module(CONFIG_MODULE, version_base="1.3"):
+            return compose(
+                "config", overrides=overrides, return_hydra_config=return_hydra_config
+            )
+    except MissingConfigException as error:
+        raise _unknown_name(error, overrides) from None
+    except HydraException as error:
+        raise _bad_override(error, overrides) from None
+
+
+def check_overrides(overrides: list[str], multirun: bool = False) -> DictConfig:
+    """Composes ``conf/`` with the command-line ``overrides`` of ``mde-pyg
+    train`` (``hydra.*`` ones included) and raises a one-line
+    :class:`ConfigError` if they do not compose. In a ``-m`` sweep the first
+    value of each swept key stands for all of them. Returns the composed
+    config, Hydra's section included."""
+    if multirun:
+        overrides = [_first_of_sweep(override) for override in overrides]
+    return compose_config(overrides, return_hydra_config=True)
+
+
+def _first_of_sweep(override: str) -> str:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        (parsed,) = OverridesParser.create().parse_overrides([override])
+    except Exception:  # reported by the composition that follows
+        return override
+    if not parsed.is_sweep_override():
+        return override
+    try:
+        first = next(iter(parsed.sweep_string_iterator()))
+    except Exception:  # a range or interval: its key is what can be checked
+        return override
+    return f"{override.split('=', 1)[0]}={first}"
+
+
+def _unknown_name(error: Exception, overrides: list[str]) -> ConfigError:
+    missing = getattr(error, "missing_cfg_file", None) or ""
+    options = list(getattr(error, "options", None) or [])
+    group, _, name = missing.rpartition("/")
+    if not group or not options:
+        return ConfigError(str(error).strip().splitlines()[0])
+    close = difflib.get_close_matches(name, options, n=1)
+    nearest = f"did you mean '{close[0]}'? " if close else ""
+    return ConfigError(
+        f"unknown {group} '{name}' ({nearest}valid: {', '.join(options)})"
+    )
+
+
+def _bad_override(error: Exception, overrides: list[str]) -> ConfigError:
+    cause = error.__cause__
+    text = str(error).strip()
+    key = getattr(cause, "full_key", None)
+    if key and "not in struct" in str(cause):
+        parent, _, leaf = key.rpartition(".")
+        prefix = f"{parent}." if parent else ""
+        valid = _config_keys([o for o in overrides if _override_key(o) != key])
+        siblings = sorted(
+            k[len(prefix) :]
+            for k in valid
+            if k.startswith(prefix) and "." not in k[len(prefix) :]
+        )
+        close = difflib.get_close_matches(leaf, siblings, n=1, cutoff=0.6)
+        if close:
+            return ConfigError(
+                f"unknown key '{key}' (did you mean '{prefix}{close[0]}'?)"
+            )
+        where = f" of '{parent}'" if parent else ""
+        return ConfigError(
+            f"unknown key '{key}' (valid keys{where}: {', '.join(siblings)})"
+        )
+    first = text.splitlines()[0] if text else type(error).__name__
+    if cause is not None and str(cause).strip():
+        first += f": {str(cause).strip().splitlines()[0]}"
+    return ConfigError(first)
+
+
+def _override_key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def _config_keys(overrides: list[str]) -> list[str]:
+    """Every key of the config composed with ``overrides`` (``a.b.c``)."""
     from hydra import compose, initialize_config_module
 
-    with initialize_config_module(CONFIG_MODULE, version_base="1.3"):
-        return compose(
-            "config", overrides=rename_overrides(overrides), return_hydra_config=False
-        )
+    try:
+        with initialize_config_module(CONFIG_MODULE, version_base="1.3"):
+            cfg = compose("config", overrides=overrides, return_hydra_config=False)
+    except Exception:
+        return []
+    keys: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        for key, value in node.items_ex(resolve=False):
+            path = f"{prefix}{key}"
+            keys.append(path)
+            if isinstance(value, DictConfig):
+                walk(value, path + ".")
+
+    walk(cfg, "")
+    return keys
 
 
 def local_path(path: str) -> str:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,12 @@ import torch_geometric
 from omegaconf import DictConfig, OmegaConf
 
 import mde_pyg
+from mde_pyg.errors import (
+    DivergenceError,
+    RunInterrupted,
+    StorageError,
+    machine_fault,
+)
 from mde_pyg.pipeline.build import build_data, build_model, dataset_files
 from mde_pyg.pipeline.config import RUN_CONFIG, check_kwargs, local_path
 from mde_pyg.pipeline.curve import plot_training_curve, plotting_available
@@ -149,8 +156,9 @@ def train_one(
     data_files = dataset_files(cfg.dataset)
     config = resolved_config(cfg, output_dir, seed)
     if is_main_process():
-        output_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(OmegaConf.create(config), output_dir / RUN_CONFIG)
+        with writing(output_dir / RUN_CONFIG, output_dir):
+            output_dir.mkdir(parents=True, exist_ok=True)
+            OmegaConf.save(OmegaConf.create(config), output_dir / RUN_CONFIG)
     trainer = Trainer(
         model,
         data,
@@ -161,29 +169,61 @@ def train_one(
         callbacks=[RenamedKeysInCheckpoint(), *callbacks],
         **settings,
     )
-    result = trainer.fit()
+    try:
+        result = trainer.fit()
+    except (StorageError, DivergenceError, RunInterrupted) as error:
+        # Say how to resume: with this run's folder.
+        error.output_dir = output_dir
+        raise
     if is_main_process():
-        write_results(
-            output_dir / "results.json",
-            result,
-            {
-                "seed": seed,
-                "device": device_name(trainer.device),
-                "world_size": get_world_size(),
-                "config": config,
-                "versions": versions(),
-                "data_files": data_files,
-                "model": repr(model),
-            },
+        last = (
+            (trainer.checkpoint_dir / "last.pt", trainer.saved_epoch)
+            if trainer.checkpoint_dir is not None
+            else None
         )
-        if plotting_available():
-            plot_training_curve(
-                result.history,
-                trainer.monitor,
-                output_dir / "training_curve.png",
-                result.best_epoch,
+        with writing(output_dir / "results.json", output_dir, last):
+            write_results(
+                output_dir / "results.json",
+                result,
+                {
+                    "seed": seed,
+                    "device": device_name(trainer.device),
+                    "world_size": get_world_size(),
+                    "config": config,
+                    "versions": versions(),
+                    "data_files": data_files,
+                    "model": repr(model),
+                },
             )
+        if plotting_available():
+            with writing(output_dir / "training_curve.png", output_dir, last):
+                plot_training_curve(
+                    result.history,
+                    trainer.monitor,
+                    output_dir / "training_curve.png",
+                    result.best_epoch,
+                )
     return result
+
+
+@contextmanager
+def writing(
+    path: Path, output_dir: Path, last: tuple[Path, int | None] | None = None
+) -> Iterator[None]:
+    """Turns a failure of the machine while writing ``path`` (no space, a
+    read-only, missing or vanished folder) into a
+    :class:`~mde_pyg.errors.StorageError` that names it and says how to
+    resume from ``last`` (the last complete checkpoint and its epochs)."""
+    try:
+        yield
+    except OSError as error:
+        if machine_fault(error) is None or isinstance(error, StorageError):
+            raise
+        failure = StorageError.from_os_error(error, path)
+        failure.output_dir = output_dir
+        if last is not None and last[1] is not None:
+            failure.checkpoint, failure.epoch = last
+        raise failure from error
 
 
 def write_results(path: Path, result: TrainResult, metadata: dict[str, Any]) -> None:
@@ -192,5 +232,10 @@ def write_results(path: Path, result: TrainResult, metadata: dict[str, Any]) -> 
     payload = {**metadata, "result": asdict(result)}
     payload["result"]["mean_epoch_time"] = result.mean_epoch_time
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str))
-    tmp.replace(path)
+    try:
+        tmp.write_text(json.dumps(payload, indent=2, default=str))
+        tmp.replace(path)
+    except BaseException:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from mde_pyg.errors import ConfigError
+
 
 @dataclass
 class SweepJob:
@@ -46,6 +48,9 @@ def load_sweep(sweep_dir: str | Path, monitor: str = "recall@20") -> list[SweepJ
 
     Raises:
         FileNotFoundError: if the folder holds no ``results.json``.
+        ConfigError: if it is not the folder of a sweep: a folder with
+            results is not a job of one (it has no ``.hydra/overrides.yaml``),
+            so unrelated runs are never averaged as if they were seeds.
     """
     sweep_dir = Path(sweep_dir)
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -56,6 +61,18 @@ def load_sweep(sweep_dir: str | Path, monitor: str = "recall@20") -> list[SweepJ
         raise FileNotFoundError(
             f"'{sweep_dir}' holds no results.json: pass the folder of a finished "
             "`mde-pyg train -m` sweep (multirun/<date>/<time>)"
+        )
+    strays = [
+        job
+        for job in groups
+        if not (sweep_dir / job / ".hydra" / "overrides.yaml").is_file()
+    ]
+    if strays:
+        raise ConfigError(
+            f"{sweep_dir}: not a sweep folder: {', '.join(sorted(strays)[:5])} "
+            "holds results but is not a job of a `mde-pyg train -m` sweep (no "
+            ".hydra/overrides.yaml); pass the sweep's folder (multirun/<date>/"
+            "<time>), which holds one numbered folder per job"
         )
     return [
         SweepJob(

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -27,7 +28,12 @@ from typing import Any
 
 import torch
 
-from mde_pyg.errors import CheckpointError, load_error_reason
+from mde_pyg.errors import (
+    CheckpointError,
+    StorageError,
+    load_error_reason,
+    machine_fault,
+)
 
 _MAGIC = b"MDEPYGCK1\n"
 
@@ -55,31 +61,46 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     folder, flushed and fsync'ed, then renamed over ``path``; the file it
     replaces is kept as ``<path>.prev``.
 
+    If the write fails (no space, a read-only or vanished folder) or is
+    interrupted, ``path`` keeps the last complete checkpoint and the partly
+    written temporary file is removed; a failure of the machine is raised as
+    a :class:`~mde_pyg.errors.StorageError` naming ``path``.
+
     ``state`` must hold tensors and plain Python data only (dicts, lists,
     tuples, strings, numbers, booleans, :obj:`None`), the types that
     :func:`load_checkpoint` accepts back.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    payload = buffer.getvalue()
     tmp = temporary_path(path)
-    with open(tmp, "wb") as f:
-        f.write(_MAGIC)
-        f.write(hashlib.sha256(payload).hexdigest().encode() + b"\n")
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
-    if path.exists():
-        previous = previous_path(path)
-        previous.unlink(missing_ok=True)
-        try:
-            os.link(path, previous)
-        except OSError:  # a file system without hard links
-            shutil.copy2(path, previous)
-    os.replace(tmp, path)
-    _fsync_directory(path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        payload = buffer.getvalue()
+        with open(tmp, "wb") as f:
+            f.write(_MAGIC)
+            f.write(hashlib.sha256(payload).hexdigest().encode() + b"\n")
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            previous = previous_path(path)
+            previous.unlink(missing_ok=True)
+            try:
+                os.link(path, previous)
+            except OSError:  # a file system without hard links
+                shutil.copy2(path, previous)
+        os.replace(tmp, path)
+        _fsync_directory(path.parent)
+    except BaseException as error:
+        # A full disk, a vanished folder or a signal mid-write: the
+        # checkpoint at `path` is the last complete one; the partly written
+        # temporary file goes.
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if machine_fault(error) is not None:
+            raise StorageError.from_os_error(error, path) from error
+        raise
 
 
 def _damaged(path: Path, problem: str) -> CheckpointError:

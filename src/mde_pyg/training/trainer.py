@@ -17,7 +17,13 @@ from torch_geometric.data import HeteroData
 
 from mde_pyg.data.hetero import ITEM, USER, split_edge_index
 from mde_pyg.data.sampler import BPRSampler
-from mde_pyg.errors import CheckpointError, DistributedError
+from mde_pyg.errors import (
+    CheckpointError,
+    DistributedError,
+    DivergenceError,
+    RunInterrupted,
+    StorageError,
+)
 from mde_pyg.evaluation import evaluate_embeddings
 from mde_pyg.models.base import Recommender
 from mde_pyg.training.callback import Callback
@@ -195,6 +201,8 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.best_state: dict[str, torch.Tensor] | None = None
         self.start_epoch = 0
+        #: Epochs that the last complete ``last.pt`` of this run holds.
+        self.saved_epoch: int | None = None
         # The settings that shape the run, which a resumed run must share.
         self._settings = {
             "lr": lr,
@@ -217,6 +225,18 @@ class Trainer:
             self._resume()
         for callback in self.callbacks:
             callback.on_fit_start(self)
+        try:
+            return self._result(self._fit_epochs())
+        except (StorageError, DivergenceError, RunInterrupted) as error:
+            # Where the run can continue from: the last complete checkpoint.
+            saved = self.checkpoint_dir is not None and self.saved_epoch is not None
+            if saved and error.checkpoint is None:
+                error.checkpoint = self.checkpoint_dir / "last.pt"
+                error.epoch = self.saved_epoch
+            raise
+
+    def _fit_epochs(self) -> int:
+        """Runs the epochs and returns the number of epochs run."""
         epoch = self.start_epoch
         while epoch < self.max_epochs and not self.early_stopping.should_stop:
             record = self._run_epoch(epoch)
@@ -237,7 +257,9 @@ class Trainer:
                 self._save_last(epoch)
             for callback in self.callbacks:
                 callback.on_epoch_end(self, record, improved)
+        return epoch
 
+    def _result(self, epoch: int) -> TrainResult:
         if self.best_state is None:
             raise RuntimeError("No epoch was run (max_epochs <= start epoch)")
         self.model.load_state_dict(self.best_state)
@@ -301,8 +323,11 @@ class Trainer:
         batch loss."""
         self.model.train()
         self.model.on_epoch_start(self.data, epoch)
-        # Summed on the device: one host sync per epoch, not one per step.
+        # Summed on the device: one host sync per epoch, not one per step;
+        # so is the index of the first step whose loss was not finite (-1:
+        # none), which costs no sync either.
         total_loss = torch.zeros((), device=self.device)
+        first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
         num_batches = 0
         for batch in self.sampler:
             self.optimizer.zero_grad(set_to_none=True)
@@ -313,19 +338,53 @@ class Trainer:
                 loss = self.batch_loss(self.data, batch)
             loss.backward()
             self.optimizer.step()
-            total_loss += loss.detach()
+            loss = loss.detach()
+            total_loss += loss
+            first_bad = torch.where(
+                (first_bad < 0) & ~torch.isfinite(loss), num_batches, first_bad
+            )
             num_batches += 1
         self.scheduler.step()
         # The mean over the ranks of the weighted shard losses is the loss
         # of the global batch.
         total_loss = all_reduce_sum(total_loss) / self.world_size
-        loss_value = total_loss.item() / max(num_batches, 1)
-        if not math.isfinite(loss_value):
-            raise FloatingPointError(
-                f"Training loss became {loss_value} at epoch {epoch}: lower 'lr' "
-                "or check the input features for extreme values"
-            )
+        bad_parameters = torch.stack(
+            [~torch.isfinite(p.detach()).all() for p in self.model.parameters()]
+        ).any()
+        # One read for the loss and both checks.
+        loss_sum, bad_step, bad_params = torch.stack(
+            [total_loss.double(), first_bad.double(), bad_parameters.double()]
+        ).tolist()
+        loss_value = loss_sum / max(num_batches, 1)
+        if bad_step >= 0 or bad_params or not math.isfinite(loss_value):
+            raise self._diverged(epoch, loss_value, int(bad_step), num_batches)
         return loss_value
+
+    def _diverged(
+        self, epoch: int, loss: float, bad_step: int, num_batches: int
+    ) -> DivergenceError:
+        if bad_step >= 0:
+            what = (
+                f"the loss became non-finite at step {bad_step + 1} of {num_batches} "
+                f"(epoch mean {loss})"
+            )
+        elif not math.isfinite(loss):
+            what = f"the loss became {loss} (on another process)"
+        else:
+            what = "a parameter became NaN or infinite"
+        best = ""
+        if self.checkpoint_dir is not None and self.early_stopping.best_epoch >= 0:
+            best = (
+                f", the best model {self.checkpoint_dir / 'best.pt'} (epoch "
+                f"{self.early_stopping.best_epoch})"
+            )
+        return DivergenceError(
+            f"training diverged at epoch {epoch}: {what}",
+            f"lower the learning rate (lr={self._settings['lr']:g}) or check "
+            "the input features for extreme values, then start afresh in a new "
+            "output folder (resuming would repeat the same steps)",
+            best,
+        )
 
     def _run_epoch(self, epoch: int) -> dict[str, Any]:
         try:
@@ -361,6 +420,7 @@ class Trainer:
             },
             self.checkpoint_dir / "last.pt",
         )
+        self.saved_epoch = next_epoch
 
     def _lost_contact(self, epoch: int) -> DistributedError:
         last = self.checkpoint_dir / "last.pt" if self.checkpoint_dir else None
@@ -404,7 +464,7 @@ class Trainer:
         self.best_state = state["best_state"]
         self.history = state["history"]
         set_rng_state(state["rng"], self.generator)
-        self.start_epoch = state["epoch"]
+        self.start_epoch = self.saved_epoch = state["epoch"]
         log.info("Resumed from %s at epoch %d", path, self.start_epoch)
 
 

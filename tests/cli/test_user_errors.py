@@ -1,0 +1,149 @@
+"""Every user error of ``mde-pyg`` is one ``error:`` line with exit status
+2: unknown names and keys, a dataset without features, a folder that is not
+a sweep; one run writes one folder, a failed start leaves none."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cli_helpers import SMALL, exit_status
+from mde_pyg.cli import main
+from mde_pyg.data import make_synthetic
+from mde_pyg.data.hetero import split_edge_index
+from mde_pyg.data.inter import write_inter
+
+
+def one_line(captured):
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("error: "), captured.err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("model=lightgnc", "error: unknown model 'lightgnc' (did you mean 'lightgcn'?"),
+        ("dataset=synthetc", "unknown dataset 'synthetc' (did you mean 'synthetic'?"),
+        ("experiment=nope", "unknown experiment 'nope' (valid: freedom_grid, "),
+        (
+            "trainer.max_epoch=2",
+            "error: unknown key 'trainer.max_epoch' (did you mean "
+            "'trainer.max_epochs'?)",
+        ),
+        ("trainer.zzz=2", "unknown key 'trainer.zzz' (valid keys of 'trainer': "),
+    ],
+)
+def test_unknown_names_and_keys_are_one_line(override, expected, tmp_path, capsys):
+    status, captured = exit_status(["train", override], capsys)
+    assert status == 2
+    assert expected in one_line(captured)
+    if override.startswith("model"):
+        assert "valid: freedom, lattice, lightgcn" in captured.err
+    # info composes the same way
+    status, captured = exit_status(["info", override], capsys)
+    assert status == 2 and expected in one_line(captured)
+
+
+def test_unknown_key_in_a_sweep_is_one_line(capsys):
+    status, captured = exit_status(
+        ["train", "-m", "trainer.lr=1e-3,1e-2", "trainer.max_epoch=2"], capsys
+    )
+    assert status == 2 and "did you mean 'trainer.max_epochs'" in one_line(captured)
+
+
+@pytest.fixture
+def featureless(tmp_path):
+    """A dataset folder whose feature file is misnamed (image.npy)."""
+    data = make_synthetic(num_users=40, num_items=30, seed=0)
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    index = [split_edge_index(data, s) for s in ("train", "val", "test")]
+    labels = [i.new_full((i.size(1),), label) for label, i in enumerate(index)]
+    pairs = torch.cat(index, dim=1)
+    write_inter(folder / "shop.inter", pairs[0], pairs[1], torch.cat(labels))
+    np.save(folder / "image.npy", np.zeros((30, 4), dtype=np.float32))
+    return folder
+
+
+def test_a_dataset_without_features_is_one_line_and_leaves_no_folder(
+    featureless, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "runs" / "mde"
+    status, captured = exit_status(
+        [
+            "train",
+            "dataset=mmrec",
+            f"dataset.folder={featureless}",
+            f"output_dir={out}",
+        ],
+        capsys,
+    )
+    assert status == 2
+    line = one_line(captured)
+    assert line.startswith(f"error: {featureless}: MDE needs at least one item ")
+    assert "found image.npy" in line and "Error in call to target" not in line
+    # The run failed before training: the folders it created are gone.
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "outputs").exists()
+
+    # A default run folder goes too.
+    status, captured = exit_status(
+        ["train", "dataset=mmrec", f"dataset.folder={featureless}"], capsys
+    )
+    assert status == 2 and not (tmp_path / "outputs").exists()
+
+
+def test_a_failed_start_leaves_an_existing_folder_alone(featureless, tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep")
+    status, _ = exit_status(
+        [
+            "train",
+            "dataset=mmrec",
+            f"dataset.folder={featureless}",
+            f"output_dir={out}",
+        ],
+        capsys,
+    )
+    assert status == 2 and (out / "notes.txt").read_text() == "keep"
+
+
+def test_info_says_when_a_dataset_has_no_modality(featureless, capsys):
+    main(["info", "dataset=mmrec", f"dataset.folder={featureless}"])
+    out = capsys.readouterr().out
+    assert "no item feature modality (no <modality>_feat.npy file)" in out
+
+
+def test_select_refuses_a_folder_that_is_not_a_sweep(tmp_path, capsys):
+    for name in ("a", "b"):
+        run = tmp_path / name
+        run.mkdir()
+        result = {"best_val": {"recall@20": 0.1}, "test": {"recall@20": 0.1}}
+        result["best_epoch"] = 0
+        (run / "results.json").write_text(json.dumps({"result": result}))
+    status, captured = exit_status(["select", str(tmp_path)], capsys)
+    assert status == 2
+    assert one_line(captured).startswith(f"error: {tmp_path}: not a sweep folder")
+    assert not (tmp_path / "best.json").exists()
+
+
+def test_output_dir_holds_the_whole_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run"
+    main(
+        [
+            "train",
+            "model=lightgcn",
+            *SMALL,
+            "trainer.max_epochs=1",
+            f"output_dir={out}",
+        ]
+    )
+    assert (out / ".hydra" / "config.yaml").is_file()
+    assert (out / "results.json").is_file() and list(out.glob("*.log"))
+    assert not (tmp_path / "outputs").exists()
+    assert not (out / ".lock").exists()  # released
