@@ -7,22 +7,23 @@ popularity-free random baseline and a plain feature-similarity baseline.
 
     python benchmarks/cold_start.py                   # synthetic, ~ 10 minutes
     python benchmarks/cold_start.py --dataset baby    # Baby-text, ~ 1 hour
-    python benchmarks/cold_start.py --quick           # seconds, written to /tmp
-    python benchmarks/cold_start.py --dataset baby --epochs 1 --seeds 0 --out /tmp/cs
+    python benchmarks/cold_start.py --quick           # seconds, to a temporary folder
+    python benchmarks/cold_start.py --dataset baby --epochs 1 --seeds 0 --out DIR
     python benchmarks/cold_start.py [--dataset baby] --report-only
 
 Results: ``results/cold_start.{csv,md}`` (synthetic) and
-``results/cold_start_baby.{csv,md}`` (Baby-text). The runs are resumable: a
+``results/cold_start_<dataset>.{csv,md}`` (e.g. Baby-text). The runs are resumable: a
 (model, scoring, seed) row already in the CSV is not measured again (the
 model is not retrained; ``--redo`` measures it anew), and rows are written
 as they finish, so an interrupted run continues where it stopped.
 
 Protocol:
 
-* data: ``--dataset synthetic`` (default): :func:`mde_pyg.data.make_synthetic`
-  (2,000 users x 1,000 items, image 64-d and text 32-d features), seed 0.
-  ``--dataset baby``: the Baby-text folder of ``mde-pyg prepare baby``
-  (``<data_root>/baby``, loaded with :func:`mde_pyg.data.load_mmrec`):
+* data: a dataset of :mod:`benchmark_datasets`, built as ``mde-pyg train
+  dataset=<name>`` builds it. ``--dataset synthetic`` (default): the
+  built-in generator (2,000 users x 1,000 items, image 64-d and text 32-d
+  features), seed 0. ``--dataset baby``: the Baby-text folder of ``mde-pyg
+  prepare baby`` (``<data_root>/baby``):
   Amazon Baby, 19,445 users x 7,050 items, the MMRec split, one modality:
   text, all-MiniLM-L6-v2 (384-d) of title and description. Only 3,416 items
   have text; the other 3,634 get the mean vector, so those items all have
@@ -36,8 +37,9 @@ Protocol:
   features, as items with features but no interaction do
   (``load_mmrec(num_items=...)``), so the item graphs include them and BPR
   may draw them as negatives.
-* models: MDE, MGCN, FREEDOM, LATTICE and LightGCN, each with its default
-  settings and graphs (``graph_transform()``, ``from_data``), trained with
+* models: MDE, MGCN, FREEDOM, LATTICE and LightGCN, each ``model=<name>``
+  of the package's config (its settings and graphs, built by
+  :mod:`mde_pyg.pipeline`: ``add_graphs``, ``build_model``), trained with
   the package's :class:`~mde_pyg.training.Trainer` (lr 1e-3, batch 2048,
   Adam, no lr schedule) for a fixed number of epochs, the weights of the
   best *warm* validation epoch kept; one thread (``torch.set_num_threads(1)``).
@@ -72,7 +74,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,9 +81,9 @@ from typing import Any
 
 import torch
 
-from common import machine, num, read_rows, save_row
+import benchmark_datasets
+from common import RESULTS, machine, num, read_rows, save_row, scratch
 
-RESULTS = Path(__file__).resolve().parent / "results"
 CSV = RESULTS / "cold_start.csv"
 MD = RESULTS / "cold_start.md"
 COMMAND = "python benchmarks/cold_start.py"
@@ -92,25 +93,15 @@ RANDOM_DRAWS = 20
 MODELS = ("MDE", "MGCN", "FREEDOM", "LATTICE", "LightGCN")
 COLD = "cold_item_embeddings"
 ID_ROWS = "id rows (untrained ID embeddings kept)"
-#: Result file stem and description of each ``--dataset``.
-DATASETS = {
-    "synthetic": (
-        "cold_start",
-        "`make_synthetic()` (2,000 users x 1,000 items, image 64-d + text "
-        "32-d features, seed 0), not Amazon Baby (see `cold_start_baby.md` "
-        "for Baby-text).",
-    ),
-    "baby": (
-        "cold_start_baby",
-        "Baby-text, the folder of `mde-pyg prepare baby` (Amazon Baby 2014 "
-        "5-core, MMRec split: 19,445 users x 7,050 items, 118,551 training "
-        "pairs), one modality: text, all-MiniLM-L6-v2 (384-d) of "
-        "'title. description'. Only 3,416 items have text; the other 3,634 "
-        "get the mean vector, i.e. identical features, so a cold item "
-        "without text cannot be told apart from the others by its content: "
-        "`own text` restricts the cold targets to the cold items with text "
-        "(ranked among all cold items all the same). No image features.",
-    ),
+#: What the report adds to a dataset's description.
+REMARKS = {
+    "synthetic": "seed 0; not Amazon Baby (see `cold_start_baby.md` for Baby-text)",
+    "baby": "the folder of `mde-pyg prepare baby` (Amazon Baby 2014 5-core, "
+    "19,445 users x 7,050 items, 118,551 training pairs). The 3,634 items "
+    "without text share identical features, so a cold item without text "
+    "cannot be told apart from the others by its content: `own text` "
+    "restricts the cold targets to the cold items with text (ranked among all "
+    "cold items all the same)",
 }
 FIELDS = [
     "model",
@@ -131,17 +122,9 @@ FIELDS = [
 ]
 
 
-def load(dataset: str, scale: dict[str, int] | None = None):
-    r"""The data of :obj:`dataset`: ``"synthetic"`` (:func:`make_synthetic`,
-    seed 0, sized by :obj:`scale`) or ``"baby"`` (the prepared Baby-text
-    folder ``<data_root>/baby``, through :func:`load_mmrec` as
-    ``dataset=baby`` loads it)."""
-    from mde_pyg.data import load_mmrec, make_synthetic
-    from mde_pyg.data.registry import data_root
-
-    if dataset == "synthetic":
-        return make_synthetic(seed=0, **(scale or {}))
-    return load_mmrec(data_root() / "baby", name="baby")
+def stem(dataset: str) -> str:
+    """The file name of the results of ``dataset`` (without suffix)."""
+    return "cold_start" if dataset == "synthetic" else f"cold_start_{dataset}"
 
 
 def shared_features(data) -> torch.Tensor:
@@ -231,17 +214,18 @@ def formatted(metrics: dict[str, float]) -> dict[str, str]:
 def run(
     dataset: str,
     epochs: int,
-    scale: dict[str, int] | None,
+    scale: list[str],
     csv_path: Path,
     seed: int,
     redo: bool = False,
+    root: str | None = None,
 ) -> None:
-    import mde_pyg.models
+    from mde_pyg.pipeline import add_graphs, build_model, compose_config
     from mde_pyg.training import Trainer
 
     torch.set_num_threads(1)
     rows = read_rows(csv_path)
-    full = load(dataset, scale)
+    full = benchmark_datasets.load(dataset, *scale, root=root)
     shared = shared_features(full)
     own = ~shared if bool(shared.any()) else None
     data, cold, cold_pairs = cold_split(full, seed=seed)
@@ -306,10 +290,10 @@ def run(
         if done(name, COLD) and done(name, ID_ROWS):
             print(f"{name} seed {seed}: already in {csv_path.name}, skipped")
             continue
-        model_cls = getattr(mde_pyg.models, name)
+        cfg = compose_config([f"model={name.lower()}"])
         torch.manual_seed(seed)
-        graphs = model_cls.graph_transform()(data.clone())
-        model = model_cls.from_data(graphs)
+        graphs = add_graphs(cfg, data.clone())
+        model = build_model(cfg, graphs)
         start = time.perf_counter()
         trainer = Trainer(
             model,
@@ -497,7 +481,9 @@ def report(
             f"{first.get('cold_items', '?')} cold items of seed "
             f"{first.get('seed', '?')} have no text (the shared mean vector)."
         )
-    data_line = DATASETS[dataset][1]
+    data_line = f"`{dataset}`, {benchmark_datasets.describe(dataset)}"
+    if dataset in REMARKS:
+        data_line += f"; {REMARKS[dataset]}"
     title = "# Cold-start items: ranking items without interactions"
     if dataset != "synthetic":
         title += f" ({dataset})"
@@ -508,7 +494,7 @@ def report(
         f"- Machine: {info['machine']} (shared with other jobs)",
         f"- Versions: {info['versions']}",
         f"- Reproduce: `{command}` (`--report-only` rewrites this page from the CSV)",
-        f"- Data: {data_line}",
+        f"- Data: {data_line}.",
         f"- Cold items: {first.get('cold_items', '?')} items (10%, random) "
         "with *all* their interactions removed from training, validation and "
         "test; they stay in the catalogue with their features. Their "
@@ -516,8 +502,8 @@ def report(
         f"{first.get('seed', '?')}: {first.get('cold_pairs', '?')} pairs of "
         f"{first.get('cold_users', '?')} users).{shared}",
         f"- Training: `Trainer` (lr 1e-3, batch 2048, Adam), {', '.join(epochs)} "
-        "epochs, the best warm-validation epoch kept, each model's default "
-        "settings; one thread.",
+        "epochs, the best warm-validation epoch kept, each model's "
+        "`model=<name>` settings; one thread.",
         "- Cold metrics: the cold items ranked **among the cold items only** "
         "for every user with a cold pair (Recall@20, NDCG@20). Random: "
         f"expected Recall@20 = 20 / {first.get('cold_items', '?')}.",
@@ -605,7 +591,10 @@ CONCLUSION = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=sorted(DATASETS), default="synthetic")
+    parser.add_argument(
+        "--dataset", choices=benchmark_datasets.names(), default="synthetic"
+    )
+    parser.add_argument("--root", help="data root (default: the registry's)")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument(
         "--seeds",
@@ -629,21 +618,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
-    stem = DATASETS[args.dataset][0]
-    out, scale, epochs = RESULTS, None, args.epochs
-    if args.dataset == "synthetic":
-        scale = {"num_users": 2000, "num_items": 1000}
-    if args.quick:
-        out = Path(tempfile.gettempdir()) / "mde_pyg_cold_start"
-        epochs = 1 if args.dataset == "baby" else 2
-        if args.dataset == "synthetic":
-            scale = {"num_users": 300, "num_items": 300}
+    out, scale, epochs = RESULTS, [], args.epochs
+    if args.quick:  # a small generated dataset, or one epoch of a real one
+        out, epochs = scratch("cold_start"), 1
+        if benchmark_datasets.folder(args.dataset, args.root) is None:
+            scale, epochs = ["dataset.num_users=300", "dataset.num_items=300"], 2
     out = args.out or out
-    csv_path, md_path = out / f"{stem}.csv", out / f"{stem}.md"
+    csv_path = out / f"{stem(args.dataset)}.csv"
+    md_path = csv_path.with_suffix(".md")
     if not args.report_only:
         for seed in args.seeds:
             redo = args.redo or args.quick  # a smoke test measures afresh
-            run(args.dataset, epochs, scale, csv_path, seed, redo=redo)
+            run(args.dataset, epochs, scale, csv_path, seed, redo, args.root)
     argv = [a for a in sys.argv[1:] if a != "--report-only"]
     report(csv_path, md_path, " ".join([COMMAND, *argv]), args.dataset)
     print(f"wrote {csv_path} and {md_path}")

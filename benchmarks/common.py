@@ -1,5 +1,6 @@
 r"""Helpers shared by the scripts of ``benchmarks/``: memory, timing, machine
-description, CSV rows, worker subprocesses, power-law fits and log-log axes.
+description, CSV rows, output folders, worker subprocesses, power-law fits and
+log-log axes.
 
 The scripts run as ``python benchmarks/<script>.py``, which puts
 ``benchmarks/`` on :obj:`sys.path`, so they import this module as
@@ -18,6 +19,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -28,6 +30,15 @@ import psutil
 GIB = 1024**3
 #: Prefix of the line a worker subprocess prints its JSON result on.
 RESULT_PREFIX = "RESULT "
+#: The folder of the committed results.
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def scratch(name: str) -> Path:
+    r"""The folder a smoke run (``--quick``) writes to: ``mde_pyg_<name>`` in
+    the temporary folder (:func:`tempfile.gettempdir`), never under
+    :data:`RESULTS`."""
+    return Path(tempfile.gettempdir()) / f"mde_pyg_{name}"
 
 
 # --------------------------------------------------------------- memory

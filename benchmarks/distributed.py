@@ -6,12 +6,13 @@ with 1 and 2 (or more) processes, launched by ``torchrun`` as a user would.
     mde-pyg prepare baby                            # the Baby-text folder
     python benchmarks/distributed.py                # CPU, 1 and 2 processes
     python benchmarks/distributed.py --device cuda --procs 1 2 4 8
-    python benchmarks/distributed.py --quick        # smoke test, to /tmp
+    python benchmarks/distributed.py --quick        # smoke test, to a temporary folder
     python benchmarks/distributed.py --report-only
 
 Each (model, processes, batch) runs as ``torchrun --standalone
 --nproc-per-node=N benchmarks/distributed.py --worker ...``: every process
-builds the data and the model as ``mde-pyg train`` does, then rank 0 times
+builds the data (``--dataset``, one of :mod:`benchmark_datasets`) and the
+model as ``mde-pyg train`` does, then rank 0 times
 :meth:`Trainer.train_epoch` (median of ``--epochs`` after one warm-up, a
 barrier before each clock read) and one validation pass. On the CPU each
 process runs one torch thread, so N processes use N cores.
@@ -43,9 +44,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import machine, read_rows, save_row
+import benchmark_datasets
+from common import RESULTS, machine, read_rows, save_row, scratch
 
-RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = ("lightgcn", "lattice", "mgcn", "freedom", "mde")
 FIELDS = [
     "device",
@@ -74,7 +75,8 @@ def worker(args: argparse.Namespace) -> None:
 
     if args.device == "cpu":
         torch.set_num_threads(1)
-    cfg = compose_config([f"model={args.model}", f"dataset={args.dataset}"])
+    dataset = benchmark_datasets.overrides(args.dataset, args.root)
+    cfg = compose_config([f"model={args.model}", *dataset])
     seed_everything(0)
     data = build_data(cfg)
     model = build_model(cfg, data)
@@ -149,6 +151,7 @@ def run(args: argparse.Namespace, csv_path: Path) -> None:
                         "--worker",
                         f"--model={model}",
                         f"--dataset={args.dataset}",
+                        *([f"--root={args.root}"] if args.root else []),
                         f"--device={args.device}",
                         f"--batch={batch}",
                         f"--epochs={args.epochs}",
@@ -249,7 +252,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--procs", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--dataset", default="baby")
+    parser.add_argument("--dataset", default="baby", choices=benchmark_datasets.names())
+    parser.add_argument("--root", help="data root (default: the registry's)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch", type=int, default=2048)
     parser.add_argument("--epochs", type=int, default=3)
@@ -264,7 +268,7 @@ def main() -> None:
         return
     if args.quick:
         args.dataset, args.epochs = "synthetic", 1
-        out = Path(args.out or Path(tempfile.gettempdir()) / "mde_pyg_distributed")
+        out = Path(args.out or scratch("distributed"))
     else:
         out = Path(args.out) if args.out else RESULTS
     out.mkdir(parents=True, exist_ok=True)

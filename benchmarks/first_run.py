@@ -5,6 +5,7 @@ r"""How long a new user waits for the README's main job, ``mde-pyg train``
 
     python benchmarks/first_run.py            # -> benchmarks/results/first_run.md
     python benchmarks/first_run.py --runs 3   # median of 3
+    python benchmarks/first_run.py --quick    # trainer=quick, to a temporary folder
 
 Each run is a fresh ``mde-pyg train`` process (imports, data, graphs,
 training with early stopping on validation, test evaluation), timed from
@@ -27,15 +28,21 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import machine
+from common import RESULTS, machine, scratch
 
-RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_S = 120.0
+
+
+def entry_point() -> str:
+    """The ``mde-pyg`` command of this interpreter's environment (else the
+    one on the ``PATH``)."""
+    script = Path(sys.executable).with_name("mde-pyg")
+    return str(script) if script.is_file() else "mde-pyg"
 
 
 def run_once(overrides: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as out:
-        command = ["mde-pyg", "train", *overrides, f"hydra.run.dir={out}"]
+        command = [entry_point(), "train", *overrides, f"hydra.run.dir={out}"]
         load = os.getloadavg()[0]
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True)
@@ -53,16 +60,22 @@ def run_once(overrides: list[str]) -> dict:
         "test_recall@20": result["test"]["recall@20"],
         "test_ndcg@20": result["test"]["ndcg@20"],
         "device": payload["device"],
-        "command": shlex.join(command[:-1]),
+        "command": shlex.join(["mde-pyg", *command[1:-1]]),
     }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, help="results folder")
+    parser.add_argument(
+        "--quick", action="store_true", help="trainer=quick, to a temporary folder"
+    )
     parser.add_argument("overrides", nargs="*", help="extra `mde-pyg train` overrides")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.overrides = ["trainer=quick", *args.overrides]
+    args.out = args.out or (scratch("first_run") if args.quick else RESULTS)
     runs = [run_once(args.overrides) for _ in range(args.runs)]
     median = statistics.median(run["seconds"] for run in runs)
     info = machine()

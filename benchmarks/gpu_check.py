@@ -16,11 +16,12 @@ graphs, with GPU memory peaks.
    run saved on the GPU resumes on a machine without one), then
    ``load_run`` on the CPU and ``recommend``. A failure is a row with its
    error, not an abort.
-2. **Speed**: :mod:`speed` (``benchmarks/speed.py``) with ``--device`` on the
+2. **Speed**: ``benchmarks/speed.py`` with ``--device`` on the
    ``baby_placeholder`` and ``sports_placeholder`` folders, which
-   ``benchmarks/prepare_data.py --quick`` makes from the shared data's
-   ``derived/{baby,sports}.inter`` (random features of the published shapes:
-   speed and memory only, never accuracy).
+   ``benchmarks/prepare_data.py --quick`` makes under the data root
+   (``--root``) from the shared data's ``derived/{baby,sports}.inter``
+   (random features of the published shapes: speed and memory only, never
+   accuracy); both run as subprocesses.
 
 Writes ``gpu_check.md`` (both tables, machine, versions, command),
 ``smoke.csv``, ``speed.md`` and ``speed.csv`` to ``--out``.
@@ -40,6 +41,7 @@ from __future__ import annotations
 import argparse
 import csv
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,16 +52,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra import compose, initialize_config_module
 
-import prepare_data
-import speed
-from common import machine
+from common import RESULTS, machine
 from mde_pyg import load_run
-from mde_pyg.pipeline import train_one
+from mde_pyg.pipeline import compose_config, train_one
 from mde_pyg.training import device_name, resolve_device
 
-RESULTS = Path(__file__).resolve().parent / "results" / "gpu"
+BENCHMARKS = Path(__file__).resolve().parent
 SMOKE_FIELDS = [
     "model",
     "status",
@@ -88,15 +87,15 @@ def smoke(name: str, device: str, epochs: int, work: Path) -> dict[str, Any]:
     row: dict[str, Any] = {"model": name, "epochs": epochs}
 
     def config(output_dir: Path, *extra: str) -> Any:
-        overrides = [
-            f"model={name}",
-            "trainer.verbose=false",
-            "checkpoint=true",
-            f"output_dir={output_dir}",
-            *extra,
-        ]
-        with initialize_config_module("mde_pyg.conf", version_base="1.3"):
-            return compose("config", overrides=overrides)
+        return compose_config(
+            [
+                f"model={name}",
+                "trainer.verbose=false",
+                "checkpoint=true",
+                f"output_dir={output_dir}",
+                *extra,
+            ]
+        )
 
     try:
         torch_device = resolve_device(device)
@@ -198,12 +197,17 @@ def write_report(
     (out / "gpu_check.md").write_text("\n".join(lines) + "\n")
 
 
+def script(argv: list[str]) -> None:
+    """Runs ``python benchmarks/<argv[0]> <argv[1:]>``; stops on a failure."""
+    subprocess.run([sys.executable, str(BENCHMARKS / argv[0]), *argv[1:]], check=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", help="default: cuda")
     parser.add_argument("--epochs", type=int, default=2, help="smoke epochs")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--cache", default=speed.DEFAULT_CACHE, help="data folders")
+    parser.add_argument("--out", type=Path, default=RESULTS / "gpu")
+    parser.add_argument("--root", help="data root of the placeholder folders")
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -222,13 +226,14 @@ def main(argv: list[str] | None = None) -> None:
             print(f"smoke {name}: {rows[-1]['status']}", flush=True)
 
     if not args.skip_speed:
-        prepare_data.main(["--quick", "--cache", args.cache])
-        speed.main(
+        root = ["--root", args.root] if args.root else []
+        script(["prepare_data.py", "--quick", *root])
+        script(
             [
+                "speed.py",
                 "--device",
                 args.device,
-                "--cache",
-                args.cache,
+                *root,
                 "--out",
                 str(args.out),
                 "--threads",

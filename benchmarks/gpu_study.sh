@@ -17,9 +17,10 @@ shift 2
 results=${STUDY_RESULTS:-benchmarks/results/mde_study}
 mkdir -p "$out"
 
+site=$(mktemp -d)
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
-    --upgrade --target /tmp/site .whl/*.whl
-export PYTHONPATH=/tmp/site MDE_PYG_DATA=$PWD/.gpu_data/datasets PYTHONUNBUFFERED=1
+    --upgrade --target "$site" .whl/*.whl
+export PYTHONPATH=$site MDE_PYG_DATA=$PWD/.gpu_data/datasets PYTHONUNBUFFERED=1
 python3 -m pip install -q --no-index --no-deps --no-build-isolation -e .
 
 pack() {

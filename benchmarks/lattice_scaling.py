@@ -7,14 +7,15 @@ to the CSV and skipped when the command is run again)::
 
     python benchmarks/lattice_scaling.py                      # all sizes
     python benchmarks/lattice_scaling.py --sizes 80000 --impl ours
-    python benchmarks/lattice_scaling.py --quick              # seconds, to /tmp
+    python benchmarks/lattice_scaling.py --quick              # seconds, to a temp dir
 
 Synthetic data shaped like Amazon Baby: ``users = 2.75 x items``, ~16.8
 training interactions per item (long-tailed item popularity), two frozen
 384-d feature modalities. Each size runs in its own subprocess, so the peak
-RSS is that size's. Ours is built as ``LATTICE.graph_transform()(data)`` (the
+RSS is that size's. Ours is ``model=lattice model.freeze_features=true`` of
+the package's config, built by :mod:`mde_pyg.pipeline`: ``add_graphs`` (the
 user-item graph and the frozen k-NN graphs, precomputed onto the data) then
-``LATTICE.from_data(data, freeze_features=True)``; its ``build`` is both. One
+``build_model``; its ``build`` is both. One
 epoch = the learned-graph rebuild (``on_epoch_start``) plus one pass over all
 training pairs (batch 2048, Adam).
 
@@ -27,8 +28,10 @@ graph sizes only) and their time is extrapolated :math:`\propto N^2` from the
 largest size where they were measured. The dense reference is skipped, with
 its predicted memory recorded, where that prediction exceeds the memory cap.
 
-Real Baby speed (interactions of ``/work/shared/data/derived/baby.inter``,
-random trainable features of the published shapes 4096-d and 384-d)::
+Real Baby speed (the ``baby_placeholder`` dataset of
+:mod:`benchmark_datasets`: the Baby interactions with random trainable
+features of the published shapes 4096-d and 384-d, prepared under the data
+root, ``--root``, by ``benchmarks/prepare_data.py --quick``)::
 
     python benchmarks/lattice_scaling.py --baby [--with-reference]
 """
@@ -55,8 +58,10 @@ from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
+import benchmark_datasets
 from common import (
     GIB,
+    RESULTS,
     fmt,
     machine,
     num,
@@ -64,10 +69,12 @@ from common import (
     read_rows,
     rss_gib,
     save_row,
+    scratch,
     style_log_log,
 )
 
-RESULTS = Path(__file__).resolve().parent / "results"
+#: Our LATTICE, as ``mde-pyg train`` composes it.
+OURS = ["model=lattice"]
 SIZES = (5_000, 10_000, 20_000, 80_000, 320_000)
 QUICK_SIZES = (1_000, 2_000)
 USERS_PER_ITEM = 2.75
@@ -132,20 +139,6 @@ def scaling_data(num_items: int, seed: int = 0) -> dict[str, Any]:
         "edge_index": edge_index,
         "features": features,
     }
-
-
-def baby_data(folder: str) -> Any:
-    """Amazon Baby interactions with random features of the published shapes
-    (4096-d image, 384-d text)."""
-    from mde_pyg.data import load_mmrec
-    from mde_pyg.data.hetero import ITEM
-
-    data = load_mmrec(folder, name="baby", modalities=[])
-    gen = torch.Generator().manual_seed(0)
-    num_items = data[ITEM].num_nodes
-    data[ITEM].x_image = torch.randn(num_items, 4096, generator=gen)
-    data[ITEM].x_text = torch.randn(num_items, 384, generator=gen)
-    return data
 
 
 # ---------------------------------------------- dense reference (MMRec)
@@ -387,15 +380,16 @@ def measure(cfg: dict[str, Any]) -> dict[str, Any]:
     graph_data = None
     if cfg["impl"] == "ours":
         from mde_pyg.data.hetero import build_heterodata
-        from mde_pyg.models import LATTICE
+        from mde_pyg.pipeline import add_graphs, build_model, compose_config
 
+        config = compose_config([*OURS, "model.freeze_features=true"])
         empty = edge_index.new_empty(2, 0)
         graph_data = build_heterodata(
             num_users, num_items, edge_index, empty, empty, data["features"]
         )
         start = time.perf_counter()
-        graph_data = LATTICE.graph_transform()(graph_data)
-        model = LATTICE.from_data(graph_data, freeze_features=True)
+        graph_data = add_graphs(config, graph_data)
+        model = build_model(config, graph_data)
     else:
         start = time.perf_counter()
         model = DenseLATTICE(
@@ -620,8 +614,8 @@ def write_report(
         "for both implementations), batch 2048, Adam, k = 10, 64-d.",
         "- Epoch = learned-graph rebuild + one pass over all training pairs "
         "(no evaluation). `build` = the one-off frozen-graph construction (ours: "
-        "`LATTICE.graph_transform()(data)`, the user-item and frozen k-NN graphs, "
-        "+ `LATTICE.from_data`). "
+        "`add_graphs` of `model=lattice`, the user-item and frozen k-NN graphs, "
+        "+ `build_model`). "
         "Peak RSS is the whole process (data included) of that size's subprocess.",
         "- `measured`: median of full epochs. `estimated (n batches)`: rebuild + "
         "first batch + (n_batches - 1) x median of n sampled batches (mode "
@@ -721,10 +715,12 @@ def plot(out: Path, rows: list[dict[str, Any]]) -> None:
 def baby_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     from mde_pyg.data.hetero import ITEM, USER, split_edge_index
     from mde_pyg.evaluation import evaluate_embeddings
-    from mde_pyg.models.lattice import LATTICE
+    from mde_pyg.pipeline import add_graphs, build_model, compose_config
     from mde_pyg.training import Trainer, seed_everything
 
-    data = baby_data(cfg["folder"])
+    overrides = benchmark_datasets.overrides("baby_placeholder", cfg["root"])
+    config = compose_config([*overrides, *OURS])
+    data = benchmark_datasets.load("baby_placeholder", root=cfg["root"])
     num_users, num_items = data[USER].num_nodes, data[ITEM].num_nodes
     train = split_edge_index(data, "train")
     result: dict[str, Any] = {
@@ -735,8 +731,8 @@ def baby_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     if cfg["impl"] == "ours":
         seed_everything(0)
         start = time.perf_counter()
-        data = LATTICE.graph_transform()(data)
-        model = LATTICE.from_data(data)
+        data = add_graphs(config, data)
+        model = build_model(config, data)
         result["build_s"] = time.perf_counter() - start
         trainer = Trainer(
             model,
@@ -790,8 +786,15 @@ def baby_worker(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_baby(args) -> None:
-    folder = args.baby_folder
-    out = RESULTS / "lattice_baby_speed.md"
+    from mde_pyg.data.registry import data_root
+
+    root = str(data_root(args.root))
+    if benchmark_datasets.missing(["baby_placeholder"], root):
+        sys.exit(
+            f"baby_placeholder not in '{root}': run "
+            f"`python benchmarks/prepare_data.py --quick --root {root}` first"
+        )
+    out = (args.out or RESULTS / "lattice_baby_speed").with_suffix(".md")
     # Ours with 1 and 2 threads (the published figures used the machine's
     # default, 2); the dense reference with 1 thread, in the same session.
     plans = [("ours", 1), ("ours", 2)] + ([("dense", 1)] if args.with_reference else [])
@@ -800,7 +803,7 @@ def run_baby(args) -> None:
         cfg = {
             "baby": True,
             "impl": impl,
-            "folder": folder,
+            "root": root,
             "epochs": args.epochs if impl == "ours" else 1,
             "threads": threads,
         }
@@ -828,11 +831,12 @@ def run_baby(args) -> None:
         "held cores)",
         f"- Versions: {info['versions']}",
         f"- Command: `{' '.join(['python', *sys.argv])}`",
-        f"- Data: `{folder}/baby.inter` ({ours['users']:,} users, {ours['items']:,} "
-        f"items, {ours['pairs']:,} training pairs); **random** features of the "
-        "published shapes (image 4096-d, text 384-d), trainable (fine-tuned) as in "
-        "the reference. Metrics are therefore meaningless; only speed is measured.",
-        "- Ours: `LATTICE.from_data(LATTICE.graph_transform()(data))` (faithful "
+        f"- Data: `baby_placeholder` under `{root}` ({ours['users']:,} users, "
+        f"{ours['items']:,} items, {ours['pairs']:,} training pairs): "
+        f"{benchmark_datasets.describe('baby_placeholder')}; the features are "
+        "trainable (fine-tuned) as in the reference. Metrics are therefore "
+        "meaningless; only speed is measured.",
+        "- Ours: `model=lattice` built by `mde_pyg.pipeline` (faithful "
         f"defaults) trained by `mde_pyg.training.Trainer` for "
         f"{len(ours['epoch_times'])} epochs (epoch time = learned-graph rebuild + "
         "all 58 batches of 2048); evaluation = full-ranking val + test "
@@ -880,6 +884,7 @@ def run_baby(args) -> None:
             "operation; evaluation rebuilds the graph for every 4096-user block, "
             "as MMRec's `full_sort_predict`), 1 epoch, run in the same session.",
         ]
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     print(out.read_text())
 
@@ -902,7 +907,9 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--baby", action="store_true")
     parser.add_argument("--with-reference", action="store_true")
-    parser.add_argument("--baby-folder", default="/work/shared/data/derived")
+    parser.add_argument(
+        "--root", help="data root of baby_placeholder (default: the registry's)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -918,7 +925,7 @@ def main() -> None:
 
     if args.quick:
         sizes = args.sizes or QUICK_SIZES
-        out = args.out or Path("/tmp/lattice_scaling_quick/lattice_scaling")
+        out = args.out or scratch("lattice_scaling") / "lattice_scaling"
         args.epochs = 1
     else:
         sizes = args.sizes or SIZES

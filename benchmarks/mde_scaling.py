@@ -7,7 +7,7 @@ four sizes spanning 32x, with a log-log plot and fitted power laws.
     python benchmarks/mde_scaling.py                # -> benchmarks/results/mde_scaling/
     python benchmarks/mde_scaling.py --users 40000  # one size (resumable)
     python benchmarks/mde_scaling.py --report-only  # .md/.png from the CSV
-    python benchmarks/mde_scaling.py --quick        # tiny, /tmp/mde_pyg_mde_scaling
+    python benchmarks/mde_scaling.py --quick        # tiny, to a temporary folder
 
 Data: :func:`mde_pyg.data.make_synthetic` with users and items scaled
 together (``items = users / 2``, the generator's default ratio) and the
@@ -18,12 +18,11 @@ the users; two modalities as the generator makes them (image 64-d, text
 the worker as a file, so the generator's buffers are not in the peak.
 
 Each size runs in its own subprocess, so its peak RSS is that size's (imports,
-data, graphs, model and training). Model: ``data =
-MDE.graph_transform()(data)`` then ``MDE.from_data(data)``, with the defaults
-of the transform and the constructor (those of ``conf/model/mde.yaml`` and its
-``graphs:`` section, checked when the report is written); ``build`` is both
-calls (the user-item graph, item k-NN graphs and user-user graph precomputed
-onto the data, then the parameters). Training:
+data, graphs, model and training). Model: ``model=mde`` of the package's
+config, built by :mod:`mde_pyg.pipeline`; ``build`` is
+:func:`~mde_pyg.pipeline.add_graphs` (the user-item graph, item k-NN graphs
+and user-user graph precomputed onto the data) and
+:func:`~mde_pyg.pipeline.build_model` (the parameters). Training:
 :class:`~mde_pyg.training.Trainer` defaults (batch 2048, fused Adam); an epoch
 is :meth:`Trainer.train_epoch`, timed as the median of ``--epochs`` after one
 warm-up epoch, with ``--threads`` torch threads (default 1: steadier on a
@@ -37,7 +36,6 @@ plot ``mde_scaling.png`` are rewritten from the whole CSV after every size.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import os
@@ -47,13 +45,13 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from common import (
+    RESULTS,
     describe_graph,
     fit_power_law,
     fmt,
@@ -65,13 +63,14 @@ from common import (
     rss_gib,
     run_worker,
     save_row,
+    scratch,
     style_log_log,
     timed,
 )
 
-RESULTS = Path(__file__).resolve().parent / "results" / "mde_scaling"
-QUICK_RESULTS = Path("/tmp/mde_pyg_mde_scaling")
 NAME = "mde_scaling"
+#: The model, as ``mde-pyg train`` composes it.
+MODEL = ["model=mde"]
 # Numbers of users; ~16.4 training interactions each: ~20k to ~660k.
 USERS = (1_250, 4_000, 12_500, 40_000)
 QUICK_USERS = (250, 500, 1_000)
@@ -105,18 +104,19 @@ CSV_FIELDS = [
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
     """Builds and trains MDE on the dataset file of one size (run in a
     subprocess)."""
-    from mde_pyg.models import MDE
+    from mde_pyg.pipeline import add_graphs, build_model, compose_config
     from mde_pyg.training import Trainer, seed_everything
 
     torch.set_num_threads(spec["threads"])
+    cfg = compose_config(MODEL)
     base_rss = rss_gib()
     data = torch.load(spec["data"], weights_only=False)
     data_rss = rss_gib()
 
     seed_everything(0)
     start = time.perf_counter()
-    data = MDE.graph_transform()(data)
-    model = MDE.from_data(data)
+    data = add_graphs(cfg, data)
+    model = build_model(cfg, data)
     build_s = time.perf_counter() - start
     trainer = Trainer(model, data, seed=0)
     warmup_s = timed(trainer.train_epoch, 0)
@@ -186,45 +186,6 @@ def run_size(args: argparse.Namespace, users: int, command: str) -> dict[str, An
 
 
 # ---------------------------------------------------------------- report
-def config_check() -> str:
-    """Whether ``conf/model/mde.yaml`` holds the constructor defaults that
-    ``MDE.from_data(data)`` uses and, in its ``graphs:`` section, the defaults
-    of ``MDE.graph_transform()``."""
-    from omegaconf import OmegaConf
-
-    from mde_pyg.models import MDE
-
-    config = resources.files("mde_pyg.conf") / "model" / "mde.yaml"
-    if not config.is_file():
-        return "conf/model/mde.yaml not found: the defaults"
-    settings = OmegaConf.to_container(
-        OmegaConf.create(config.read_text()), resolve=True
-    )
-    settings.pop("_target_", None)
-    graphs = settings.pop("graphs", None) or {}
-
-    def differ(values: dict[str, Any], fn: Any, prefix: str) -> list[str]:
-        params = inspect.signature(fn).parameters
-        return [
-            f"{prefix}{key}: yaml {value!r} vs default "
-            f"{params[key].default if key in params else 'missing'!r}"
-            for key, value in values.items()
-            if key not in params or params[key].default != value
-        ]
-
-    differences = differ(settings, MDE.__init__, "") + differ(
-        graphs, MDE.graph_transform, "graphs."
-    )
-    if differences:
-        return "the defaults, which differ from conf/model/mde.yaml (" + (
-            "; ".join(differences) + ")"
-        )
-    return (
-        "the defaults of the constructor and the graph transform, identical to "
-        "conf/model/mde.yaml (checked)"
-    )
-
-
 def ok_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(
         (r for r in rows if r["status"] == "ok"),
@@ -291,10 +252,10 @@ def write_report(out: Path, rows: list[dict[str, Any]]) -> None:
         + (", ".join(sorted({r["modalities"] for r in done})) or "-")
         + f"); {len(sizes)} sizes, {', '.join(f'{s:,}' for s in sizes) or '-'} "
         f"training interactions{span}.",
-        "- Model: `data = MDE.graph_transform()(data)`, then "
-        f"`MDE.from_data(data)`, with {config_check()}; trainable features. "
-        "`build` = both calls (the user-item, item k-NN and user-user graphs "
-        "precomputed onto the data, then the parameters). Data generation is "
+        f"- Model: `{' '.join(MODEL)}` of the package's config, built by "
+        "`mde_pyg.pipeline`; trainable features. `build` = `add_graphs` (the "
+        "user-item, item k-NN and user-user graphs precomputed onto the data) "
+        "+ `build_model` (the parameters). Data generation is "
         "timed in the parent (`data s`) and not part of the worker.",
         "- Epoch: `Trainer(model, data).train_epoch` (one pass over "
         "all training pairs, batch 2048, fused Adam), median of "
@@ -435,7 +396,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"tiny sizes, 1 timed epoch, to {QUICK_RESULTS}",
+        help="tiny sizes, 1 timed epoch, to a temporary folder",
     )
     args = parser.parse_args(argv)
     if args.worker:
@@ -443,9 +404,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.quick:
         args.epochs = 1
-    out = args.out or (QUICK_RESULTS if args.quick else RESULTS)
-    if args.quick and out.resolve().is_relative_to(RESULTS.parent):
-        parser.error(f"--quick never writes under {RESULTS.parent}")
+    out = args.out or (scratch(NAME) if args.quick else RESULTS / NAME)
+    if args.quick and out.resolve().is_relative_to(RESULTS):
+        parser.error(f"--quick never writes under {RESULTS}")
     users = args.users or (QUICK_USERS if args.quick else USERS)
     path = out / f"{NAME}.csv"
     command = shlex.join(["python", "benchmarks/mde_scaling.py", *sys.argv[1:]])

@@ -3,7 +3,7 @@ LightGCN step, measured side by side in one process.
 
 ::
 
-    python benchmarks/prepare_data.py --quick      # the placeholder folders
+    python benchmarks/prepare_data.py --quick      # the placeholder folders (--root)
     python benchmarks/mde_step_breakdown.py   # -> results/mde_step_breakdown.md
     python benchmarks/mde_step_breakdown.py --quick
     python benchmarks/mde_step_breakdown.py --device cuda --profile --out DIR
@@ -15,10 +15,11 @@ and the operators that take the most device time (``torch.profiler``).
 Each row is the median of ``--repeats`` timed calls after two warm-up calls:
 
 * ``LightGCN step`` / ``MDE step``: one training step of the package's model
-  (``loss``, ``backward``, the trainer's fused Adam), batch 2048, on the data
-  with the graphs of ``MDE.graph_transform()`` precomputed once (they include
-  LightGCN's normalised user-item graph), so no step builds a graph;
-* ``MDE step, frozen features``: the same with ``freeze_features=True``;
+  (``model=lightgcn`` / ``model=mde``, built by :mod:`mde_pyg.pipeline`;
+  ``loss``, ``backward``, the trainer's fused Adam), batch 2048, on the data
+  with the graphs of ``model=mde`` (``add_graphs``) precomputed once (they
+  include LightGCN's normalised user-item graph), so no step builds a graph;
+* ``MDE step, frozen features``: the same with ``model.freeze_features=true``;
 * the parts of MDE that LightGCN does not have and that no implementation of
   the spec can skip: the 4096-d image projection :math:`\mathbf{X}
   \mathbf{W}^{\top}` of every item (forward and backward, with the raw
@@ -44,15 +45,12 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 from torch_geometric.data import HeteroData
 
-from common import machine
-from mde_pyg.data import load_mmrec
+import benchmark_datasets
+from common import RESULTS, machine, scratch
 from mde_pyg.data.hetero import ITEM, USER, split_edge_index
 from mde_pyg.data.sampler import BPRSampler
-from mde_pyg.models import MDE, LightGCN
 from mde_pyg.models.losses import info_nce
-
-RESULTS = Path(__file__).resolve().parent / "results"
-CACHE = Path("~/.cache/mde_pyg/benchmarks").expanduser()
+from mde_pyg.pipeline import add_graphs, build_model, compose_config
 
 
 def synchronize(device: torch.device) -> None:
@@ -153,7 +151,10 @@ def two_info_nce(batch_size: int, device: torch.device) -> Callable[[], None]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", default="baby_placeholder")
+    parser.add_argument(
+        "--dataset", default="baby_placeholder", choices=benchmark_datasets.names()
+    )
+    parser.add_argument("--root", help="data root (default: the registry's)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -166,13 +167,15 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device(args.device)
     command = shlex.join(["python", "benchmarks/mde_step_breakdown.py", *sys.argv[1:]])
     if args.quick:
-        args.repeats, args.out = 2, Path("/tmp/mde_pyg_breakdown")
+        args.repeats, args.out = 2, scratch("breakdown")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    data = load_mmrec(CACHE / args.dataset)
+    data = benchmark_datasets.load(args.dataset, root=args.root)
     # Every graph the two models read, once (MDE's include LightGCN's).
-    data = MDE.graph_transform()(data).to(device)
+    mde = compose_config(["model=mde"])
+    frozen = compose_config(["model=mde", "model.freeze_features=true"])
+    data = add_graphs(mde, data).to(device)
     features = {m: data[ITEM][f"x_{m}"] for m in ("image", "text")}
     sampler = BPRSampler(
         split_edge_index(data, "train"),
@@ -194,11 +197,13 @@ def main(argv: list[str] | None = None) -> None:
     }
     rows = {
         "LightGCN step": training_step(
-            LightGCN.from_data(data).to(device), data, batches
+            build_model(compose_config(["model=lightgcn"]), data).to(device),
+            data,
+            batches,
         ),
-        "MDE step": training_step(MDE.from_data(data).to(device), data, batches),
+        "MDE step": training_step(build_model(mde, data).to(device), data, batches),
         "MDE step, frozen features": training_step(
-            MDE.from_data(data, freeze_features=True).to(device), data, batches
+            build_model(frozen, data).to(device), data, batches
         ),
         **parts,
         f"image projection {tuple(image.shape)} -> 64, frozen features": projection(
@@ -223,10 +228,8 @@ def main(argv: list[str] | None = None) -> None:
         + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
         f"- Threads: {args.threads}",
         f"- Command: `{command}`",
-        f"- Data: `{args.dataset}` from `benchmarks/prepare_data.py`: the real "
-        "interaction graph with RANDOM placeholder features of the published "
-        "shapes (image 4096-d, text 384-d); speed only.",
-        "- Graphs: precomputed once onto the data by `MDE.graph_transform()` "
+        f"- Data: `{args.dataset}`, {benchmark_datasets.describe(args.dataset)}.",
+        "- Graphs: precomputed once onto the data by `add_graphs` of `model=mde` "
         "(the normalised user-item graph both models read, the item k-NN and "
         "user-user graphs), not part of any step.",
         f"- Median of {args.repeats} calls after 2 warm-up calls, one process.",

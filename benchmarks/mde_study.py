@@ -7,10 +7,10 @@ r"""Validation-driven design study of MDE's additions over its MGCN reduction
     python benchmarks/mde_study.py                   # the study (resumable)
     python benchmarks/mde_study.py --workers 2       # two runs at a time
     python benchmarks/mde_study.py --report-only     # tables and plot
-    python benchmarks/mde_study.py --quick           # smoke test, to /tmp
+    python benchmarks/mde_study.py --quick           # smoke test, to a temporary folder
 
 Every candidate is a config of ``conf/study/`` (``CANDIDATES``, named in the
-records as in ``accuracy.STUDY_CONFIGS``: ``mde_mgcn`` is ``study=mgcn``) or
+records as in ``runner.STUDY_CONFIGS``: ``mde_mgcn`` is ``study=mgcn``) or
 ``model=mde_paper``: the MGCN reduction ``mde_mgcn`` plus one addition each
 (user graph, node-level forward trade-off, orthogonal / CLUB
 differentiation, modality-specific supervision, the loss-level node
@@ -25,8 +25,9 @@ stages, on validation Recall@20 only:
    for information only (nothing is chosen by it), on test Recall@20.
 
 Runs, resumption, locks and the protocol (Adam, batch 2048, early stopping on
-validation Recall@20 with patience 20 within the epoch cap) are those of
-``benchmarks/accuracy.py``, whose functions this script imports.
+validation Recall@20 with patience 20 within the epoch cap) are those of the
+accuracy suite (:mod:`runner`); the datasets those of
+:mod:`benchmark_datasets`.
 """
 
 from __future__ import annotations
@@ -41,26 +42,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hydra import compose, initialize_config_module
 
-import accuracy
-from accuracy import (
+from common import RESULTS
+from runner import (
     MONITOR,
-    DatasetSpec,
     Run,
     compute_hours,
+    data_lines,
     devices,
+    epoch_seconds,
     load_runs,
-    overrides_of,
     p_value,
     pm,
     report_header,
+    run_workers,
+    setup,
     welch,
+    work,
 )
-from mde_pyg.pipeline import train_one
 
-RESULTS = Path(__file__).resolve().parent / "results" / "mde_study"
-QUICK_RESULTS = Path("/tmp/mde_pyg_mde_study")
 REFERENCE = "mde_mgcn"
 CANDIDATES = (
     REFERENCE,
@@ -81,32 +81,10 @@ TOP = 3
 #: ``model=mde``'s defaults) when the study includes them; the planted
 #: capability data is a test of the mechanism, not a choice of defaults.
 DECISION_DATASETS = ("ml100k", "baby")
-DATASETS = {
-    "ml100k": DatasetSpec(
-        ("dataset=ml100k",),
-        400,
-        "MovieLens-100K (real): title text (MiniLM) and genre/decade metadata",
-    ),
-    "baby": DatasetSpec(
-        ("dataset=baby",),
-        150,
-        "Amazon Baby (real, published split), text modality only: every "
-        "cross-modal term is 0 there by construction",
-    ),
-    "capability": DatasetSpec(
-        ("dataset=capability",),
-        300,
-        "planted: modality-specific latents and a latent the two modalities "
-        "show with opposite signs (conf/dataset/capability.yaml)",
-    ),
-}
-QUICK_DATASETS = {
-    "capability": DatasetSpec(
-        ("dataset=capability", "dataset.num_users=200", "dataset.num_items=100"),
-        2,
-        "tiny capability dataset (smoke test)",
-    )
-}
+#: The study's datasets and their epoch caps.
+EPOCH_CAPS = {"ml100k": 400, "baby": 150, "capability": 300}
+#: What the report adds to a dataset's description.
+REMARKS = {"baby": "every cross-modal term is 0 there by construction"}
 
 
 # ------------------------------------------------------------ the schedule
@@ -185,7 +163,7 @@ def finalists(runs: list[dict[str, Any]], args) -> list[str] | None:
 
 def pending(args, out: Path) -> list[Run]:
     """Screening runs, then (once screening has finished) the confirmation
-    seeds of the finalists; :func:`accuracy.work` runs what this returns."""
+    seeds of the finalists; :func:`runner.work` runs what this returns."""
     runs = load_runs(out)
     stages = [(args.candidates, args.screen_seeds)]
     final = finalists(runs, args)
@@ -202,7 +180,7 @@ def pending(args, out: Path) -> list[Run]:
 
 
 # ------------------------------------------------------------------ report
-def write_report(args, out: Path, datasets: dict[str, DatasetSpec]) -> None:
+def write_report(args, out: Path) -> None:
     runs = [r for r in load_runs(out) if r["dataset"] in args.datasets]
     mean_rank = ranks(runs, args)
     lines = [
@@ -221,12 +199,7 @@ def write_report(args, out: Path, datasets: dict[str, DatasetSpec]) -> None:
         f"{', '.join(rank_datasets(args))} (ties: the candidate listed first) and "
         f"`{REFERENCE}` confirmed with seeds {args.confirm_seeds}; mean ± "
         "sample std over seeds; nothing is chosen on test.",
-        "- Data:",
-        *(
-            f"  - `{d}`: {datasets[d].description}; epoch cap "
-            f"{args.max_epochs or datasets[d].max_epochs}"
-            for d in args.datasets
-        ),
+        *data_lines(args, REMARKS),
         "",
         "## Screening (validation Recall@20)",
         "",
@@ -445,32 +418,10 @@ def plot(runs: list[dict[str, Any]], args, path: Path) -> None:
 
 
 # -------------------------------------------------------------------- plan
-def epoch_seconds(run: Run, datasets: dict[str, DatasetSpec], args) -> float:
-    """Seconds of the second of two epochs (training + validation) of
-    ``run``, measured in this process."""
-    overrides = [
-        o
-        for o in overrides_of(run, datasets, args)
-        if not o.startswith(("trainer.max_epochs", "checkpoint", "resume"))
-    ]
-    work = Path("/tmp/mde_pyg_study_plan")
-    with initialize_config_module("mde_pyg.conf", version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[
-                *overrides,
-                "trainer.max_epochs=2",
-                "checkpoint=false",
-                f"output_dir={work}",
-            ],
-        )
-    history = train_one(cfg, 0, work).history
-    return history[-1]["train_time"] + history[-1].get("eval_time", 0.0)
-
-
-def plan(args, datasets: dict[str, DatasetSpec], out: Path) -> None:
-    """Times every (dataset, candidate) and writes the study's cost estimate
-    (runs x epoch time x half the epoch cap) to ``out/plan.md``."""
+def plan(args, out: Path) -> None:
+    """Times every (dataset, candidate) in a subprocess and writes the
+    study's cost estimate (runs x epoch time x half the epoch cap) to
+    ``out/plan.md``."""
     lines = [
         *report_header(args, "MDE design study: per-epoch times and budget"),
         "- Second of two epochs (training + full-ranking validation), seed 0.",
@@ -483,10 +434,13 @@ def plan(args, datasets: dict[str, DatasetSpec], out: Path) -> None:
     ]
     screen = confirm = 0.0
     for dataset in args.datasets:
-        cap = args.max_epochs or datasets[dataset].max_epochs
+        cap = args.caps[dataset]
         times = []
         for candidate in args.candidates:
-            seconds = epoch_seconds(Run(dataset, candidate, (), 0), datasets, args)
+            seconds = epoch_seconds(Run(dataset, candidate, (), 0), args)
+            if seconds is None:
+                lines.append(f"{dataset} / {candidate}: failed")
+                continue
             times.append(seconds)
             cost = len(args.screen_seeds) * seconds * cap / 2
             screen += cost
@@ -496,7 +450,7 @@ def plan(args, datasets: dict[str, DatasetSpec], out: Path) -> None:
             )
             print(lines[-1], flush=True)
         extra = len(set(args.confirm_seeds) - set(args.screen_seeds))
-        confirm += (TOP + 1) * extra * float(np.mean(times)) * cap / 2
+        confirm += (TOP + 1) * extra * float(np.mean(times or [0.0])) * cap / 2
     lines += [
         f"screening (one worker):    {screen / 3600:.1f} h",
         f"confirmation (one worker): {confirm / 3600:.1f} h",
@@ -510,7 +464,7 @@ def plan(args, datasets: dict[str, DatasetSpec], out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--datasets", nargs="+", default=list(EPOCH_CAPS))
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
     parser.add_argument("--max-epochs", type=int, help="override every epoch cap")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
@@ -529,28 +483,22 @@ def main(argv: list[str] | None = None) -> None:
 
     args.screen_seeds = [0, 1] if args.quick else [0, 1, 2]
     args.confirm_seeds = [0, 1, 2] if args.quick else [0, 1, 2, 3, 4]
-    datasets, out = accuracy.setup(
-        args,
-        parser,
-        DATASETS,
-        QUICK_DATASETS,
-        RESULTS,
-        QUICK_RESULTS,
-        runs_folder="mde_study_runs",
+    out = setup(
+        args, parser, EPOCH_CAPS, "capability", RESULTS / "mde_study", "mde_study"
     )
 
     if args.plan:
-        plan(args, datasets, out)
+        plan(args, out)
         return
     if not args.report_only:
         if args.worker:
             # The study's two-stage schedule (screening, then the best).
-            accuracy.work(args, datasets, out, schedule=pending)
+            work(args, out, pending)
             return
         # Worker processes even for one, for the allocator settings of
         # run_workers: a run in this process took ~1.7x as long per epoch.
-        accuracy.run_workers(args, argv, __file__)
-    write_report(args, out, datasets)
+        run_workers(args, argv, __file__)
+    write_report(args, out)
     print(f"[{time.strftime('%H:%M:%S')}] report in {out}")
 
 

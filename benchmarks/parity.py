@@ -9,11 +9,11 @@ the same values explicitly (:data:`MODELS`), on top of our
 
 ::
 
-    python benchmarks/prepare_data.py --datasets ml100k
+    mde-pyg prepare ml100k                            # under the data root
     MMREC_GIT=<git dir of enoche/MMRec> bash ../shared/tools/mmrec_ref/setup.sh
     python benchmarks/parity.py                       # all four models (resumable)
     python benchmarks/parity.py --models lightgcn lattice   # some of them
-    python benchmarks/parity.py --epochs 2 --out /tmp/parity   # timing check
+    python benchmarks/parity.py --epochs 2 --out DIR  # timing check
     python benchmarks/parity.py --report-only
 
 Ours runs through :func:`mde_pyg.pipeline.train_one` (the ``mde-pyg train`` path,
@@ -49,16 +49,18 @@ import json  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from common import machine, read_rows, save_row  # noqa: E402
+from common import RESULTS, machine, read_rows, save_row  # noqa: E402
+from mde_pyg.data.registry import data_root  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 MMREC_REF = ROOT.parent / "shared" / "tools" / "mmrec_ref"
-TMP = Path(os.environ.get("TMPDIR", "/tmp"))
+#: Where ``mmrec_ref/setup.sh`` puts its venv (``$TMPDIR``, else ``/tmp``).
+TMP = Path(tempfile.gettempdir())
 #: model -> (our conf/model option and overrides, MMRec model name). The
 #: overrides spell out MMRec's values (overall.yaml, configs/model/<MODEL>.yaml
 #: and run.py's FIXED) so that neither side's defaults can drift apart.
@@ -306,8 +308,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--data",
         type=Path,
-        default=Path("~/.cache/mde_pyg/benchmarks/ml100k").expanduser(),
-        help="MMRec-format folder (<name>.inter and <modality>_feat.npy)",
+        help="MMRec-format folder (<name>.inter and <modality>_feat.npy; "
+        "default: ml100k under the data root)",
     )
     parser.add_argument("--seed", type=int, default=999, help="MMRec's default seed")
     parser.add_argument("--epochs", type=int, default=None, help="epoch cap (timing)")
@@ -319,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args(argv)
 
-    data = args.data.resolve()
+    data = (args.data or data_root() / "ml100k").resolve()
     name = data.name
     runs_dir = args.out / "parity_runs"
     runs_dir.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ extra memory, and where ``method="auto"`` should switch.
 ::
 
     python benchmarks/retrieval.py              # all cases (a few minutes)
-    python benchmarks/retrieval.py --quick      # seconds, written to /tmp
+    python benchmarks/retrieval.py --quick      # seconds, to a temporary folder
     python benchmarks/retrieval.py --report-only
 
 Cases: random 64-d embeddings (``torch.randn``; the timing of both exact
@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from common import (
+    RESULTS,
     fmt,
     machine,
     num,
@@ -57,9 +58,9 @@ from common import (
     rss_gib,
     run_worker,
     save_row,
+    scratch,
 )
 
-RESULTS = Path(__file__).resolve().parent / "results"
 CSV = RESULTS / "retrieval.csv"
 MD = RESULTS / "retrieval.md"
 DIM = 64
@@ -391,7 +392,7 @@ def main() -> None:
         worker(json.loads(args.worker))
         return
     if args.quick:
-        out = Path(tempfile.gettempdir()) / "mde_pyg_retrieval"
+        out = scratch("retrieval")
         csv_path, md_path = out / "retrieval.csv", out / "retrieval.md"
         cases = QUICK_CASES
     else:

@@ -5,29 +5,32 @@ r"""Training and evaluation speed, and peak memory, of every model of
 
     python benchmarks/prepare_data.py --quick     # the placeholder folders
     python benchmarks/speed.py                    # -> benchmarks/results/speed.{md,csv}
-    python benchmarks/speed.py --quick            # smoke test, to /tmp/mde_pyg_speed
+    python benchmarks/speed.py --quick            # smoke test, to a temporary folder
     python benchmarks/speed.py --device cuda --models LightGCN LATTICE MDE MDE-MGCN
 
-Data: the ``baby_placeholder`` and ``sports_placeholder`` folders of
-``benchmarks/prepare_data.py``: the real interaction graphs with random
-features of the published shapes (4096-d image, 384-d text). The features
-carry no information, so the numbers say nothing about accuracy.
+Data: the ``baby_placeholder`` and ``sports_placeholder`` datasets of
+:mod:`benchmark_datasets` (folders of ``benchmarks/prepare_data.py --quick``
+under the data root): the real interaction graphs with random features of
+the published shapes (4096-d image, 384-d text). The features carry no
+information, so the numbers say nothing about accuracy.
 
 Each (dataset, model) runs in its own subprocess, so the peak RSS (and, on a
 GPU, the peak of allocated GPU memory) is that model's (data included).
-Models: ``LightGCN``, ``LATTICE``, ``MGCN``, ``FREEDOM`` and ``MDE`` where
-:mod:`mde_pyg.models` provides them (the others are listed as skipped), each
-with the package's ``conf/model/<name>.yaml`` settings (the ones ``mde-pyg train
-model=<name>`` uses), and ``MDE-MGCN``, MDE with the options of its
-documented MGCN reduction (no user-user graph is built for it). The yaml's ``graphs:``
-section holds the options of the class's ``graph_transform``, which
-precomputes the graphs the model reads onto the data; the other settings go
-to ``from_data``. Measured through the public :class:`~mde_pyg.training.Trainer`
-API on ``--device`` (CUDA timings wait for the GPU to finish):
+Models: ``LightGCN``, ``LATTICE``, ``MGCN``, ``FREEDOM`` and ``MDE``, each
+``model=<name>`` of the package's config (what ``mde-pyg train model=<name>``
+builds), and ``MDE-MGCN`` / ``MDE-paper``, ``model=mde`` with the options of
+its MGCN reduction / of the paper's full design (:data:`VARIANTS`; no
+user-user graph is built for the reduction). Each run is built by
+:mod:`mde_pyg.pipeline` and measured through the public
+:class:`~mde_pyg.training.Trainer` API on ``--device`` (CUDA timings wait for
+the GPU to finish):
 
-* build: ``graph_transform(**graphs)(data)`` (the normalised user-item graph,
-  the frozen item k-NN graphs, the user-user graph: whatever the model reads)
-  plus ``from_data(data, **settings)`` (the parameters), once;
+* load: :func:`~mde_pyg.pipeline.build_dataset`;
+* build: :func:`~mde_pyg.pipeline.add_graphs` (the model's
+  ``graph_transform`` with its config's ``graphs:`` options: the normalised
+  user-item graph, the frozen item k-NN graphs, the user-user graph, whatever
+  the model reads) plus :func:`~mde_pyg.pipeline.build_model` (the
+  parameters), once;
 * epoch: :meth:`Trainer.train_epoch` (``on_epoch_start``, e.g. a learned-graph
   rebuild, then one pass over the shuffled training pairs, batch 2048, Adam),
   median of ``--epochs`` after one warm-up epoch;
@@ -40,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import inspect
 import json
 import os
 import shlex
@@ -48,15 +50,14 @@ import statistics
 import sys
 import time
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import OmegaConf
 
-import mde_pyg.models
+import benchmark_datasets
 from common import (
+    RESULTS,
     describe_graph,
     fmt,
     machine,
@@ -64,22 +65,21 @@ from common import (
     print_result,
     rss_gib,
     run_worker,
+    scratch,
     timed,
 )
-from mde_pyg.data import load_mmrec
+from mde_pyg.data.registry import data_root
 from mde_pyg.models import MGCN_OPTIONS, PAPER_OPTIONS
 from mde_pyg.training import Trainer, device_name, seed_everything
 
-RESULTS = Path(__file__).resolve().parent / "results"
-QUICK_RESULTS = Path("/tmp/mde_pyg_speed")
-DEFAULT_CACHE = "~/.cache/mde_pyg/benchmarks"
 DATASETS = ("baby_placeholder", "sports_placeholder")
 MODELS = ("LightGCN", "LATTICE", "MGCN", "FREEDOM", "MDE", "MDE-MGCN", "MDE-paper")
 BASELINE = "LightGCN"
-#: Models measured as a package model with other options: (class, options).
+#: Models measured as a package model config with other options: (config,
+#: options).
 VARIANTS = {
-    "MDE-MGCN": ("MDE", MGCN_OPTIONS),
-    "MDE-paper": ("MDE", PAPER_OPTIONS),
+    "MDE-MGCN": ("mde", MGCN_OPTIONS),
+    "MDE-paper": ("mde", PAPER_OPTIONS),
 }
 CSV_FIELDS = [
     "dataset",
@@ -108,32 +108,13 @@ CSV_FIELDS = [
 ]
 
 
-def model_kwargs(name: str) -> tuple[str, dict[str, Any], dict[str, Any], str]:
-    """The model class of ``name``; the settings of its
-    ``conf/model/<class>.yaml`` (composed as ``mde-pyg train model=<class>``
-    does, with a variant's options on top, interpolations resolved) split into
-    the ``from_data`` keyword arguments and the options of the class's
-    ``graph_transform`` (its ``graphs:`` section); and where they came from.
-    Without such a config: the defaults, with the variant's options given to
-    both where they name an argument (e.g. ``user_graph``)."""
-    cls, options = VARIANTS.get(name, (name, {}))
-    config = resources.files("mde_pyg.conf") / "model" / f"{cls.lower()}.yaml"
-    if not config.is_file():
-        transform = inspect.signature(getattr(mde_pyg.models, cls).graph_transform)
-        graphs = {k: v for k, v in options.items() if k in transform.parameters}
-        return cls, dict(options), graphs, "from_data defaults"
-    # Imported here: the workers do not need Hydra (nor its memory).
-    from mde_pyg.pipeline import compose_config
-
-    section = OmegaConf.merge(compose_config([f"model={cls.lower()}"]).model, options)
-    kwargs = OmegaConf.to_container(section, resolve=True)
-    kwargs.pop("_target_", None)
-    graphs = kwargs.pop("graphs", None) or {}
-    kwargs.pop("trainer", None)  # the trainer settings a model asks for
-    source = f"conf/model/{config.name}"
-    if options:
-        source += " + " + " ".join(f"{k}={v}" for k, v in options.items())
-    return cls, kwargs, graphs, source
+def model_overrides(name: str) -> tuple[list[str], str]:
+    """The overrides selecting model ``name`` (``model=<config>`` and a
+    variant's options), and where its settings come from."""
+    config, options = VARIANTS.get(name, (name.lower(), {}))
+    overrides = [f"model={config}", *(f"model.{k}={v}" for k, v in options.items())]
+    source = " + ".join([f"conf/model/{config}.yaml", *overrides[1:]])
+    return overrides, source
 
 
 def timed_on(device: torch.device, fn, *args: Any) -> float:
@@ -148,20 +129,22 @@ def timed_on(device: torch.device, fn, *args: Any) -> float:
 
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
-    """Measures one model on one dataset folder (run in a subprocess)."""
+    """Measures one model on one dataset (run in a subprocess)."""
+    from mde_pyg.pipeline import add_graphs, build_dataset, build_model, compose_config
+
     torch.set_num_threads(spec["threads"])
     seed_everything(0)
+    cfg = compose_config(spec["overrides"])
     start = time.perf_counter()
-    data = load_mmrec(spec["folder"])
+    data = build_dataset(cfg)
     load_s = time.perf_counter() - start
     data_rss = rss_gib()
 
-    model_cls = getattr(mde_pyg.models, spec["cls"])
     # Build: the graphs the model reads, precomputed onto the data, then the
     # model itself.
     start = time.perf_counter()
-    data = model_cls.graph_transform(**spec["graphs"])(data)
-    model = model_cls.from_data(data, **spec["kwargs"])
+    data = add_graphs(cfg, data)
+    model = build_model(cfg, data)
     build_s = time.perf_counter() - start
     trainer = Trainer(model, data, seed=0, device=spec["device"])
     device = trainer.device
@@ -192,20 +175,6 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         "epoch_times": " ".join(f"{t:.3f}" for t in epoch_times),
         "eval_times": " ".join(f"{t:.3f}" for t in eval_times),
     }
-
-
-def available_models() -> tuple[list[str], dict[str, str]]:
-    """The models :mod:`mde_pyg.models` provides, and why the others are
-    skipped."""
-    found, skipped = [], {}
-    for name in MODELS:
-        cls = VARIANTS.get(name, (name,))[0]
-        model_cls = getattr(mde_pyg.models, cls, None)
-        if hasattr(model_cls, "from_data") and hasattr(model_cls, "graph_transform"):
-            found.append(name)
-        else:
-            skipped[name] = "not provided by mde_pyg.models"
-    return found, skipped
 
 
 def add_ratios(rows: list[dict[str, Any]]) -> None:
@@ -242,7 +211,6 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
 
 def write_markdown(
     rows: list[dict[str, Any]],
-    skipped: dict[str, str],
     args: argparse.Namespace,
     load: tuple[float, float],
     path: Path,
@@ -260,19 +228,22 @@ def write_markdown(
         f"- Threads: {args.threads} torch thread(s) per run, one run at a time.",
         f"- Device: {devices}.",
         f"- Command: `{shlex.join(['python', *sys.argv])}`",
-        "- Data: the real Baby / Sports interaction graphs with RANDOM "
-        "placeholder features of the published shapes (image 4096-d, text 384-d) "
-        "from `benchmarks/prepare_data.py`; speed and memory only, never accuracy.",
+        "- Data: "
+        + "; ".join(
+            f"`{name}`, {benchmark_datasets.describe(name)}" for name in args.datasets
+        )
+        + f" (data root `{args.root}`).",
         f"- Epoch: `Trainer.train_epoch` (`on_epoch_start` + one pass over all "
         f"training pairs, batch 2048, fused Adam), median of {args.epochs} after 1 "
         f"warm-up. Eval: `Trainer.evaluate('val')` (embeddings + full ranking of "
         f"every validation user), median of {args.evals} after 1 warm-up.",
         "- Models: the package's settings ("
         + "; ".join(sorted({f"{r['model']}: {r['config']}" for r in rows}))
-        + "), each (dataset, model) in its own subprocess. `build` = the graph "
-        "transform (`graph_transform(**graphs)(data)`: the user-item, frozen item "
-        "k-NN and user-user graphs the model reads) + model construction "
-        "(`from_data`). Peak RSS = whole worker process; `data RSS` = after "
+        + "), each (dataset, model) in its own subprocess, built by "
+        "`mde_pyg.pipeline`. `build` = the graph transform (`add_graphs`: the "
+        "user-item, frozen item k-NN and user-user graphs the model reads) + "
+        "model construction (`build_model`). Peak RSS = whole worker process; "
+        "`data RSS` = after "
         "loading the folder, before the graphs and the model. Ratios are to "
         f"{BASELINE} on the same graph.",
         "",
@@ -292,9 +263,6 @@ def write_markdown(
             f"{fmt(row, 'peak_rss_gib')} | {fmt(row, 'peak_ratio')} | "
             f"{fmt(row, 'gpu_peak_gib')} | {status} |"
         )
-    if skipped:
-        lines += ["", "Skipped models:"]
-        lines += [f"- {name}: {reason}" for name, reason in skipped.items()]
     lines += ["", "Per-run epoch and evaluation times: `speed.csv`."]
     path.write_text("\n".join(lines) + "\n")
 
@@ -302,9 +270,16 @@ def write_markdown(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--cache", default=DEFAULT_CACHE, help="prepare_data's folder")
-    parser.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS)
-    parser.add_argument("--models", nargs="+", choices=MODELS)
+    parser.add_argument(
+        "--root",
+        type=Path,
+        help="data root of the prepared folders (default: "
+        "$MDE_PYG_DATA, else ~/.cache/mde_pyg/datasets)",
+    )
+    parser.add_argument(
+        "--datasets", nargs="+", default=DATASETS, choices=benchmark_datasets.names()
+    )
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=MODELS)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--evals", type=int, default=5)
     parser.add_argument(
@@ -321,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="Baby only, 1 timed epoch / evaluation, to /tmp",
+        help="Baby only, 1 timed epoch / evaluation, to a temporary folder",
     )
     args = parser.parse_args(argv)
     if args.worker:
@@ -329,29 +304,26 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.quick:
         args.datasets, args.epochs, args.evals = DATASETS[:1], 1, 1
-    out = args.out or (QUICK_RESULTS if args.quick else RESULTS)
-    cache_dir = Path(args.cache).expanduser()
-    missing = [d for d in args.datasets if not (cache_dir / d).is_dir()]
+    out = args.out or (scratch("speed") if args.quick else RESULTS)
+    args.root = data_root(args.root)
+    missing = benchmark_datasets.missing(args.datasets, args.root)
     if missing:
         parser.error(
-            f"{', '.join(missing)} not in '{cache_dir}': run "
-            "`python benchmarks/prepare_data.py --quick` first"
+            f"{', '.join(missing)} not in '{args.root}': run "
+            f"`python benchmarks/prepare_data.py --quick --root {args.root}` first"
         )
 
-    models, skipped = available_models()
-    if args.models:
-        models = [m for m in models if m in args.models]
     load_start = os.getloadavg()[0]
     rows = []
     for dataset in args.datasets:
-        for name in models:
-            cls, kwargs, graphs, config = model_kwargs(name)
+        for name in args.models:
+            overrides, config = model_overrides(name)
             spec = {
-                "folder": str(cache_dir / dataset),
-                "cls": cls,
+                "overrides": [
+                    *benchmark_datasets.overrides(dataset, args.root),
+                    *overrides,
+                ],
                 "device": args.device,
-                "kwargs": kwargs,
-                "graphs": graphs,
                 "epochs": args.epochs,
                 "evals": args.evals,
                 "threads": args.threads,
@@ -376,9 +348,7 @@ def main(argv: list[str] | None = None) -> None:
     add_ratios(rows)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out / "speed.csv")
-    write_markdown(
-        rows, skipped, args, (load_start, os.getloadavg()[0]), out / "speed.md"
-    )
+    write_markdown(rows, args, (load_start, os.getloadavg()[0]), out / "speed.md")
     print(f"wrote {out / 'speed.md'} and {out / 'speed.csv'}")
 
 

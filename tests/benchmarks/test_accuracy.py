@@ -1,30 +1,32 @@
-"""The accuracy runner selects on validation only, schedules seeds after the
-grid, resumes from its run files and reports MDE against the best baseline."""
+"""The accuracy runner reads its grids from ``conf/experiment``, selects on
+validation only, schedules seeds after the grid, resumes from its run files
+and reports MDE against the best baseline."""
 
-import importlib.util
 import json
 import os
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+#: A two-point grid, whatever the suite's grid in conf/experiment is.
+GRID = {"model.reg_weight": [1e-4, 1e-3]}
 
 
 @pytest.fixture(scope="module")
-def accuracy():
-    sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(
-        "accuracy", BENCHMARKS / "accuracy.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["accuracy"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["accuracy"]
-    sys.path.remove(str(BENCHMARKS))
+def accuracy(bench):
+    return bench("accuracy")
+
+
+@pytest.fixture(scope="module")
+def runner(bench):
+    return bench("runner")
+
+
+@pytest.fixture
+def two_points(accuracy, monkeypatch):
+    monkeypatch.setattr(accuracy, "grid_axes", lambda model: GRID)
+    return accuracy.grid("lightgcn", True)
 
 
 def record(model, setting, seed, val, test, dataset="d"):
@@ -57,33 +59,57 @@ def test_setting_is_chosen_on_validation_never_test(accuracy):
     assert accuracy.chosen_setting(runs[:1], "d", "lightgcn", points) is None
 
 
-def test_seeds_are_scheduled_after_the_grid(accuracy, tmp_path):
+def test_grid_is_read_from_the_sweep_params_of_an_experiment(accuracy, tmp_path):
+    path = tmp_path / "x_suite.yaml"
+    path.write_text(
+        "# @package _global_\n"
+        "hydra:\n  sweeper:\n    params:\n"
+        "      model.reg_weight: 0.0,1e-5\n"
+        "      model.num_layers: 1, 2\n"
+        "      model.encoder: id_purify,feature_mlp\n"
+    )
+    axes = accuracy.read_grid(path)
+    assert axes == {
+        "model.reg_weight": [0.0, 1e-5],
+        "model.num_layers": [1, 2],
+        "model.encoder": ["id_purify", "feature_mlp"],
+    }
+    # The settings are spelt as the committed run files name them.
+    assert [str(v) for v in axes["model.reg_weight"]] == ["0.0", "1e-05"]
+
+
+def test_a_model_without_a_grid_has_one_default_point(accuracy):
+    assert accuracy.grid("no_such_model", True) == [()]
+    assert accuracy.grid("lightgcn", False) == [()]
+    assert accuracy.tag(()) == "default"
+
+
+def test_seeds_are_scheduled_after_the_grid(accuracy, runner, two_points, tmp_path):
     args = SimpleNamespace(
         datasets=["d"], models=["lightgcn"], seeds=[0, 1, 2], no_grid=False
     )
-    points = accuracy.grid("lightgcn", True)
-    assert len(points) == len(accuracy.GRIDS["lightgcn"]["model.reg_weight"])
+    points = two_points
     todo = accuracy.pending(args, tmp_path)
     assert {r.seed for r in todo} == {0} and len(todo) == len(points)
 
     for point, val in zip(points, (0.1, 0.3)):
         run = accuracy.Run("d", "lightgcn", point, 0)
         run.path(tmp_path).parent.mkdir(parents=True, exist_ok=True)
-        accuracy.save(run.path(tmp_path), record("lightgcn", point, 0, val, 0.0))
+        runner.save(run.path(tmp_path), record("lightgcn", point, 0, val, 0.0))
     todo = accuracy.pending(args, tmp_path)
     assert [(r.setting, r.seed) for r in todo] == [(points[1], 1), (points[1], 2)]
 
 
 def test_idle_worker_waits_for_the_seeds_a_running_grid_unlocks(
-    accuracy, tmp_path, monkeypatch
+    accuracy, runner, two_points, tmp_path, monkeypatch
 ):
     args = SimpleNamespace(
         datasets=["d"], models=["lightgcn"], seeds=[0, 1, 2], no_grid=False
     )
-    first, second = accuracy.grid("lightgcn", True)
+    first, second = two_points
     done = accuracy.Run("d", "lightgcn", first, 0).path(tmp_path)
     done.parent.mkdir(parents=True)
-    accuracy.save(done, record("lightgcn", first, 0, 0.1, 0.0))
+    runner.save(done, record("lightgcn", first, 0, 0.1, 0.0))
     # The other grid point is being trained by a live worker (this process).
     running = accuracy.Run("d", "lightgcn", second, 0).path(tmp_path)
     running.with_suffix(".lock").write_text(str(os.getpid()))
@@ -92,18 +118,18 @@ def test_idle_worker_waits_for_the_seeds_a_running_grid_unlocks(
 
     def other_worker_finishes(seconds):
         waits.append(seconds)
-        accuracy.save(running, record("lightgcn", second, 0, 0.3, 0.0))
+        runner.save(running, record("lightgcn", second, 0, 0.3, 0.0))
         running.with_suffix(".lock").unlink()
 
     executed = []
 
-    def fake_execute(run, datasets, args):
+    def fake_execute(run, args):
         executed.append(run)
         return {**record(run.model, run.setting, run.seed, 0.2, 0.0), "epochs_run": 9}
 
-    monkeypatch.setattr(accuracy.time, "sleep", other_worker_finishes)
-    monkeypatch.setattr(accuracy, "execute", fake_execute)
-    accuracy.work(args, {}, tmp_path, poll_s=5.0)
+    monkeypatch.setattr(runner.time, "sleep", other_worker_finishes)
+    monkeypatch.setattr(runner, "execute", fake_execute)
+    runner.work(args, tmp_path, accuracy.pending, poll_s=5.0)
     assert waits == [5.0]
     assert [(r.setting, r.seed) for r in executed] == [(second, 1), (second, 2)]
     assert not list(tmp_path.rglob("*.lock"))
@@ -166,25 +192,25 @@ def test_unknown_dataset_is_a_clear_error(accuracy, tmp_path, capsys):
     assert "'baby'" in message and "'ml100k'" in message
 
 
-def test_record_names_still_select_their_configs(accuracy):
+def test_record_names_still_select_their_configs(accuracy, runner):
     # The records keep the names they were made with: a study candidate's
     # former conf/model name, MGCN's cl_loss, FREEDOM's reg_weight.
-    args = SimpleNamespace(max_epochs=1, device="cpu")
-    datasets = {"d": accuracy.DatasetSpec(("dataset=synthetic",), 1, "")}
-    study = accuracy.Run("d", "mde_no_diff", (), 0)
-    assert "study=no_enhancement" in accuracy.overrides_of(study, datasets, args)
-    for model, point, key in [
-        ("mgcn", ("model.cl_loss=0.1",), "model.lambda_align=0.1"),
-        ("freedom", ("model.reg_weight=0.001",), "model.lambda_modality_bpr=0.001"),
-        ("lightgcn", ("model.reg_weight=0.001",), "model.reg_weight=0.001"),
+    args = SimpleNamespace(caps={"synthetic": 1}, device="cpu", quick=False)
+    study = runner.Run("synthetic", "mde_no_diff", (), 0)
+    assert "study=no_enhancement" in runner.overrides_of(study, args)
+    for model, key, current in [
+        ("mgcn", "model.cl_loss", "model.lambda_align"),
+        ("freedom", "model.reg_weight", "model.lambda_modality_bpr"),
+        ("lightgcn", "model.reg_weight", "model.reg_weight"),
     ]:
-        assert point[0].split("=")[0] in accuracy.GRIDS[model]
-        run = accuracy.Run("d", model, point, 0)
-        assert key in accuracy.overrides_of(run, datasets, args)
-        assert accuracy.tag(point) in str(run.path(Path(".")))
+        point = next(p for p in accuracy.grid(model, True) if key in p[-1])
+        value = point[-1].split("=")[1]
+        run = runner.Run("synthetic", model, point, 0)
+        assert f"{current}={value}" in runner.overrides_of(run, args)
+        assert f"{key.split('.')[1]}-{value}" in str(run.path(Path(".")))
 
 
-def test_every_study_config_has_its_record_name(accuracy):
+def test_every_study_config_has_its_record_name(runner):
     studies = Path(__file__).resolve().parents[2] / "conf" / "study"
     names = {p.stem for p in studies.glob("*.yaml")}
-    assert set(accuracy.STUDY_CONFIGS.values()) == names
+    assert set(runner.STUDY_CONFIGS.values()) == names

@@ -2,25 +2,16 @@
 rows read back from disk."""
 
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
 from mde_pyg.data import make_synthetic
 from mde_pyg.data.hetero import split_edge_index
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
-def common():
-    sys.path.insert(0, str(BENCHMARKS))
-    import common
-
-    yield common
-    del sys.modules["common"]
-    sys.path.remove(str(BENCHMARKS))
+def common(bench):
+    return bench("common")
 
 
 def test_describe_graph_names_the_pairs_column(common):

@@ -1,83 +1,78 @@
-"""The benchmark scripts build every model the way the package does: the
-graphs of the class's ``graph_transform`` (options from the ``graphs:``
-section of its config) precomputed onto the data, then ``from_data``."""
-
-import importlib
-import inspect
-import sys
-from pathlib import Path
+"""The benchmark scripts build every model through :mod:`mde_pyg.pipeline`,
+on the datasets of ``benchmarks/benchmark_datasets.py``: the graphs of the
+model's config precomputed onto the data, then the model."""
 
 import numpy as np
 import pytest
 import torch
 
-import mde_pyg.models
 from mde_pyg.data import make_synthetic, split_edge_index, write_inter
 from mde_pyg.data.hetero import CO_INTERACTS
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-SCRIPTS = ("common", "speed", "mde_scaling", "lattice_scaling")
+from mde_pyg.pipeline import add_graphs, compose_config
 
 
 @pytest.fixture(scope="module")
-def scripts():
-    sys.path.insert(0, str(BENCHMARKS))
-    yield {name: importlib.import_module(name) for name in SCRIPTS}
-    for name in SCRIPTS:
-        sys.modules.pop(name, None)
-    sys.path.remove(str(BENCHMARKS))
+def scripts(bench):
+    names = ("benchmark_datasets", "speed", "lattice_scaling")
+    return {name: bench(name) for name in names}
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    """A tiny MMRec-format folder, as ``benchmarks/prepare_data.py`` writes."""
-    path = tmp_path_factory.mktemp("tiny")
+def root(tmp_path_factory):
+    """A data root with a tiny ``baby_placeholder`` folder, as
+    ``benchmarks/prepare_data.py --quick`` writes it."""
+    root = tmp_path_factory.mktemp("datasets")
+    path = root / "baby_placeholder"
+    path.mkdir()
     data = make_synthetic(num_users=60, num_items=30, seed=0)
     splits = [split_edge_index(data, s) for s in ("train", "val", "test")]
     labels = [torch.full((e.size(1),), i) for i, e in enumerate(splits)]
     write_inter(
-        path / f"{path.name}.inter",
+        path / "baby_placeholder.inter",
         torch.cat([e[0] for e in splits]),
         torch.cat([e[1] for e in splits]),
         torch.cat(labels),
     )
     for modality in ("image", "text"):
         np.save(path / f"{modality}_feat.npy", data["item"][f"x_{modality}"].numpy())
-    return path
+    return root
 
 
-@pytest.mark.parametrize(
-    "name", ["LightGCN", "LATTICE", "MGCN", "FREEDOM", "MDE", "MDE-MGCN", "MDE-paper"]
-)
-def test_speed_splits_the_graph_options_off_the_model_settings(scripts, name):
-    cls, kwargs, graphs, source = scripts["speed"].model_kwargs(name)
-    model_cls = getattr(mde_pyg.models, cls)
-    assert source.startswith(f"conf/model/{cls.lower()}.yaml")
-    assert "graphs" not in kwargs and "_target_" not in kwargs
-    assert set(kwargs) <= set(inspect.signature(model_cls.__init__).parameters)
-    assert set(graphs) <= set(inspect.signature(model_cls.graph_transform).parameters)
-    if cls == "MDE":
-        # The interpolated graphs.user_graph follows the model's option.
-        assert graphs["user_graph"] is kwargs["user_graph"] is (name == "MDE-paper")
+def test_benchmark_datasets_name_prepared_folders_under_the_root(scripts, root):
+    datasets = scripts["benchmark_datasets"]
+    assert {"synthetic", "ml100k", "baby", "capability"} <= set(datasets.names())
+    assert datasets.folder("synthetic_large") is None
+    assert datasets.folder("baby_placeholder", root) == root / "baby_placeholder"
+    assert datasets.missing(["synthetic", "baby_placeholder"], root) == []
+    assert datasets.missing(["sports_placeholder"], root) == ["sports_placeholder"]
+    data = datasets.load("baby_placeholder", root=root)
+    assert data["item"].x_image.shape == (30, 64)
+    large = compose_config(datasets.overrides("synthetic_large")).dataset
+    assert (large.num_users, large.num_items) == (8000, 4000)
+    with pytest.raises(KeyError, match="unknown dataset 'babby'"):
+        datasets.overrides("babby")
 
 
-def test_speed_worker_builds_the_graphs_the_variant_reads(scripts, folder):
-    speed = scripts["speed"]
-    cls, kwargs, graphs, _ = speed.model_kwargs("MDE-MGCN")
-    spec = {"folder": str(folder), "cls": cls, "kwargs": kwargs, "graphs": graphs}
-    spec.update(device="cpu", epochs=1, evals=1, threads=torch.get_num_threads())
-    result = speed.worker(spec)
-    assert result["build_s"] > 0 and result["epoch_s"] > 0
-    # MGCN has no user-user graph: none is built for it.
-    data = getattr(mde_pyg.models, cls).graph_transform(**graphs)(
-        make_synthetic(num_users=60, num_items=30, seed=0)
+@pytest.mark.parametrize("name, user_graph", [("MDE-MGCN", False), ("MDE-paper", True)])
+def test_speed_variants_build_the_graphs_they_read(scripts, name, user_graph):
+    overrides, source = scripts["speed"].model_overrides(name)
+    assert source.startswith("conf/model/mde.yaml + model.user_graph=")
+    data = add_graphs(
+        compose_config(overrides), make_synthetic(num_users=60, num_items=30, seed=0)
     )
-    assert CO_INTERACTS not in data.edge_types
+    # The MGCN reduction has no user-user graph: none is built for it.
+    assert (CO_INTERACTS in data.edge_types) is user_graph
 
 
-def test_mde_scaling_checks_the_config_against_both_defaults(scripts):
-    check = scripts["mde_scaling"].config_check()
-    assert "identical to conf/model/mde.yaml" in check, check
+def test_speed_worker_measures_a_pipeline_built_model(scripts, root):
+    speed = scripts["speed"]
+    overrides, _ = speed.model_overrides("MDE-MGCN")
+    dataset = scripts["benchmark_datasets"].overrides("baby_placeholder", root)
+    spec = {"overrides": [*dataset, *overrides], "device": "cpu", "epochs": 1}
+    spec.update(evals=1, threads=torch.get_num_threads())
+    result = speed.worker(spec)
+    assert result["users"] == 60 and result["items"] == 30
+    assert result["build_s"] > 0 and result["epoch_s"] > 0 and result["load_s"] > 0
 
 
 @pytest.mark.parametrize("mode", ["full", "standin"])

@@ -353,7 +353,7 @@ def test_the_benchmarks_wrapper_prepares_into_its_cache(
     spec.loader.exec_module(script)
     monkeypatch.setenv(registry.SHARED_ENV, str(shared))
     cache = tmp_path / "cache"
-    script.main(["--quick", "--cache", str(cache)])  # as gpu_check.py calls it
+    script.main(["--quick", "--root", str(cache)])  # as gpu_check.py calls it
     for name in script.QUICK_DATASETS:
         assert load_mmrec(cache / name)["item"].x_image.shape == (NUM_ITEMS, 4096)
 
