@@ -43,14 +43,11 @@ from typing import Any
 
 import numpy as np
 
+import runner
 from common import RESULTS
 from runner import (
     MONITOR,
     Run,
-    compute_hours,
-    data_lines,
-    devices,
-    epoch_seconds,
     load_runs,
     p_value,
     pm,
@@ -187,9 +184,9 @@ def write_report(args, out: Path) -> None:
         *report_header(
             args,
             "MDE design study: additions over the MGCN reduction",
-            f"- Devices of the runs: {devices(runs)}; "
+            f"- Devices of the runs: {runner.devices(runs)}; "
             f"{args.threads} torch thread(s) per run",
-            f"- Compute: {len(runs)} runs, {compute_hours(runs):.1f} h of "
+            f"- Compute: {len(runs)} runs, {runner.compute_hours(runs):.1f} h of "
             "training + validation",
         ),
         "- Protocol: package defaults of every candidate config (no grid), "
@@ -199,7 +196,7 @@ def write_report(args, out: Path) -> None:
         f"{', '.join(rank_datasets(args))} (ties: the candidate listed first) and "
         f"`{REFERENCE}` confirmed with seeds {args.confirm_seeds}; mean ± "
         "sample std over seeds; nothing is chosen on test.",
-        *data_lines(args, REMARKS),
+        *runner.data_lines(args, REMARKS),
         "",
         "## Screening (validation Recall@20)",
         "",
@@ -437,7 +434,7 @@ def plan(args, out: Path) -> None:
         cap = args.caps[dataset]
         times = []
         for candidate in args.candidates:
-            seconds = epoch_seconds(Run(dataset, candidate, (), 0), args)
+            seconds = runner.epoch_seconds(Run(dataset, candidate, (), 0), args)
             if seconds is None:
                 lines.append(f"{dataset} / {candidate}: failed")
                 continue

@@ -14,6 +14,20 @@ from mde_pyg.cli import main
 SMALL = ["dataset.num_users=80", "dataset.num_items=50"]
 
 
+def train_command(*overrides):
+    """``mde-pyg train`` of LightGCN on :data:`SMALL` data, as a subprocess
+    argument list."""
+    return [
+        sys.executable,
+        "-m",
+        "mde_pyg",
+        "train",
+        "model=lightgcn",
+        *SMALL,
+        *overrides,
+    ]
+
+
 def run_cli(args, cwd):
     return subprocess.run(
         [sys.executable, "-m", "mde_pyg", *args],

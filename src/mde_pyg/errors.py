@@ -60,43 +60,27 @@ def load_error_reason(error: BaseException) -> str:
     return text.strip().split("\n", 1)[0] or type(error).__name__
 
 
+_PERMISSION = "write somewhere you may write, or fix the folder's permissions"
+_PATH = "check the path"
+_READ_ONLY = "write somewhere writable: set output_dir (or --out) to another folder"
+_REMOUNT = "remount the file system, then rerun"
+_GONE = "no such device (the file system went away)"
 #: What a failed file-system call means and what to do about it, by errno.
 _MACHINE_FAULTS = {
     "ENOSPC": ("no space left on device", "free space on that file system"),
     "EDQUOT": ("disk quota exceeded", "free space or ask for a larger quota"),
     "EFBIG": ("file too large", "write to a file system that takes larger files"),
-    "EROFS": (
-        "read-only file system",
-        "write somewhere writable: set output_dir (or --out) to another folder",
-    ),
-    "EACCES": (
-        "permission denied",
-        "write somewhere you may write, or fix the folder's permissions",
-    ),
-    "EPERM": (
-        "operation not permitted",
-        "write somewhere you may write, or fix the folder's permissions",
-    ),
-    "ENOENT": (
-        "no such file or directory",
-        "check the path; a folder removed while the run wrote to it must be made again",
-    ),
-    "ENOTDIR": ("a part of the path is not a folder", "check the path"),
-    "EISDIR": ("is a folder, not a file", "check the path"),
-    "EIO": (
-        "input/output error",
-        "the disk or network file system failed: check it, then rerun",
-    ),
-    "ESTALE": (
-        "stale file handle (the file system went away)",
-        "remount the network file system, then rerun",
-    ),
-    "ENOTCONN": (
-        "file system disconnected",
-        "remount the file system, then rerun",
-    ),
-    "ENODEV": ("no such device (the file system went away)", "remount it, then rerun"),
-    "ENXIO": ("no such device (the file system went away)", "remount it, then rerun"),
+    "EROFS": ("read-only file system", _READ_ONLY),
+    "EACCES": ("permission denied", _PERMISSION),
+    "EPERM": ("operation not permitted", _PERMISSION),
+    "ENOENT": ("no such file or directory", f"{_PATH}; remake a folder removed"),
+    "ENOTDIR": ("a part of the path is not a folder", _PATH),
+    "EISDIR": ("is a folder, not a file", _PATH),
+    "EIO": ("input/output error", "check the disk or network file system, then rerun"),
+    "ESTALE": ("stale file handle (the file system went away)", _REMOUNT),
+    "ENOTCONN": ("file system disconnected", _REMOUNT),
+    "ENODEV": (_GONE, _REMOUNT),
+    "ENXIO": (_GONE, _REMOUNT),
 }
 
 

@@ -26,8 +26,12 @@ def fault(code, path="x"):
     return OSError(code, os.strerror(code), str(path))
 
 
-def train(out, capsys):
-    return exit_status([*ARGS, f"output_dir={out}"], capsys)
+def failed_run(out, capsys):
+    """Trains into ``out``, expecting exit status 2 and one ``error:`` line,
+    which it returns."""
+    status, captured = exit_status([*ARGS, f"output_dir={out}"], capsys)
+    assert status == 2
+    return one_line(captured)
 
 
 def one_line(captured):
@@ -74,9 +78,7 @@ def test_a_checkpoint_write_that_fails_keeps_the_last_one(
     monkeypatch.setattr(
         checkpoint_module, "open", after_calls(3, code)(open), raising=False
     )
-    status, captured = train(out, capsys)
-    assert status == 2
-    line = one_line(captured)
+    line = failed_run(out, capsys)
     assert line.startswith(f"error: {out / 'checkpoints'}")
     assert FAULTS[code] in line
     assert_resumable(line, out)
@@ -107,9 +109,7 @@ def test_a_half_written_checkpoint_is_removed(tmp_path, capsys, monkeypatch):
         return FullDisk(f) if calls["n"] >= 4 else f
 
     monkeypatch.setattr(checkpoint_module, "open", fake, raising=False)
-    status, captured = train(out, capsys)
-    assert status == 2
-    line = one_line(captured)
+    line = failed_run(out, capsys)
     assert "last.pt: no space left on device" in line
     assert_resumable(line, out)
 
@@ -129,9 +129,7 @@ def test_replace_and_serialise_failures(target, tmp_path, capsys, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(owner, name, fake)
-    status, captured = train(out, capsys)
-    assert status == 2
-    line = one_line(captured)
+    line = failed_run(out, capsys)
     assert "read-only file system" in line
     monkeypatch.setattr(owner, name, real)
     assert_resumable(line, out)
@@ -149,9 +147,7 @@ def test_results_json_that_cannot_be_written(code, tmp_path, capsys, monkeypatch
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "write_text", fake)
-    status, captured = train(out, capsys)
-    assert status == 2
-    line = one_line(captured)
+    line = failed_run(out, capsys)
     assert line.startswith(f"error: {out / 'results.json'}: {FAULTS[code]}")
     assert not (out / "results.json").exists()
     assert_resumable(line, out)
@@ -172,9 +168,7 @@ def test_the_curve_that_cannot_be_written(tmp_path, capsys, monkeypatch):
         raise fault(errno.ENOSPC, path)
 
     monkeypatch.setattr(Figure, "savefig", fake)
-    status, captured = train(out, capsys)
-    assert status == 2
-    line = one_line(captured)
+    line = failed_run(out, capsys)
     assert line.startswith(f"error: {out / 'training_curve.png'}: no space left")
     assert not (out / "training_curve.png").exists()
     assert_resumable(line, out)
@@ -189,9 +183,7 @@ def test_config_that_cannot_be_written_leaves_no_folder(tmp_path, capsys, monkey
         raise fault(errno.EROFS, path)
 
     monkeypatch.setattr(OmegaConf, "save", fake)
-    status, captured = train(out, capsys)
-    assert status == 2
-    line = one_line(captured)
+    line = failed_run(out, capsys)
     assert line.startswith(f"error: {out / 'config.yaml'}: read-only file system")
     assert "no checkpoint was written" in line
     assert not (tmp_path / "new").exists()
@@ -200,9 +192,7 @@ def test_config_that_cannot_be_written_leaves_no_folder(tmp_path, capsys, monkey
 def test_an_output_location_that_cannot_be_made(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    status, captured = train(blocker / "run", capsys)
-    assert status == 2
-    line = one_line(captured)
+    line = failed_run(blocker / "run", capsys)
     assert str(blocker) in line and "not a folder" in line
 
 
@@ -263,6 +253,4 @@ def test_a_vanished_file_system_is_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(
         checkpoint_module, "open", after_calls(3, errno.ESTALE)(open), raising=False
     )
-    status, captured = train(out, capsys)
-    assert status == 2
-    assert "stale file handle" in one_line(captured)
+    assert "stale file handle" in failed_run(out, capsys)

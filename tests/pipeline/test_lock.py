@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from cli_helpers import SMALL
+from cli_helpers import train_command
 from mde_pyg.errors import RunFolderInUse
 from mde_pyg.pipeline.lock import LOCK_NAME, RunLock, hold_run_folder, is_stale
 
@@ -102,24 +102,16 @@ def test_a_failed_start_removes_only_what_it_created(tmp_path):
     assert (ran / "checkpoints").exists()
 
 
-def train_command(out, *extra):
-    return [
-        sys.executable,
-        "-m",
-        "mde_pyg",
-        "train",
-        "model=lightgcn",
-        *SMALL,
-        "trainer.batch_size=64",
-        *extra,
-        *([f"output_dir={out}"] if out else []),
-    ]
+def run_command(out, *extra):
+    return train_command(
+        "trainer.batch_size=64", *extra, *([f"output_dir={out}"] if out else [])
+    )
 
 
 def test_two_runs_into_one_folder(tmp_path):
     out = tmp_path / "run"
     first = subprocess.Popen(
-        train_command(out, "trainer.max_epochs=40", "trainer.patience=40"),
+        run_command(out, "trainer.max_epochs=40", "trainer.patience=40"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -130,7 +122,7 @@ def test_two_runs_into_one_folder(tmp_path):
             if line.startswith("epoch    0"):
                 break
         second = subprocess.run(
-            train_command(out, "trainer.max_epochs=1"),
+            run_command(out, "trainer.max_epochs=1"),
             capture_output=True,
             text=True,
             timeout=300,
@@ -150,7 +142,7 @@ def test_two_runs_into_one_folder(tmp_path):
 def test_default_folders_of_runs_started_together_differ(tmp_path):
     runs = [
         subprocess.Popen(
-            train_command(None, "trainer.max_epochs=1"),
+            run_command(None, "trainer.max_epochs=1"),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -16,7 +16,7 @@ import pytest
 import torch
 from distributed_cases import MODELS, PAIR_MEAN_LOSS, eval_case, train_case
 
-from cli_helpers import SMALL
+from cli_helpers import SMALL, train_command
 from mde_pyg.data.sampler import BPRBatch
 from mde_pyg.evaluation import evaluate_embeddings
 from mde_pyg.training.distributed import (
@@ -132,13 +132,7 @@ def _free_port() -> int:
 
 
 def _train_args(out: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "mde_pyg",
-        "train",
-        "model=lightgcn",
-        *SMALL,
+    return train_command(
         "trainer.max_epochs=40",
         "trainer.patience=40",
         "trainer.batch_size=256",
@@ -146,7 +140,7 @@ def _train_args(out: Path, *extra: str) -> list[str]:
         f"output_dir={out}",
         f"hydra.run.dir={out.parent / 'hydra'}",
         *extra,
-    ]
+    )
 
 
 def _test_metrics(run_dir: Path) -> dict[str, float]:
