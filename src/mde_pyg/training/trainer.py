@@ -323,12 +323,10 @@ class Trainer:
         batch loss."""
         self.model.train()
         self.model.on_epoch_start(self.data, epoch)
-        # Summed on the device: one host sync per epoch, not one per step;
-        # so is the index of the first step whose loss was not finite (-1:
-        # none), which costs no sync either.
-        total_loss = torch.zeros((), device=self.device)
-        first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
-        num_batches = 0
+        # The batch losses stay on the device, read once per epoch: no host
+        # sync and no extra kernel per step, for the mean or the divergence
+        # check.
+        losses: list[torch.Tensor] = []
         for batch in self.sampler:
             self.optimizer.zero_grad(set_to_none=True)
             if self.world_size > 1:
@@ -338,16 +336,16 @@ class Trainer:
                 loss = self.batch_loss(self.data, batch)
             loss.backward()
             self.optimizer.step()
-            loss = loss.detach()
-            total_loss += loss
-            first_bad = torch.where(
-                (first_bad < 0) & ~torch.isfinite(loss), num_batches, first_bad
-            )
-            num_batches += 1
+            losses.append(loss.detach())
         self.scheduler.step()
+        num_batches = len(losses)
+        stacked = torch.stack(losses) if losses else torch.zeros(1, device=self.device)
+        bad = ~torch.isfinite(stacked)
+        # The first step whose loss was not finite (-1: none).
+        first_bad = torch.where(bad.any(), bad.int().argmax(), -1)
         # The mean over the ranks of the weighted shard losses is the loss
         # of the global batch.
-        total_loss = all_reduce_sum(total_loss) / self.world_size
+        total_loss = all_reduce_sum(stacked.sum()) / self.world_size
         bad_parameters = torch.stack(
             [~torch.isfinite(p.detach()).all() for p in self.model.parameters()]
         ).any()
