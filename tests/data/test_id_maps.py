@@ -99,3 +99,18 @@ def test_an_item_map_must_match_the_catalogue(tmp_path):
 def test_without_maps_there_is_no_raw_id(tmp_path):
     data = load_mmrec(make_folder(tmp_path))
     assert "raw_id" not in data["user"] and "raw_id" not in data["item"]
+
+
+def test_mmrec_dataset_keeps_the_maps_and_rehashes_on_change(tmp_path):
+    from mde_pyg.data.dataset import MMRecDataset
+
+    folder = make_folder(
+        tmp_path,
+        id_map_text("user", ["u-a", "u-b", "u-c"]),
+        id_map_text("item", ["i1", "i2", "i3", "i4"]),
+    )
+    first = MMRecDataset(str(tmp_path), "shop")
+    assert first[0]["user"].raw_id == ["u-a", "u-b", "u-c"]
+    assert MMRecDataset(str(tmp_path), "shop")[0]["item"].raw_id[3] == "i4"
+    (folder / "u_id_mapping.csv").write_text(id_map_text("user", ["x", "y", "z"]))
+    assert MMRecDataset(str(tmp_path), "shop")[0]["user"].raw_id == ["x", "y", "z"]
