@@ -42,3 +42,25 @@ def exit_status(argv, capsys):
     with pytest.raises(SystemExit) as exited:
         main(argv)
     return exited.value.code, capsys.readouterr()
+
+
+#: Raw user ids of the ``raw_id_run`` fixture: strings that sort differently as text
+#: and as numbers.
+RAW_USERS = [f"cust-{u}" for u in range(24)]
+RAW_ITEMS = [f"SKU-{i}" for i in range(15)]
+
+
+def write_raw_interactions(path):
+    """A raw interaction CSV with string ids: 24 users with 7 of 15 items
+    each, plus a user and an item with one interaction (dropped by the
+    3-core filter)."""
+    import random
+
+    rng = random.Random(0)
+    rows = ["customer,product,stars"]
+    for user in RAW_USERS:
+        for item in rng.sample(RAW_ITEMS, 7):
+            rows.append(f"{user},{item},{rng.randint(1, 5)}")
+    rows.append("lonely,SKU-99,5")
+    path.write_text("\n".join(rows) + "\n")
+    return path

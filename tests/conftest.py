@@ -1,6 +1,6 @@
 import pytest
 
-from cli_helpers import SMALL, run_cli
+from cli_helpers import SMALL, run_cli, write_raw_interactions
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +21,42 @@ def finished_run(tmp_path_factory):
     )
     assert proc.returncode == 0, proc.stderr
     return out
+
+
+@pytest.fixture(scope="session")
+def raw_id_run(tmp_path_factory):
+    """``mde-pyg import`` of :func:`write_raw_interactions` and a 2-epoch
+    LightGCN run on it: ``(dataset folder, run folder)``."""
+    root = tmp_path_factory.mktemp("raw_ids")
+    raw = write_raw_interactions(root / "interactions.csv")
+    proc = run_cli(
+        [
+            "import",
+            str(raw),
+            "--out",
+            str(root / "shop"),
+            "--user-column",
+            "customer",
+            "--item-column",
+            "product",
+            "--k-core",
+            "3",
+        ],
+        root,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = root / "run"
+    proc = run_cli(
+        [
+            "train",
+            "model=lightgcn",
+            "dataset=mmrec",
+            f"dataset.folder={root / 'shop'}",
+            "trainer.max_epochs=2",
+            f"output_dir={out}",
+            f"hydra.run.dir={root / 'hydra'}",
+        ],
+        root,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return root / "shop", out

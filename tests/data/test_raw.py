@@ -275,3 +275,101 @@ def test_explicit_separator(tmp_path):
 def test_load_raw_array_errors(arrays, message):
     with pytest.raises(DatasetError, match=message):
         load_raw_interactions(arrays, k_core=1)
+
+
+# ----------------------------------------------------- import_interactions
+
+
+def _write_raw(path, rows, header="user,item,rating,time"):
+    path.write_text(header + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    return path
+
+
+def _dense_rows(users, items, rating=5):
+    return [
+        (u, i, rating, t)
+        for t, (u, i) in enumerate((u, i) for u in users for i in items)
+    ]
+
+
+def test_import_orders_internal_ids_by_raw_id_as_text(tmp_path):
+    from mde_pyg.data.raw import import_interactions
+
+    users = ["u10", "u9", "u1", "b"]
+    items = ["x", "10", "9", "A"]
+    path = _write_raw(tmp_path / "r.csv", _dense_rows(users, items))
+    result = import_interactions(path, k_core=3)
+    assert result.user_ids == sorted(users) == ["b", "u1", "u10", "u9"]
+    assert result.item_ids == sorted(items) == ["10", "9", "A", "x"]
+    pairs = {
+        (result.user_ids[u], result.item_ids[i])
+        for u, i in zip(result.user.tolist(), result.item.tolist())
+    }
+    assert pairs == {(u, i) for u in users for i in items}
+
+
+def test_import_counts_every_step(tmp_path):
+    from mde_pyg.data.raw import import_interactions
+
+    rows = _dense_rows(["a", "b", "c"], ["p", "q", "r", "s"])
+    rows += [("a", "p", 5, 99)]  # a duplicate
+    rows += [("a", "z", 1, 7)]  # below the rating
+    rows += [("d", "p", 5, 3)]  # fails the 3-core
+    path = _write_raw(tmp_path / "r.csv", rows)
+    result = import_interactions(
+        path, rating_column="rating", min_rating=2, timestamp_column="time", k_core=3
+    )
+    c = result.counts
+    assert c["rows"] == 15 and c["dropped_rating"] == 1
+    assert c["dropped_duplicates"] == 1 and c["dropped_k_core"] == 1
+    assert c["users_before_k_core"] == 4 and c["users"] == 3 and c["items"] == 4
+    assert c["interactions"] == 12 == c["train"] + c["validation"] + c["test"]
+    # chronological: each user's latest interaction is the test one
+    test = result.label == 2
+    assert sorted(result.item_ids[i] for i in result.item[test].tolist()) == ["s"] * 3
+
+
+def test_import_reads_json_lines_and_tsv(tmp_path):
+    import json
+
+    from mde_pyg.data.raw import import_interactions
+
+    rows = _dense_rows([1, 2, 3], ["p", "q", "r"])
+    jsonl = tmp_path / "r.jsonl"
+    jsonl.write_text("".join(json.dumps({"u": u, "i": i}) + "\n" for u, i, *_ in rows))
+    tsv = tmp_path / "r.tsv"
+    tsv.write_text("u\ti\n" + "".join(f"{u}\t{i}\n" for u, i, *_ in rows))
+    a = import_interactions(jsonl, "u", "i", k_core=3, seed=1)
+    b = import_interactions(tsv, "u", "i", k_core=3, seed=1)
+    assert a.user_ids == b.user_ids == ["1", "2", "3"]
+    assert a.label.tolist() == b.label.tolist()
+
+
+def test_import_errors(tmp_path, monkeypatch):
+    import importlib.util
+
+    from mde_pyg.data.raw import import_interactions
+
+    bad = tmp_path / "r.jsonl"
+    bad.write_text('{"user": "a", "item": "p"}\n{"user": "a"}\n')
+    with pytest.raises(DatasetError, match="line 2 has no value for 'item'"):
+        import_interactions(bad)
+    path = _write_raw(tmp_path / "r.csv", [("a", "p", "high", 1)])
+    with pytest.raises(DatasetError, match="column 'rating' has value 'high'"):
+        import_interactions(path, rating_column="rating", min_rating=3)
+    with pytest.raises(DatasetError, match="no row has rating >= 9"):
+        import_interactions(
+            _write_raw(tmp_path / "s.csv", [("a", "p", 1, 1)]),
+            rating_column="rating",
+            min_rating=9,
+        )
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name: None if name == "pyarrow" else real(name),
+    )
+    parquet = tmp_path / "r.parquet"
+    parquet.write_bytes(b"PAR1")
+    with pytest.raises(DatasetError, match="reading Parquet needs pandas and pyarrow"):
+        import_interactions(parquet)

@@ -28,6 +28,8 @@ def _command(name: str) -> Callable[[list[str]], None] | None:
         from mde_pyg.cli import prepare as module
     elif name == "info":
         from mde_pyg.cli import info as module
+    elif name == "import":
+        from mde_pyg.cli import import_raw as module
     elif name == "encode-text":
         from mde_pyg.cli import encode_text as module
     else:

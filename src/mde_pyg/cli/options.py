@@ -17,6 +17,7 @@ def device_option(name: str) -> torch.device:
 
 
 IDS_NOTE = (
-    "Users and items are internal ids (row i of the run's dataset): the "
-    "package's datasets carry no map back to raw ids."
+    "Users and items are internal ids (row i of the run's dataset); when the "
+    "dataset folder has ID maps (u_id_mapping.csv, i_id_mapping.csv, written "
+    "by `mde-pyg import`), raw ids are used beside them."
 )

@@ -8,6 +8,7 @@ COMMANDS = (
     "recommend",
     "export",
     "prepare",
+    "import",
     "info",
     "encode-text",
 )
@@ -20,11 +21,14 @@ USAGE = f"""usage: mde-pyg {{{",".join(COMMANDS)}}} ...
   mde-pyg evaluate RUN_DIR             metrics of a finished run's best checkpoint
   mde-pyg select SWEEP_DIR             the best setting of a `train -m` sweep,
                                        chosen on validation (--monitor METRIC)
-  mde-pyg recommend RUN_DIR --users 0,5,7 --out recs.csv
-                                       top-k items per user (-h for options)
+  mde-pyg recommend RUN_DIR --users 0,5,7 [--out recs.csv]
+                                       top-k items per user, printed or written
+                                       (raw ids when the data has id maps)
   mde-pyg export RUN_DIR --out DIR     final user and item embeddings (.npy)
   mde-pyg prepare NAME ... [--root D]  build a real dataset by name (ml100k, baby,
                                        sports, ...) into ~/.cache/mde_pyg/datasets
+  mde-pyg import FILE --out DIR        raw interactions (your own ids) into an
+                                       MMRec folder with id maps (-h for options)
   mde-pyg info [KEY=VALUE ...]         versions and dataset statistics
   mde-pyg encode-text ITEMS --out F    encode item text into F (-h for options)
 """

@@ -12,6 +12,8 @@ from mde_pyg.data.hetero import build_heterodata, item_features, split_edge_inde
 from mde_pyg.data.inter import read_inter, write_inter
 from mde_pyg.data.mmrec import load_mmrec
 from mde_pyg.data.raw import (
+    RawImport,
+    import_interactions,
     k_core_filter,
     load_raw_interactions,
     reindex,
@@ -34,10 +36,12 @@ __all__ = [
     "BPRSampler",
     "DatasetError",
     "MMRecDataset",
+    "RawImport",
     "bipartite_norm",
     "build_heterodata",
     "degree_sensitive_pruning",
     "file_digest",
+    "import_interactions",
     "item_features",
     "k_core_filter",
     "knn_graph",

@@ -13,6 +13,7 @@ from torch_geometric.data import HeteroData, InMemoryDataset
 from torch_geometric.data.data import BaseData
 
 from mde_pyg.data.files import file_digest
+from mde_pyg.data.id_maps import ID_MAP_FILES
 from mde_pyg.data.layout import feature_paths
 from mde_pyg.data.mmrec import load_mmrec
 from mde_pyg.errors import DatasetError, load_error_reason
@@ -69,6 +70,11 @@ class MMRecDataset(InMemoryDataset):
                 "existing MMRec folder; nothing is downloaded)"
             )
         self._features = feature_paths(folder, self.modalities)
+        # The ID maps are hashed with the rest when present (load_mmrec reads
+        # them onto the graph).
+        self._id_maps = [
+            file for file, _, _ in ID_MAP_FILES.values() if (folder / file).is_file()
+        ]
         drop_unsafe_repr_files(folder / "processed")
         super().__init__(root, transform, pre_transform, force_reload=force_reload)
         path = self.processed_paths[0]
@@ -95,7 +101,11 @@ class MMRecDataset(InMemoryDataset):
 
     @property
     def raw_file_names(self) -> list[str]:
-        return [f"{self.name}.inter", *(p.name for p in self._features.values())]
+        return [
+            f"{self.name}.inter",
+            *(p.name for p in self._features.values()),
+            *self._id_maps,
+        ]
 
     @property
     def processed_file_names(self) -> list[str]:

@@ -18,6 +18,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from mde_pyg.data.hetero import build_heterodata
+from mde_pyg.data.id_maps import ID_MAP_FILES, read_id_map
 from mde_pyg.data.inter import read_inter
 from mde_pyg.data.layout import feature_paths
 from mde_pyg.data.registry import DATA_ENV, DATASETS
@@ -275,6 +276,12 @@ def load_mmrec(
     cold-start item). Models with a content path embed such items with
     :meth:`~mde_pyg.models.Recommender.cold_item_embeddings`.
 
+    **ID maps**: when the folder holds ``u_id_mapping.csv`` /
+    ``i_id_mapping.csv`` (MMRec's names and layout, see
+    :mod:`mde_pyg.data.id_maps`; ``mde-pyg import`` writes them), the raw IDs
+    are stored as ``data['user'].raw_id`` / ``data['item'].raw_id`` (lists of
+    strings, entry ``i`` the raw ID of internal ID ``i``).
+
     Args:
         folder (str or Path): The dataset folder (``~`` is expanded).
         name (str, optional): Reads ``<folder>/<name>.inter``; defaults to
@@ -297,7 +304,9 @@ def load_mmrec(
             malformed ``.inter`` (see :func:`read_inter`), feature rows that
             do not match the item count (or each other), a
             :obj:`num_items` below ``max(itemID) + 1``, NaN/Inf features, or
-            an empty split.
+            an empty split; for an ID map with a malformed row, a duplicate
+            raw or internal ID, or a row count other than the number of
+            users or items (see :func:`~mde_pyg.data.id_maps.read_id_map`).
     """
     folder = Path(folder).expanduser()
     inter_path = _inter_file(folder, name)
@@ -310,4 +319,9 @@ def load_mmrec(
         modality: load_features(path, modality, num_items)
         for modality, path in paths.items()
     }
-    return build_heterodata(num_users, num_items, *splits, features=features)
+    data = build_heterodata(num_users, num_items, *splits, features=features)
+    for node_type, count in (("user", num_users), ("item", num_items)):
+        path = folder / ID_MAP_FILES[node_type][0]
+        if path.is_file():
+            data[node_type].raw_id = read_id_map(path, node_type, count)
+    return data

@@ -4,7 +4,10 @@ re-indexing and the published random per-user split."""
 from __future__ import annotations
 
 import csv
+import importlib.util
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -401,3 +404,231 @@ def _first_pairs(
         first[by_time[first_pair_mask(user[by_time], item[by_time])]] = True
         time = torch.from_numpy(time[first])
     return torch.from_numpy(user[first]), torch.from_numpy(item[first]), time
+
+
+#: File suffixes read as JSON lines (one object per line) and as Parquet.
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson", ".json")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+#: The rule for the order of internal IDs, as :func:`import_interactions`
+#: assigns them (and as its manifest states).
+ID_ORDER = (
+    "internal IDs are 0..n-1 in the order of the raw IDs sorted as text "
+    "(Python string order), over the users and items left after filtering"
+)
+
+
+@dataclass
+class RawImport:
+    """What :func:`import_interactions` made of raw interactions.
+
+    Attributes:
+        user (torch.Tensor): ``[E]`` internal user ID of each interaction.
+        item (torch.Tensor): ``[E]`` internal item ID.
+        label (torch.Tensor): ``[E]`` split (``0`` train, ``1`` validation,
+            ``2`` test).
+        user_ids (list of str): Entry ``i`` is the raw ID of user ``i``.
+        item_ids (list of str): Entry ``i`` is the raw ID of item ``i``.
+        counts (dict): What each step kept and dropped (see
+            :func:`import_interactions`).
+    """
+
+    user: Tensor
+    item: Tensor
+    label: Tensor
+    user_ids: list[str]
+    item_ids: list[str]
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def read_raw_table(
+    path: str | Path, columns: list[str], sep: str | None = None
+) -> tuple[dict[str, list], list[int] | None]:
+    """Reads ``columns`` of an interaction file: delimited text with a header
+    (CSV, TSV), JSON lines (``.jsonl``/``.ndjson``/``.json``: one object per
+    line) or Parquet (``.parquet``, needs pandas and pyarrow).
+
+    Returns:
+        ``({column: values}, lines)``: the values, and the line of each row
+        for delimited text and JSON lines (:obj:`None` for Parquet).
+
+    Raises:
+        DatasetError: for a missing or malformed file, a missing column or
+            value, or Parquet without pandas and pyarrow.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in PARQUET_SUFFIXES:
+        return _read_parquet(path, columns), None
+    if suffix in JSON_LINES_SUFFIXES:
+        return _read_json_lines(path, columns)
+    return _read_columns(path, columns, sep)
+
+
+def _read_parquet(path: Path, columns: list[str]) -> dict[str, list]:
+    if not path.is_file():
+        raise DatasetError(f"{path}: file not found")
+    missing = [m for m in ("pandas", "pyarrow") if not importlib.util.find_spec(m)]
+    if missing:
+        raise DatasetError(
+            f"{path}: reading Parquet needs pandas and pyarrow "
+            f"({' and '.join(missing)} not installed: pip install pandas "
+            "pyarrow), or convert it to CSV"
+        )
+    import pandas as pd
+
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as error:  # pyarrow raises its own error types
+        raise DatasetError(f"{path}: not a readable Parquet file ({error})") from None
+    absent = [c for c in columns if c not in frame.columns]
+    if absent:
+        raise DatasetError(
+            f"{path}: missing column '{absent[0]}' (found columns: "
+            f"{list(frame.columns)})"
+        )
+    if not len(frame):
+        raise DatasetError(f"{path}: no interaction rows")
+    table = {}
+    for column in columns:
+        values = frame[column]
+        if bool(values.isna().any()):
+            row = int(values.isna().to_numpy().nonzero()[0][0])
+            raise DatasetError(
+                f"{path}: column '{column}' has an empty value at row {row}"
+            )
+        table[column] = values.tolist()
+    return table
+
+
+def _read_json_lines(path: Path, columns: list[str]) -> tuple[dict[str, list], list]:
+    if not path.is_file():
+        raise DatasetError(f"{path}: file not found")
+    table: dict[str, list] = {c: [] for c in columns}
+    lines = []
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{path}: not readable as UTF-8 text ({error})") from None
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DatasetError(
+                f"{path}: line {line_no} is not a JSON object ({error.msg})"
+            ) from None
+        if not isinstance(record, dict):
+            raise DatasetError(f"{path}: line {line_no} is not a JSON object")
+        for column in columns:
+            value = record.get(column)
+            if value is None or isinstance(value, (dict, list)) or value == "":
+                what = "no" if value is None else f"an unusable ({value!r})"
+                raise DatasetError(
+                    f"{path}: line {line_no} has {what} value for '{column}' "
+                    f"(found keys: {list(record)})"
+                )
+            table[column].append(value)
+        lines.append(line_no)
+    if not lines:
+        raise DatasetError(f"{path}: no interaction rows")
+    return table, lines
+
+
+def import_interactions(
+    path: str | Path,
+    user_column: str = "user",
+    item_column: str = "item",
+    rating_column: str | None = None,
+    min_rating: float | None = None,
+    timestamp_column: str | None = None,
+    sep: str | None = None,
+    k_core: int = 5,
+    seed: int = 0,
+) -> RawImport:
+    r"""Turns a file of raw interactions into the rows of an MMRec folder
+    and its ID maps (``mde-pyg import`` writes them).
+
+    The steps, each counted in :attr:`RawImport.counts`: read the rows
+    (:func:`read_raw_table`; ``rows``); keep those with rating at least
+    :obj:`min_rating` (``dropped_rating``); merge duplicate ``(user, item)``
+    pairs, keeping the earliest with timestamps (``dropped_duplicates``);
+    :func:`k_core_filter` (``dropped_k_core``, and the users and items
+    before and after); re-index (:data:`ID_ORDER`: the raw IDs, read as
+    text, sorted); :func:`split_per_user` with :obj:`seed`, chronological
+    with a timestamp column (``train``, ``validation``, ``test``).
+
+    Args:
+        path (str or Path): CSV/TSV, JSON lines or Parquet file.
+        user_column (str, optional): Raw user ID column. (default: ``"user"``)
+        item_column (str, optional): Raw item ID column. (default: ``"item"``)
+        rating_column (str, optional): Rating column, read with
+            :obj:`min_rating`. (default: :obj:`None`)
+        min_rating (float, optional): Keep rows rated at least this.
+            (default: :obj:`None`)
+        timestamp_column (str, optional): Time column: the split holds out
+            each user's latest interactions. (default: :obj:`None`)
+        sep (str, optional): Field separator of delimited text (see
+            :func:`load_raw_interactions`). (default: :obj:`None`)
+        k_core (int, optional): Minimum interactions per user and item.
+            (default: :obj:`5`)
+        seed (int, optional): Seed of the split. (default: :obj:`0`)
+
+    Raises:
+        DatasetError: for a malformed file, a non-numeric rating or
+            timestamp, :obj:`min_rating` without :obj:`rating_column`, or
+            too little data left after a step.
+    """
+    path = Path(path)
+    if min_rating is not None and rating_column is None:
+        raise DatasetError("a minimum rating needs the rating column to be named")
+    columns = [user_column, item_column]
+    extra = [c for c in (rating_column, timestamp_column) if c is not None]
+    columns += [c for c in extra if c not in columns]
+    table, lines = read_raw_table(path, columns, sep)
+    counts = {"rows": len(table[user_column])}
+    keep = np.ones(counts["rows"], dtype=bool)
+    if min_rating is not None:
+        rating = _parse_timestamps(path, rating_column, table[rating_column], lines)
+        keep = rating >= float(min_rating)
+        if not keep.any():
+            raise DatasetError(
+                f"{path}: no row has {rating_column} >= {min_rating} "
+                f"({counts['rows']} rows)"
+            )
+    counts["dropped_rating"] = int((~keep).sum())
+    raw_users = np.asarray([str(v) for v in table[user_column]])[keep]
+    raw_items = np.asarray([str(v) for v in table[item_column]])[keep]
+    time = None
+    if timestamp_column is not None:
+        time = _parse_timestamps(path, timestamp_column, table[timestamp_column], lines)
+        time = time[keep]
+    user, user_ids = reindex(raw_users)
+    item, item_ids = reindex(raw_items)
+    user, item, time = _first_pairs(user.numpy(), item.numpy(), time)
+    counts["dropped_duplicates"] = int(keep.sum()) - user.numel()
+    counts["users_before_k_core"] = int(torch.unique(user).numel())
+    counts["items_before_k_core"] = int(torch.unique(item).numel())
+
+    core = _k_core(path, user, item, k_core)
+    counts["dropped_k_core"] = int((~core).sum())
+    user, kept_users = reindex(user[core])
+    item, kept_items = reindex(item[core])
+    raw_user_ids, raw_item_ids = user_ids[kept_users], item_ids[kept_items]
+    counts["users"], counts["items"] = kept_users.size, kept_items.size
+    counts["interactions"] = user.numel()
+    _check_split_sizes(path, user, kept_users.size, raw_user_ids, k_core)
+    label = split_per_user(
+        user, kept_users.size, seed, None if time is None else time[core]
+    )
+    for value, name in enumerate(("train", "validation", "test")):
+        counts[name] = int((label == value).sum())
+    return RawImport(
+        user=user,
+        item=item,
+        label=label,
+        user_ids=[str(v) for v in raw_user_ids.tolist()],
+        item_ids=[str(v) for v in raw_item_ids.tolist()],
+        counts=counts,
+    )

@@ -22,7 +22,11 @@ from mde_pyg.pipeline.config import (
     load_run_config,
 )
 from mde_pyg.pipeline.lock import RunLock, hold_run_folder
-from mde_pyg.pipeline.recommendations import output_format, write_recommendations
+from mde_pyg.pipeline.recommendations import (
+    format_recommendations,
+    output_format,
+    write_recommendations,
+)
 from mde_pyg.pipeline.run import (
     resolved_config,
     seed_folders,
@@ -30,7 +34,7 @@ from mde_pyg.pipeline.run import (
     train_one,
     versions,
 )
-from mde_pyg.pipeline.run_folder import export_embeddings, load_run
+from mde_pyg.pipeline.run_folder import export_embeddings, load_run, raw_ids
 from mde_pyg.pipeline.sweep import SweepJob, load_sweep, select_best, write_selection
 
 __all__ = [
@@ -46,9 +50,11 @@ __all__ = [
     "compose_config",
     "dataset_files",
     "export_embeddings",
+    "format_recommendations",
     "hold_run_folder",
     "load_run",
     "load_run_config",
+    "raw_ids",
     "load_sweep",
     "output_format",
     "resolved_config",

@@ -19,6 +19,7 @@ import torch
 from omegaconf import DictConfig
 from torch_geometric.data import HeteroData
 
+from mde_pyg.data.id_maps import ID_MAP_FILES, id_map_text
 from mde_pyg.errors import CheckpointError
 from mde_pyg.models.base import Recommender
 from mde_pyg.pipeline.build import build_data, build_model
@@ -79,6 +80,14 @@ def load_run(
     return model.to(device).eval(), data.to(device), cfg
 
 
+def raw_ids(data: HeteroData, node_type: str) -> list[str] | None:
+    """The raw IDs of :obj:`node_type` (``"user"`` or ``"item"``) that the
+    data carries (``data[node_type].raw_id``, read from the dataset's ID
+    maps), as strings; :obj:`None` without a map."""
+    ids = getattr(data[node_type], "raw_id", None)
+    return None if ids is None else [str(v) for v in list(ids)]
+
+
 @torch.no_grad()
 def export_embeddings(
     model: Recommender, data: HeteroData, out_dir: str | Path
@@ -88,8 +97,11 @@ def export_embeddings(
 
     * ``user_embeddings.npy``: ``[num_users, d]``, row ``i`` is user ``i``;
     * ``item_embeddings.npy``: ``[num_items, d]``, row ``i`` is item ``i``;
+    * ``u_id_mapping.csv`` and ``i_id_mapping.csv``, when the data carries
+      ID maps (:mod:`mde_pyg.data.id_maps`): raw ID beside internal ID;
     * ``ids.json``: the counts, the embedding size, that rows are internal
-      ids, and that items are scored by the dot product.
+      ids, the ID map files if any, and that items are scored by the dot
+      product.
 
     Args:
         model (Recommender): A trained model.
@@ -105,14 +117,27 @@ def export_embeddings(
     paths = [out_dir / "user_embeddings.npy", out_dir / "item_embeddings.npy"]
     for path, emb in zip(paths, (user_emb, item_emb)):
         np.save(path, emb.detach().cpu().numpy())
+    maps = {t: raw_ids(data, t) for t in ("user", "item")}
+    maps = {t: m for t, m in maps.items() if m is not None}
+    for node_type, ids in maps.items():
+        paths.append(out_dir / ID_MAP_FILES[node_type][0])
+        paths[-1].write_text(id_map_text(node_type, ids))
+    if maps:
+        where = (
+            "; the raw id of each is in "
+            + " and ".join(ID_MAP_FILES[t][0] for t in maps)
+            + " (raw id, internal id)"
+        )
+    else:
+        where = " (the dataset carries no map to raw ids)"
     ids = {
         "num_users": user_emb.size(0),
         "num_items": item_emb.size(0),
         "embedding_dim": item_emb.size(1),
         "ids": "internal",
         "rows": "row i of user_embeddings.npy is user i and row i of "
-        "item_embeddings.npy is item i (internal ids: the dataset carries no "
-        "map to raw ids)",
+        f"item_embeddings.npy is item i (internal ids){where}",
+        "id_maps": {t: ID_MAP_FILES[t][0] for t in maps},
         "score": "dot product: user_embeddings @ item_embeddings.T",
         "model": type(model).__name__,
     }
