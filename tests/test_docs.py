@@ -312,6 +312,7 @@ MODELS = {  # class: config of conf/model/
     "LATTICE": "lattice",
     "MGCN": "mgcn",
     "FREEDOM": "freedom",
+    "MMGCN": "mmgcn",
     "MDE": "mde",
 }
 

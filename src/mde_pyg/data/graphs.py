@@ -84,7 +84,7 @@ def user_item_adjacency(
     edge_index: Tensor,
     num_users: int,
     num_items: int,
-    normalization: Literal["sym", "row"] = "sym",
+    normalization: Literal["sym", "row", "none"] = "sym",
     self_loops: bool = False,
 ) -> tuple[Tensor, Tensor]:
     r"""The normalised user-item graph on the homogeneous node set of
@@ -99,7 +99,8 @@ def user_item_adjacency(
         \hat{\mathbf{A}} = \begin{cases}
         \mathbf{D}^{-1/2} \mathbf{A} \mathbf{D}^{-1/2} & \texttt{"sym"}
         \text{ (LightGCN)} \\
-        \mathbf{D}^{-1} \mathbf{A} & \texttt{"row"}
+        \mathbf{D}^{-1} \mathbf{A} & \texttt{"row"} \\
+        \mathbf{A} & \texttt{"none"}
         \end{cases}
 
     where :math:`\mathbf{D}` is the degree matrix of :math:`\mathbf{A}`
@@ -112,17 +113,17 @@ def user_item_adjacency(
             without duplicates.
         num_users (int): Number of users.
         num_items (int): Number of items.
-        normalization (str, optional): :obj:`"sym"` or :obj:`"row"`.
-            (default: :obj:`"sym"`)
+        normalization (str, optional): :obj:`"sym"`, :obj:`"row"` or
+            :obj:`"none"`. (default: :obj:`"sym"`)
         self_loops (bool, optional): Add :math:`\mathbf{I}` to
             :math:`\mathbf{A}`. (default: :obj:`False`)
 
     :rtype: (:class:`torch.Tensor`, :class:`torch.Tensor`): ``[2, 2E (+N)]``
         edges in both directions and their :obj:`float32` weights.
     """
-    if normalization not in ("sym", "row"):
+    if normalization not in ("sym", "row", "none"):
         raise ValueError(
-            f"Unknown normalization '{normalization}' (expected 'sym' or 'row')"
+            f"Unknown normalization '{normalization}' (expected 'sym', 'row' or 'none')"
         )
     num_nodes = num_users + num_items
     user, item = edge_index[0], edge_index[1] + num_users

@@ -31,6 +31,12 @@ CO_INTERACTS = (USER, "co_interacts", USER)
 #: The user-item graph with LATTICE's normalisation D^-1 (A + I).
 INTERACTS_MEAN = (USER, "interacts_mean", ITEM)
 REV_INTERACTS_MEAN = (ITEM, "rev_interacts_mean", USER)
+#: The unnormalised (weight 1) and row-normalised (D^-1 A: the mean over the
+#: neighbours) user-item graphs, MMGCN's for aggr="add" and aggr="mean".
+INTERACTS_SUM = (USER, "interacts_sum", ITEM)
+REV_INTERACTS_SUM = (ITEM, "rev_interacts_sum", USER)
+INTERACTS_AVG = (USER, "interacts_avg", ITEM)
+REV_INTERACTS_AVG = (ITEM, "rev_interacts_avg", USER)
 #: FREEDOM's frozen item-item graph, mixed from every modality's k-NN graph.
 MM_SIM = (ITEM, "mm_sim", ITEM)
 FEATURE_PREFIX = "x_"

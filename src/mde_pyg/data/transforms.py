@@ -38,7 +38,7 @@ from mde_pyg.data.hetero import (
     item_features,
 )
 
-NORMALIZATIONS = ("sym", "row")
+NORMALIZATIONS = ("sym", "row", "none")
 
 
 def store_graph(
@@ -86,7 +86,9 @@ class AddUserItemAdjacency(BaseTransform):
     ``self_loops=True`` (LATTICE) the graph is
     :math:`\mathbf{D}^{-1}(\mathbf{A} + \mathbf{I})` on users and items
     together: every edge into node :math:`t` weighs :math:`1/(\deg(t) + 1)`
-    and :math:`t` keeps :math:`1/(\deg(t) + 1)` of itself (``self_weight``).
+    and :math:`t` keeps :math:`1/(\deg(t) + 1)` of itself (``self_weight``);
+    ``"row"`` without self-loops is the mean over a node's neighbours
+    (MMGCN's), ``"none"`` keeps every edge's weight :math:`1` (their sum).
 
     .. code-block:: python
 
@@ -99,8 +101,8 @@ class AddUserItemAdjacency(BaseTransform):
             (default: :obj:`('user', 'interacts', 'item')`)
         rev_edge_type (tuple, optional): Its reverse relation.
             (default: :obj:`('item', 'rev_interacts', 'user')`)
-        normalization (str, optional): :obj:`"sym"` or :obj:`"row"`.
-            (default: :obj:`"sym"`)
+        normalization (str, optional): :obj:`"sym"`, :obj:`"row"` or
+            :obj:`"none"`. (default: :obj:`"sym"`)
         self_loops (bool, optional): Add :math:`\mathbf{I}` before
             normalising. (default: :obj:`False`)
         out_edge_types (tuple, optional): The two relations to write to, if

@@ -5,6 +5,7 @@ from mde_pyg.models.lightgcn import LightGCN
 from mde_pyg.models.mde import MDE
 from mde_pyg.models.mde_options import MGCN_OPTIONS, PAPER_OPTIONS, MDELossWeights
 from mde_pyg.models.mgcn import MGCN
+from mde_pyg.models.mmgcn import MMGCN
 
 __all__ = [
     "BPRBatch",
@@ -16,6 +17,7 @@ __all__ = [
     "PAPER_OPTIONS",
     "MGCN",
     "MGCN_OPTIONS",
+    "MMGCN",
     "MultiModalRecommender",
     "Recommender",
     "bpr_loss",

@@ -251,7 +251,7 @@ class Recommender(torch.nn.Module):
             )
         raise NotImplementedError(
             f"{name} does not implement cold_item_embeddings: cold-start "
-            "scoring is defined for MDE, MGCN, LATTICE and FREEDOM"
+            "scoring is defined for MDE, MGCN, LATTICE, FREEDOM and MMGCN"
         )
 
     @torch.no_grad()

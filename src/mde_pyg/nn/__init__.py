@@ -1,6 +1,7 @@
 from mde_pyg.nn.club import CLUB
 from mde_pyg.nn.hetero_graph_encoder import HeteroEncoding, HeteroGraphEncoder
 from mde_pyg.nn.lg_conv import BipartiteLGConv, Graph, graphs_of
+from mde_pyg.nn.mmgcn_conv import MMGCNConv
 from mde_pyg.nn.modality_discrimination_conv import ModalityDiscriminationConv
 from mde_pyg.nn.modality_pairs import modality_pairs
 from mde_pyg.nn.preference_gate import PreferenceGate
@@ -12,6 +13,7 @@ __all__ = [
     "Graph",
     "HeteroEncoding",
     "HeteroGraphEncoder",
+    "MMGCNConv",
     "ModalityDiscriminationConv",
     "PreferenceGate",
     "UserItemPropagation",
