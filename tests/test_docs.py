@@ -312,6 +312,7 @@ MODELS = {  # class: config of conf/model/
     "LATTICE": "lattice",
     "MGCN": "mgcn",
     "FREEDOM": "freedom",
+    "VBPR": "vbpr",
     "MDE": "mde",
 }
 

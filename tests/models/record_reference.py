@@ -33,6 +33,7 @@ RUNS = {
     "lattice": ["model=lattice"],
     "mgcn": ["model=mgcn"],
     "freedom": ["model=freedom"],
+    "vbpr": ["model=vbpr"],
     "mde": ["model=mde"],
     "mde_paper": ["model=mde_paper"],
     # The ablations of mde_paper.

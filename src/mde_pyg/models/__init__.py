@@ -5,6 +5,7 @@ from mde_pyg.models.lightgcn import LightGCN
 from mde_pyg.models.mde import MDE
 from mde_pyg.models.mde_options import MGCN_OPTIONS, PAPER_OPTIONS, MDELossWeights
 from mde_pyg.models.mgcn import MGCN
+from mde_pyg.models.vbpr import VBPR
 
 __all__ = [
     "BPRBatch",
@@ -18,6 +19,7 @@ __all__ = [
     "MGCN_OPTIONS",
     "MultiModalRecommender",
     "Recommender",
+    "VBPR",
     "bpr_loss",
     "freedom_modality_weights",
 ]
