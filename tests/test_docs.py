@@ -313,6 +313,7 @@ MODELS = {  # class: config of conf/model/
     "MGCN": "mgcn",
     "FREEDOM": "freedom",
     "VBPR": "vbpr",
+    "BM3": "bm3",
     "MDE": "mde",
 }
 

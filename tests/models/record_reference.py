@@ -34,6 +34,7 @@ RUNS = {
     "mgcn": ["model=mgcn"],
     "freedom": ["model=freedom"],
     "vbpr": ["model=vbpr"],
+    "bm3": ["model=bm3"],
     "mde": ["model=mde"],
     "mde_paper": ["model=mde_paper"],
     # The ablations of mde_paper.
