@@ -202,6 +202,11 @@ def test_cold_items_from_the_content_path():
     with torch.no_grad():
         model.x_text[items] += 1.0
     assert not torch.allclose(model.cold_item_embeddings(data, items), emb)
+    emb = model.cold_item_embeddings(data, items)
+    ids, scores = model.recommend_cold(data, torch.tensor([0, 3]), items, k=2)
+    expected = model(data)[0][[0, 3]] @ emb.t()
+    torch.testing.assert_close(scores, expected.sort(1, descending=True).values)
+    assert set(ids.flatten().tolist()) == set(items.tolist())
     with pytest.raises(ValueError, match="out of range"):
         model.cold_item_embeddings(data, torch.tensor([NUM_ITEMS]))
 
