@@ -313,6 +313,8 @@ MODELS = {  # class: config of conf/model/
     "MGCN": "mgcn",
     "FREEDOM": "freedom",
     "MMGCN": "mmgcn",
+    "VBPR": "vbpr",
+    "BM3": "bm3",
     "MDE": "mde",
 }
 

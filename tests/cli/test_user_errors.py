@@ -27,7 +27,10 @@ def one_line(captured):
     [
         ("model=lightgnc", "error: unknown model 'lightgnc' (did you mean 'lightgcn'?"),
         ("dataset=synthetc", "unknown dataset 'synthetc' (did you mean 'synthetic'?"),
-        ("experiment=nope", "unknown experiment 'nope' (valid: freedom_grid, "),
+        (
+            "experiment=nope",
+            "unknown experiment 'nope' (valid: bm3_grid, bm3_suite, freedom_grid, ",
+        ),
         (
             "trainer.max_epoch=2",
             "error: unknown key 'trainer.max_epoch' (did you mean "
@@ -41,7 +44,7 @@ def test_unknown_names_and_keys_are_one_line(override, expected, tmp_path, capsy
     assert status == 2
     assert expected in one_line(captured)
     if override.startswith("model"):
-        assert "valid: freedom, lattice, lightgcn" in captured.err
+        assert "valid: bm3, freedom, lattice, lightgcn" in captured.err
     # info composes the same way
     status, captured = exit_status(["info", override], capsys)
     assert status == 2 and expected in one_line(captured)

@@ -34,6 +34,8 @@ RUNS = {
     "mgcn": ["model=mgcn"],
     "freedom": ["model=freedom"],
     "mmgcn": ["model=mmgcn"],
+    "vbpr": ["model=vbpr"],
+    "bm3": ["model=bm3"],
     "mde": ["model=mde"],
     "mde_paper": ["model=mde_paper"],
     # The ablations of mde_paper.

@@ -1,4 +1,5 @@
 from mde_pyg.models.base import BPRBatch, MultiModalRecommender, Recommender, bpr_loss
+from mde_pyg.models.bm3 import BM3
 from mde_pyg.models.freedom import FREEDOM, freedom_modality_weights
 from mde_pyg.models.lattice import LATTICE
 from mde_pyg.models.lightgcn import LightGCN
@@ -6,8 +7,10 @@ from mde_pyg.models.mde import MDE
 from mde_pyg.models.mde_options import MGCN_OPTIONS, PAPER_OPTIONS, MDELossWeights
 from mde_pyg.models.mgcn import MGCN
 from mde_pyg.models.mmgcn import MMGCN
+from mde_pyg.models.vbpr import VBPR
 
 __all__ = [
+    "BM3",
     "BPRBatch",
     "FREEDOM",
     "LATTICE",
@@ -20,6 +23,7 @@ __all__ = [
     "MMGCN",
     "MultiModalRecommender",
     "Recommender",
+    "VBPR",
     "bpr_loss",
     "freedom_modality_weights",
 ]
