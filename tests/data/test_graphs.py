@@ -69,7 +69,7 @@ def test_user_item_row_with_self_loops_is_lattice_norm():
         spmm(to_adj(index, weight, (9, 9)), torch.ones(9, 1)), torch.ones(9, 1)
     )
     with pytest.raises(ValueError, match="normalization"):
-        user_item_adjacency(edge_index, 5, 4, normalization="none")
+        user_item_adjacency(edge_index, 5, 4, normalization="columns")
 
 
 def dense_knn(x, k, weighted=True, normalization="sym"):

@@ -130,8 +130,8 @@ def test_user_item_adjacency_row_with_self_loops():
 
 
 def test_user_item_adjacency_rejects_unknown_normalization():
-    with pytest.raises(ValueError, match="normalization 'none'"):
-        AddUserItemAdjacency(normalization="none")
+    with pytest.raises(ValueError, match="normalization 'columns'"):
+        AddUserItemAdjacency(normalization="columns")
 
 
 def test_modality_graphs_store_sparse_adjacencies():

@@ -112,7 +112,9 @@ class VBPR(MultiModalRecommender):
         code. The raw features are data and keep their current values."""
         d = self.embedding_dim
         with torch.no_grad():
-            user = torch.empty(self.num_users, 2 * d)
+            user = torch.empty(
+                self.num_users, 2 * d, device=self.user_embedding.weight.device
+            )
             torch.nn.init.xavier_uniform_(user)
             self.user_embedding.weight.copy_(user[:, :d])
             self.user_content_embedding.weight.copy_(user[:, d:])
