@@ -2,8 +2,46 @@
 
 import torch
 
+from mde_pyg.data import make_synthetic
 from mde_pyg.data.hetero import ITEM, split_edge_index
 from mde_pyg.models import BPRBatch
+
+#: The parameters of a model with ID embeddings and fine-tuned, projected
+#: image and text features (LATTICE, BM3), less its own extras.
+CONTENT_PARAMETERS = {
+    "user_embedding.weight",
+    "item_embedding.weight",
+    "x_image",
+    "x_text",
+    "projections.image.weight",
+    "projections.image.bias",
+    "projections.text.weight",
+    "projections.text.bias",
+}
+
+
+def synthetic(num_users, num_items, modalities=None, seed=0):
+    """:func:`make_synthetic` data of six interactions per user with the
+    given modalities (by default a 16-dimensional image and an 8-dimensional
+    text feature)."""
+    return make_synthetic(
+        num_users=num_users,
+        num_items=num_items,
+        interactions_per_user=6,
+        modalities=modalities or {"image": 16, "text": 8},
+        seed=seed,
+    )
+
+
+def dense_norm_adj(edge_index, num_users, num_items):
+    """D^-1/2 A D^-1/2 of the bipartite graph of ``edge_index``, dense."""
+    user, item = edge_index
+    A = torch.zeros(num_users + num_items, num_users + num_items)
+    A[user, item + num_users] = 1.0
+    A[item + num_users, user] = 1.0
+    d = A.sum(1).pow(-0.5)
+    d[torch.isinf(d)] = 0.0
+    return d[:, None] * A * d[None, :]
 
 
 def make_batch(data, size=24, seed=0):

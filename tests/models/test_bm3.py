@@ -5,7 +5,12 @@ the cosine alignment losses (no negatives), cold items, config."""
 import pytest
 import torch
 import torch.nn.functional as F
-from model_helpers import make_batch
+from model_helpers import (
+    CONTENT_PARAMETERS,
+    dense_norm_adj,
+    make_batch,
+    synthetic,
+)
 
 from mde_pyg.data import make_synthetic
 from mde_pyg.data.hetero import INTERACTS, ITEM, USER, item_features, split_edge_index
@@ -18,24 +23,8 @@ NUM_USERS, NUM_ITEMS = 40, 30
 
 
 def make_data(modalities=None, seed=0):
-    data = make_synthetic(
-        num_users=NUM_USERS,
-        num_items=NUM_ITEMS,
-        interactions_per_user=6,
-        modalities=modalities or {"image": 16, "text": 8},
-        seed=seed,
-    )
+    data = synthetic(NUM_USERS, NUM_ITEMS, modalities, seed)
     return BM3.graph_transform()(data)
-
-
-def dense_norm_adj(edge_index, num_users, num_items):
-    user, item = edge_index
-    A = torch.zeros(num_users + num_items, num_users + num_items)
-    A[user, item + num_users] = 1.0
-    A[item + num_users, user] = 1.0
-    d = A.sum(1).pow(-0.5)
-    d[torch.isinf(d)] = 0.0
-    return d[:, None] * A * d[None, :]
 
 
 def dense_online(model, data):
@@ -149,15 +138,7 @@ def test_loss_reads_no_negatives_and_targets_take_no_gradient():
 def test_parameters_and_checks():
     data = make_data()
     model = BM3.from_data(data, embedding_dim=DIM)
-    assert set(dict(model.named_parameters())) == {
-        "user_embedding.weight",
-        "item_embedding.weight",
-        "x_image",
-        "x_text",
-        "projections.image.weight",
-        "projections.image.bias",
-        "projections.text.weight",
-        "projections.text.bias",
+    assert set(dict(model.named_parameters())) == CONTENT_PARAMETERS | {
         "predictor.weight",
         "predictor.bias",
     }

@@ -3,7 +3,7 @@
 
 import pytest
 import torch
-from model_helpers import make_batch
+from model_helpers import make_batch, synthetic
 
 from mde_pyg.data import make_synthetic
 from mde_pyg.data.hetero import item_features
@@ -16,13 +16,7 @@ NUM_USERS, NUM_ITEMS = 40, 30
 
 
 def make_data(modalities=None, seed=0):
-    data = make_synthetic(
-        num_users=NUM_USERS,
-        num_items=NUM_ITEMS,
-        interactions_per_user=6,
-        modalities=modalities or {"image": 16, "text": 8},
-        seed=seed,
-    )
+    data = synthetic(NUM_USERS, NUM_ITEMS, modalities, seed)
     return VBPR.graph_transform()(data)
 
 
