@@ -7,24 +7,21 @@ import torch
 import torch.nn.functional as F
 from model_helpers import (
     CONTENT_PARAMETERS,
+    assert_training_lowers_the_loss,
+    assert_trains_reproducibly_on_cpu,
     dense_norm_adj,
     make_batch,
-    synthetic,
+    model_data,
 )
 
 from mde_pyg.data import make_synthetic
 from mde_pyg.data.hetero import INTERACTS, ITEM, USER, item_features, split_edge_index
 from mde_pyg.models import BM3, BPRBatch
 from mde_pyg.pipeline import add_graphs, build_model, compose_config
-from mde_pyg.training import Trainer, seed_everything
 
 DIM = 8
 NUM_USERS, NUM_ITEMS = 40, 30
-
-
-def make_data(modalities=None, seed=0):
-    data = synthetic(NUM_USERS, NUM_ITEMS, modalities, seed)
-    return BM3.graph_transform()(data)
+make_data = model_data(BM3, NUM_USERS, NUM_ITEMS)
 
 
 def dense_online(model, data):
@@ -196,14 +193,7 @@ def test_training_lowers_the_loss():
     torch.manual_seed(0)
     data = make_data()
     model = BM3.from_data(data, embedding_dim=DIM, dropout=0.0)
-    batch = make_batch(data, size=64)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    first = model.loss(data, batch).item()
-    for _ in range(30):
-        optimizer.zero_grad()
-        model.loss(data, batch).backward()
-        optimizer.step()
-    assert model.loss(data, batch).item() < first - 0.1
+    assert_training_lowers_the_loss(model, data)
 
 
 def test_config_builds_bm3():
@@ -215,15 +205,4 @@ def test_config_builds_bm3():
 
 
 def test_trains_reproducibly_on_cpu():
-    def fit():
-        seed_everything(0)
-        data = BM3.graph_transform()(
-            make_synthetic(num_users=100, num_items=60, seed=0)
-        )
-        model = BM3.from_data(data, embedding_dim=16)
-        return Trainer(model, data, max_epochs=2, device="cpu").fit()
-
-    first, second = fit(), fit()
-    assert len(first.history) == 2
-    assert [h["loss"] for h in first.history] == [h["loss"] for h in second.history]
-    assert first.test == second.test
+    assert_trains_reproducibly_on_cpu(BM3)
