@@ -5,37 +5,23 @@ the cosine alignment losses (no negatives), cold items, config."""
 import pytest
 import torch
 import torch.nn.functional as F
-from model_helpers import make_batch
+from model_helpers import (
+    CONTENT_PARAMETERS,
+    assert_training_lowers_the_loss,
+    assert_trains_reproducibly_on_cpu,
+    dense_norm_adj,
+    make_batch,
+    model_data,
+)
 
 from mde_pyg.data import make_synthetic
 from mde_pyg.data.hetero import INTERACTS, ITEM, USER, item_features, split_edge_index
 from mde_pyg.models import BM3, BPRBatch
 from mde_pyg.pipeline import add_graphs, build_model, compose_config
-from mde_pyg.training import Trainer, seed_everything
 
 DIM = 8
 NUM_USERS, NUM_ITEMS = 40, 30
-
-
-def make_data(modalities=None, seed=0):
-    data = make_synthetic(
-        num_users=NUM_USERS,
-        num_items=NUM_ITEMS,
-        interactions_per_user=6,
-        modalities=modalities or {"image": 16, "text": 8},
-        seed=seed,
-    )
-    return BM3.graph_transform()(data)
-
-
-def dense_norm_adj(edge_index, num_users, num_items):
-    user, item = edge_index
-    A = torch.zeros(num_users + num_items, num_users + num_items)
-    A[user, item + num_users] = 1.0
-    A[item + num_users, user] = 1.0
-    d = A.sum(1).pow(-0.5)
-    d[torch.isinf(d)] = 0.0
-    return d[:, None] * A * d[None, :]
+make_data = model_data(BM3, NUM_USERS, NUM_ITEMS)
 
 
 def dense_online(model, data):
@@ -149,15 +135,7 @@ def test_loss_reads_no_negatives_and_targets_take_no_gradient():
 def test_parameters_and_checks():
     data = make_data()
     model = BM3.from_data(data, embedding_dim=DIM)
-    assert set(dict(model.named_parameters())) == {
-        "user_embedding.weight",
-        "item_embedding.weight",
-        "x_image",
-        "x_text",
-        "projections.image.weight",
-        "projections.image.bias",
-        "projections.text.weight",
-        "projections.text.bias",
+    assert set(dict(model.named_parameters())) == CONTENT_PARAMETERS | {
         "predictor.weight",
         "predictor.bias",
     }
@@ -215,14 +193,7 @@ def test_training_lowers_the_loss():
     torch.manual_seed(0)
     data = make_data()
     model = BM3.from_data(data, embedding_dim=DIM, dropout=0.0)
-    batch = make_batch(data, size=64)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    first = model.loss(data, batch).item()
-    for _ in range(30):
-        optimizer.zero_grad()
-        model.loss(data, batch).backward()
-        optimizer.step()
-    assert model.loss(data, batch).item() < first - 0.1
+    assert_training_lowers_the_loss(model, data)
 
 
 def test_config_builds_bm3():
@@ -234,15 +205,4 @@ def test_config_builds_bm3():
 
 
 def test_trains_reproducibly_on_cpu():
-    def fit():
-        seed_everything(0)
-        data = BM3.graph_transform()(
-            make_synthetic(num_users=100, num_items=60, seed=0)
-        )
-        model = BM3.from_data(data, embedding_dim=16)
-        return Trainer(model, data, max_epochs=2, device="cpu").fit()
-
-    first, second = fit(), fit()
-    assert len(first.history) == 2
-    assert [h["loss"] for h in first.history] == [h["loss"] for h in second.history]
-    assert first.test == second.test
+    assert_trains_reproducibly_on_cpu(BM3)

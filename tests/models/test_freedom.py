@@ -4,7 +4,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from model_helpers import make_batch
+from model_helpers import dense_norm_adj, make_batch
 
 from mde_pyg.data import AddUserItemAdjacency, build_heterodata, make_synthetic
 from mde_pyg.data.graphs import degree_sensitive_pruning
@@ -59,17 +59,6 @@ def dense_mixed_graph(data, k=K, image_weight=0.1):
     return image_weight * dense_binary_knn(x["image"], k) + (
         1 - image_weight
     ) * dense_binary_knn(x["text"], k)
-
-
-def dense_norm_adj(edge_index, num_users, num_items):
-    """D^-1/2 A D^-1/2 of the bipartite graph of ``edge_index``."""
-    user, item = edge_index
-    A = torch.zeros(num_users + num_items, num_users + num_items)
-    A[user, item + num_users] = 1.0
-    A[item + num_users, user] = 1.0
-    d = A.sum(1).pow(-0.5)
-    d[torch.isinf(d)] = 0.0
-    return d[:, None] * A * d[None, :]
 
 
 def dense_freedom(model, data, edge_index):

@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_module
+from model_helpers import CONTENT_PARAMETERS
 from omegaconf import OmegaConf
 
 from mde_pyg.data.graphs import to_adj
@@ -246,17 +247,7 @@ def test_shapes_repr_reset_and_state_dict():
     # The model holds no graph (they are on the data): no buffers at all, so
     # nothing derived is checkpointed; fine-tuned features are.
     assert dict(model.named_buffers()) == {}
-    assert set(model.state_dict()) == {
-        "user_embedding.weight",
-        "item_embedding.weight",
-        "x_image",
-        "x_text",
-        "projections.image.weight",
-        "projections.image.bias",
-        "projections.text.weight",
-        "projections.text.bias",
-        "modality_weight",
-    }
+    assert set(model.state_dict()) == CONTENT_PARAMETERS | {"modality_weight"}
     # Fine-tuning must not write into the dataset's features.
     assert model.x_image.data_ptr() != data[ITEM].x_image.data_ptr()
 

@@ -5,7 +5,7 @@ for cold items, training and the config."""
 import pytest
 import torch
 import torch.nn.functional as F
-from model_helpers import make_batch
+from model_helpers import make_batch, synthetic
 
 from mde_pyg.data import make_synthetic
 from mde_pyg.data.hetero import (
@@ -27,13 +27,7 @@ LATENT = {"image": 12}
 
 
 def make_data(modalities=None, seed=0, aggr="mean"):
-    data = make_synthetic(
-        num_users=NUM_USERS,
-        num_items=NUM_ITEMS,
-        interactions_per_user=6,
-        modalities=modalities or {"image": 16, "text": 8},
-        seed=seed,
-    )
+    data = synthetic(NUM_USERS, NUM_ITEMS, modalities, seed)
     return MMGCN.graph_transform(aggr=aggr)(data)
 
 

@@ -3,27 +3,21 @@
 
 import pytest
 import torch
-from model_helpers import make_batch
+from model_helpers import (
+    assert_training_lowers_the_loss,
+    assert_trains_reproducibly_on_cpu,
+    make_batch,
+    model_data,
+)
 
 from mde_pyg.data import make_synthetic
 from mde_pyg.data.hetero import item_features
 from mde_pyg.models import VBPR
 from mde_pyg.pipeline import add_graphs, build_model, compose_config
-from mde_pyg.training import Trainer, seed_everything
 
 DIM = 8
 NUM_USERS, NUM_ITEMS = 40, 30
-
-
-def make_data(modalities=None, seed=0):
-    data = make_synthetic(
-        num_users=NUM_USERS,
-        num_items=NUM_ITEMS,
-        interactions_per_user=6,
-        modalities=modalities or {"image": 16, "text": 8},
-        seed=seed,
-    )
-    return VBPR.graph_transform()(data)
+make_data = model_data(VBPR, NUM_USERS, NUM_ITEMS)
 
 
 def reference_embeddings(model, data):
@@ -124,14 +118,7 @@ def test_training_lowers_the_loss():
     torch.manual_seed(0)
     data = make_data()
     model = VBPR.from_data(data, embedding_dim=DIM)
-    batch = make_batch(data, size=64)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    first = model.loss(data, batch).item()
-    for _ in range(30):
-        optimizer.zero_grad()
-        model.loss(data, batch).backward()
-        optimizer.step()
-    assert model.loss(data, batch).item() < first - 0.1
+    assert_training_lowers_the_loss(model, data)
 
 
 def test_config_builds_vbpr():
@@ -143,15 +130,4 @@ def test_config_builds_vbpr():
 
 
 def test_trains_reproducibly_on_cpu():
-    def fit():
-        seed_everything(0)
-        data = VBPR.graph_transform()(
-            make_synthetic(num_users=100, num_items=60, seed=0)
-        )
-        model = VBPR.from_data(data, embedding_dim=16)
-        return Trainer(model, data, max_epochs=2, device="cpu").fit()
-
-    first, second = fit(), fit()
-    assert len(first.history) == 2
-    assert [h["loss"] for h in first.history] == [h["loss"] for h in second.history]
-    assert first.test == second.test
+    assert_trains_reproducibly_on_cpu(VBPR)
