@@ -465,16 +465,22 @@ def read_raw_table(
     return _read_columns(path, columns, sep)
 
 
+def require_parquet(what: str, instead: str, error: type[Exception]) -> None:
+    """Raises ``error`` (``"<what> needs pandas and pyarrow (...), or
+    <instead>"``) unless pandas and pyarrow are installed."""
+    missing = [m for m in ("pandas", "pyarrow") if not importlib.util.find_spec(m)]
+    if missing:
+        raise error(
+            f"{what} needs pandas and pyarrow "
+            f"({' and '.join(missing)} not installed: pip install pandas "
+            f"pyarrow), or {instead}"
+        )
+
+
 def _read_parquet(path: Path, columns: list[str]) -> dict[str, list]:
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
-    missing = [m for m in ("pandas", "pyarrow") if not importlib.util.find_spec(m)]
-    if missing:
-        raise DatasetError(
-            f"{path}: reading Parquet needs pandas and pyarrow "
-            f"({' and '.join(missing)} not installed: pip install pandas "
-            "pyarrow), or convert it to CSV"
-        )
+    require_parquet(f"{path}: reading Parquet", "convert it to CSV", DatasetError)
     import pandas as pd
 
     try:

@@ -367,3 +367,16 @@ class MultiModalRecommender(Recommender):
     def features(self) -> dict[str, Tensor]:
         """The raw item features, ``{modality: x}``."""
         return {m: self.feature(m) for m in self.modalities}
+
+    def _cold_id_embeddings(
+        self, data: HeteroData, items: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """The inputs of a cold-start embedding
+        (:meth:`~Recommender.cold_item_embeddings`): :obj:`items` checked and
+        on the model's device, the ``[num_items]`` mask of the items whose ID
+        embedding must not be read (:meth:`~Recommender._unknown_items`), and
+        the ``[num_items, d]`` ID embeddings with those rows set to zero."""
+        items = check_items(items, self.num_items).to(self.item_embedding.weight.device)
+        unknown = self._unknown_items(data, items)
+        x_item = self.item_embedding.weight.masked_fill(unknown.view(-1, 1), 0.0)
+        return items, unknown, x_item

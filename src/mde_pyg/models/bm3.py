@@ -10,7 +10,6 @@ from torch_geometric.transforms import BaseTransform
 
 from mde_pyg.data.hetero import INTERACTS, REV_INTERACTS
 from mde_pyg.data.transforms import AddUserItemAdjacency
-from mde_pyg.evaluation.retrieval import check_items
 from mde_pyg.models.base import BPRBatch, MultiModalRecommender
 from mde_pyg.nn import UserItemPropagation, graphs_of
 
@@ -219,16 +218,10 @@ class BM3(MultiModalRecommender):
         training interactions is read (those items are set to zero before
         the propagation that gives :math:`r`).
 
-        Args:
-            data (HeteroData): The data the model reads (with its graphs).
-            items (torch.Tensor): ``[C]`` item ids.
-
-        Returns:
-            torch.Tensor: ``[C, d]`` item embeddings.
+        The arguments (``data`` with its graphs) and the ``[C, d]`` result
+        are those of :meth:`~mde_pyg.models.Recommender.cold_item_embeddings`.
         """
-        items = check_items(items, self.num_items).to(self.item_embedding.weight.device)
-        unknown = self._unknown_items(data, items)
-        x_item = self.item_embedding.weight.masked_fill(unknown.view(-1, 1), 0.0)
+        items, unknown, x_item = self._cold_id_embeddings(data, items)
         _, item = self.online(data, item_embedding=x_item)
         known = item[~unknown]
         radius = known.norm(dim=-1).mean() if known.numel() else item.new_ones(())

@@ -20,7 +20,6 @@ from mde_pyg.data.hetero import (
 )
 from mde_pyg.data.transforms import AddMixedItemGraph, AddUserItemAdjacency
 from mde_pyg.deprecation import renamed_arguments, renamed_attribute
-from mde_pyg.evaluation.retrieval import check_items
 from mde_pyg.models.base import BPRBatch, MultiModalRecommender, bpr_loss
 from mde_pyg.nn import BipartiteLGConv, Graph, UserItemPropagation, graphs_of
 
@@ -340,9 +339,7 @@ class FREEDOM(MultiModalRecommender):
         Returns:
             torch.Tensor: ``[C, d]`` item embeddings.
         """
-        items = check_items(items, self.num_items).to(self.item_embedding.weight.device)
-        unknown = self._unknown_items(data, items)
-        x_item = self.item_embedding.weight.masked_fill(unknown.view(-1, 1), 0.0)
+        items, _, x_item = self._cold_id_embeddings(data, items)
         return self.propagate(data, item_embedding=x_item)[1][items]
 
     def forward(self, data: HeteroData) -> tuple[Tensor, Tensor]:

@@ -18,7 +18,6 @@ from mde_pyg.data.hetero import (
     item_sim,
 )
 from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
-from mde_pyg.evaluation.retrieval import check_items
 from mde_pyg.models.base import BPRBatch, MultiModalRecommender, bpr_loss
 from mde_pyg.models.losses import embedding_l2
 from mde_pyg.nn import BipartiteLGConv, UserItemPropagation, graphs_of
@@ -373,10 +372,8 @@ class LATTICE(MultiModalRecommender):
         Returns:
             torch.Tensor: ``[C, d]`` item embeddings.
         """
-        items = check_items(items, self.num_items).to(self.item_embedding.weight.device)
+        items, _, x_item = self._cold_id_embeddings(data, items)
         self.refresh_item_graph(data)
-        unknown = self._unknown_items(data, items)
-        x_item = self.item_embedding.weight.masked_fill(unknown.view(-1, 1), 0.0)
         h = x_item
         for _ in range(self.num_item_layers):
             h = self.conv(h, self._item_graph)

@@ -24,7 +24,6 @@ from mde_pyg.data.hetero import (
 )
 from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
 from mde_pyg.deprecation import renamed_arguments
-from mde_pyg.evaluation.retrieval import check_items
 from mde_pyg.models.base import BPRBatch, MultiModalRecommender, bpr_loss
 from mde_pyg.models.losses import (
     embedding_l2,
@@ -498,9 +497,7 @@ class MDE(MultiModalRecommender):
         Returns:
             torch.Tensor: ``[C, d]`` item embeddings.
         """
-        items = check_items(items, self.num_items).to(self.item_embedding.weight.device)
-        unknown = self._unknown_items(data, items)
-        x_item = self.item_embedding.weight.masked_fill(unknown.view(-1, 1), 0.0)
+        items, _, x_item = self._cold_id_embeddings(data, items)
         encoding = self.encoder.forward_hetero(
             data, self.user_embedding.weight, x_item, self.features
         )

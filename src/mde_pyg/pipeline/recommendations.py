@@ -4,7 +4,6 @@ table for standard output."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 from collections.abc import Sequence
@@ -12,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 from torch import Tensor
+
+from mde_pyg.data.raw import require_parquet
 
 #: File suffixes :func:`write_recommendations` writes, and their format.
 OUTPUT_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
@@ -33,13 +34,9 @@ def output_format(path: str | Path) -> str:
             f"(got {suffix or 'no suffix'!r})"
         )
     if OUTPUT_FORMATS[suffix] == "parquet":
-        missing = [m for m in ("pandas", "pyarrow") if not importlib.util.find_spec(m)]
-        if missing:
-            raise ImportError(
-                f"'{path}': writing .parquet needs pandas and pyarrow "
-                f"({' and '.join(missing)} not installed: pip install pandas "
-                "pyarrow), or write .csv or .jsonl"
-            )
+        require_parquet(
+            f"'{path}': writing .parquet", "write .csv or .jsonl", ImportError
+        )
     return OUTPUT_FORMATS[suffix]
 
 
