@@ -17,7 +17,6 @@ From the command line (:mod:`mde_pyg.cli`)::
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from mde_pyg.data.json_lines import read_json_lines
 from mde_pyg.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -215,7 +215,8 @@ def read_item_texts(
         raise DatasetError(f"'{path}': no text columns given")
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        rows, columns = _read_jsonl(path)
+        rows = read_json_lines(path)
+        columns = {column for _, row in rows for column in row}
     elif suffix in (".tsv", ".csv"):
         rows, columns = _read_table(path, "\t" if suffix == ".tsv" else ",")
     else:
@@ -249,25 +250,6 @@ def read_item_texts(
             ids.append(item)
             texts.append(text)
     return np.asarray(ids, dtype=np.int64), texts
-
-
-def _read_jsonl(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], set[str]]:
-    rows, columns = [], set()
-    with open(path, encoding="utf-8") as f:
-        for line, content in enumerate(f, start=1):
-            if not content.strip():
-                continue
-            try:
-                row = json.loads(content)
-            except json.JSONDecodeError as error:
-                raise DatasetError(
-                    f"'{path}' line {line}: invalid JSON ({error})"
-                ) from error
-            if not isinstance(row, dict):
-                raise DatasetError(f"'{path}' line {line}: expected a JSON object")
-            rows.append((line, row))
-            columns.update(row)
-    return rows, columns
 
 
 def _read_table(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from torch_geometric.data import HeteroData
 
 from mde_pyg.data.hetero import build_heterodata
 from mde_pyg.data.inter import first_pair_mask
+from mde_pyg.data.json_lines import read_json_lines
 from mde_pyg.errors import DatasetError
 
 _TAB_SUFFIXES = (".tsv", ".tab", ".inter")
@@ -512,21 +512,7 @@ def _read_json_lines(path: Path, columns: list[str]) -> tuple[dict[str, list], l
         raise DatasetError(f"{path}: file not found")
     table: dict[str, list] = {c: [] for c in columns}
     lines = []
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DatasetError(f"{path}: not readable as UTF-8 text ({error})") from None
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DatasetError(
-                f"{path}: line {line_no} is not a JSON object ({error.msg})"
-            ) from None
-        if not isinstance(record, dict):
-            raise DatasetError(f"{path}: line {line_no} is not a JSON object")
+    for line_no, record in read_json_lines(path):
         for column in columns:
             value = record.get(column)
             if value is None or isinstance(value, (dict, list)) or value == "":
