@@ -1,17 +1,15 @@
-r"""Parity of our LightGCN, LATTICE, MGCN and FREEDOM with the published code
+r"""Parity of our models with the published code
 (MMRec, through ``../shared/tools/mmrec_ref``) on the same MMRec-format
-folder, one fixed configuration each (``mmrec_ref/run.py``'s settings:
-LightGCN ``n_layers=2``, ``reg_weight=1e-4``; LATTICE ``learning_rate=1e-3``,
-``reg_weight=1e-4``; MGCN ``cl_loss=0.01``; FREEDOM ``dropout=0.8``,
-``reg_weight=1e-4``; everything else MMRec's yaml defaults). Our side sets
-the same values explicitly (:data:`MODELS`), on top of our
+folder, one fixed configuration each: ``mmrec_ref/run.py``'s settings (one
+point of each published grid), everything else MMRec's yaml defaults. Our side
+sets the same values explicitly (:data:`MODELS`), on top of our
 ``conf/model/<model>.yaml``.
 
 ::
 
     mde-pyg prepare ml100k                            # under the data root
     MMREC_GIT=<git dir of enoche/MMRec> bash ../shared/tools/mmrec_ref/setup.sh
-    python benchmarks/parity.py                       # all four models (resumable)
+    python benchmarks/parity.py                       # every model, 3 seeds (resumable)
     python benchmarks/parity.py --models lightgcn lattice   # some of them
     python benchmarks/parity.py --epochs 2 --out DIR  # timing check
     python benchmarks/parity.py --report-only
@@ -45,6 +43,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import itertools  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
@@ -100,7 +99,34 @@ MODELS = {
         ["model=freedom", "model.dropout=0.8", "model.lambda_modality_bpr=1e-4"],
         "FREEDOM",
     ),
+    "vbpr": (["model=vbpr", "model.reg_weight=1e-4"], "VBPR"),  # reg_weight
+    "bm3": (
+        # n_layers, reg_weight, dropout
+        [
+            "model=bm3",
+            "model.num_layers=1",
+            "model.reg_weight=0.1",
+            "model.dropout=0.5",
+        ],
+        "BM3",
+    ),
+    "mmgcn": (
+        [
+            "model=mmgcn",
+            "model.reg_weight=1e-4",  # reg_weight (fixed)
+            "trainer.lr=1e-3",  # learning_rate (fixed)
+            # MMRec projects its "image" modality (here ml100k's meta) to 256.
+            "model.latent_dims={meta:256}",
+            # MMRec never trains MMGCN's ID embeddings and user preferences.
+            "model.freeze_embeddings=true",
+        ],
+        "MMGCN",
+    ),
 }
+#: Parity holds when the means of test Recall@20 over at least this many
+#: seeds per side differ by at most :data:`TOLERANCE` (relative).
+MIN_SEEDS = 3
+TOLERANCE = 0.03
 IMPLS = ("mde_pyg", "mmrec")
 FIELDS = [
     "dataset",
@@ -232,31 +258,73 @@ def row_of(run: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def write_report(out: Path, runs: list[dict[str, Any]], info: dict[str, str]) -> None:
+def parity_summary(runs: list[dict[str, Any]]) -> list[str]:
+    """The verdict table: per dataset and model, the mean test Recall@20 of
+    each side over its uncapped runs and their relative difference, parity
+    when both sides have :data:`MIN_SEEDS` seeds and differ by at most
+    :data:`TOLERANCE`."""
+    recalls: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for run in runs:
+        if run["note"]:  # epoch-capped timing runs say nothing of accuracy
+            continue
+        sides = recalls.setdefault((run["dataset"], run["model"]), {})
+        sides.setdefault(run["impl"], []).append(run["test"]["recall@20"])
     lines = [
-        "# Parity with the published code: LightGCN, LATTICE, MGCN and FREEDOM",
+        f"Parity (test Recall@20, mean over seeds; within ±{TOLERANCE:.0%} "
+        f"with at least {MIN_SEEDS} seeds per side):",
+        "",
+        "| dataset | model | seeds ours | seeds MMRec | ours | MMRec | difference "
+        "| verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for (dataset, model), sides in sorted(recalls.items()):
+        ours, theirs = sides.get("mde_pyg", []), sides.get("mmrec", [])
+        if not ours or not theirs:
+            continue
+        mean_ours, mean_theirs = sum(ours) / len(ours), sum(theirs) / len(theirs)
+        difference = mean_ours / mean_theirs - 1
+        if min(len(ours), len(theirs)) < MIN_SEEDS:
+            verdict = "too few seeds"
+        elif abs(difference) <= TOLERANCE:
+            verdict = "parity"
+        else:
+            verdict = "OUTSIDE"
+        lines.append(
+            f"| {dataset} | {model} | {len(ours)} | {len(theirs)} | {mean_ours:.4f} "
+            f"| {mean_theirs:.4f} | {difference:+.1%} | {verdict} |"
+        )
+    return lines
+
+
+def write_report(out: Path, runs: list[dict[str, Any]], info: dict[str, str]) -> None:
+    configs = "; ".join(
+        f"{model} ({theirs}): `{' '.join(overrides)}`"
+        for model, (overrides, theirs) in MODELS.items()
+    )
+    lines = [
+        "# Parity with the published code",
         "",
         f"- Machine: {info['machine']}",
         f"- Versions (ours): {info['versions']}",
         "- Reference: MMRec (github.com/enoche/MMRec, commit e775373) through "
         "`../shared/tools/mmrec_ref/run.py` (compatibility patch only).",
-        "- Command: `python benchmarks/parity.py [--seed K]`, the seeds listed "
+        "- Command: `python benchmarks/parity.py [--models M ...] [--seeds K ...]` "
         "(the two implementations draw different random numbers, so single runs "
         "differ by seed noise, early stopping on a flat validation curve "
-        "included, as well as by any real difference).",
+        "included, as well as by any real difference; hence the means over "
+        f"at least {MIN_SEEDS} seeds per side below).",
         "- Times: wall-clock on a shared machine (the load average at each run's "
         "start is in parity.csv); the two implementations ran as two processes "
-        "side by side (`--impls mde_pyg` and `--impls mmrec`, one core each); "
-        "ours finishes first, so a model's two runs overlap only in part: "
+        "side by side (`--impls mde_pyg` and `--impls mmrec`, one core each): "
         "compare speeds roughly, row by row, not across rows.",
-        "- Fixed configs: LightGCN 2 layers, reg_weight 1e-4; LATTICE "
-        "reg_weight 1e-4, k 10, lambda 0.9, 1 item-graph and 2 user-item layers "
-        "(lr 1e-3 x 0.96^(epoch/50)); MGCN cl_loss 0.01 (lr 1e-3 x "
-        "0.96^(epoch/50)); FREEDOM dropout 0.8, reg_weight 1e-4; embedding size "
-        "64, Adam lr 1e-3, batch 2048, patience 20 on "
-        "validation Recall@20, test metrics at the best validation epoch; "
-        "OMP_NUM_THREADS=1 on the CPU. s/epoch: training only; s/eval: one "
-        "full-ranking validation pass.",
+        "- Fixed configs (ours, as `mde-pyg train` overrides; MMRec's side: "
+        "`mmrec_ref/run.py`'s FIXED values, the rest its yaml defaults): "
+        f"{configs}. Everywhere: embedding size 64, Adam lr 1e-3 unless set, "
+        "batch 2048, patience 20 on validation Recall@20, test metrics at the "
+        "best validation epoch; OMP_NUM_THREADS=1 on the CPU. s/epoch: training "
+        "only; s/eval: one full-ranking validation pass.",
+        "",
+        *parity_summary(runs),
         "",
         "| dataset | model | impl | seed | test R@10 | test R@20 | test N@10 "
         "| test N@20 | valid R@20 | best epoch | epochs | s/epoch | s/eval | note |",
@@ -311,7 +379,13 @@ def main(argv: list[str] | None = None) -> None:
         help="MMRec-format folder (<name>.inter and <modality>_feat.npy; "
         "default: ml100k under the data root)",
     )
-    parser.add_argument("--seed", type=int, default=999, help="MMRec's default seed")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[999, 0, 1],
+        help="seeds, run in turn (999: MMRec's default)",
+    )
     parser.add_argument("--epochs", type=int, default=None, help="epoch cap (timing)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--work-dir", type=Path, default=TMP / "mde_pyg_parity")
@@ -328,47 +402,44 @@ def main(argv: list[str] | None = None) -> None:
     info = machine(threads=1)
     csv_path = args.out / "parity.csv"
     if not args.report_only:
-        for model in args.models:
-            for impl in args.impls:
-                path = runs_dir / f"{name}_{model}_{impl}_seed{args.seed}.json"
-                if path.is_file():
-                    print(f"done already: {path.name}")
-                    continue
-                print(f"running {model} ({impl}) on {name} ...", flush=True)
-                load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-                if impl == "mde_pyg":
-                    res = run_ours(
-                        model, data, name, args.seed, args.epochs, args.work_dir
-                    )
-                else:
-                    res = run_theirs(
-                        model,
-                        data,
-                        name,
-                        args.seed,
-                        args.epochs,
-                        args.work_dir,
-                        args.mmrec_python,
-                    )
-                note = f"epoch cap {args.epochs}" if args.epochs else ""
-                run = {
-                    "dataset": name,
-                    "model": model,
-                    "impl": impl,
-                    "seed": args.seed,
-                    "load": f"start {load}",
-                    "note": note,
-                    **res,
-                }
-                path.write_text(json.dumps(run, indent=1))
-                save_row(
-                    csv_path,
-                    read_rows(csv_path),
-                    row_of(run),
-                    FIELDS,
-                    ("dataset", "model", "impl", "seed"),
+        for model, seed, impl in itertools.product(args.models, args.seeds, args.impls):
+            path = runs_dir / f"{name}_{model}_{impl}_seed{seed}.json"
+            if path.is_file():
+                print(f"done already: {path.name}")
+                continue
+            print(f"running {model} ({impl}) on {name} ...", flush=True)
+            load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+            if impl == "mde_pyg":
+                res = run_ours(model, data, name, seed, args.epochs, args.work_dir)
+            else:
+                res = run_theirs(
+                    model,
+                    data,
+                    name,
+                    seed,
+                    args.epochs,
+                    args.work_dir,
+                    args.mmrec_python,
                 )
-                print(json.dumps(row_of(run)), flush=True)
+            note = f"epoch cap {args.epochs}" if args.epochs else ""
+            run = {
+                "dataset": name,
+                "model": model,
+                "impl": impl,
+                "seed": seed,
+                "load": f"start {load}",
+                "note": note,
+                **res,
+            }
+            path.write_text(json.dumps(run, indent=1))
+            save_row(
+                csv_path,
+                read_rows(csv_path),
+                row_of(run),
+                FIELDS,
+                ("dataset", "model", "impl", "seed"),
+            )
+            print(json.dumps(row_of(run)), flush=True)
     runs = [json.loads(p.read_text()) for p in sorted(runs_dir.glob("*.json"))]
     # Rebuilt from the finished runs (several processes may share the work).
     rows: list[dict[str, Any]] = []
