@@ -116,7 +116,8 @@ MODELS = {
             "model.reg_weight=1e-4",  # reg_weight (fixed)
             "trainer.lr=1e-3",  # learning_rate (fixed)
             # MMRec projects its "image" modality (here ml100k's meta) to 256.
-            "model.latent_dims={meta:256}",
+            "~model.latent_dims",
+            "+model.latent_dims={meta:256}",
             # MMRec never trains MMGCN's ID embeddings and user preferences.
             "model.freeze_embeddings=true",
         ],
