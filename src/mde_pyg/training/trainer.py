@@ -46,6 +46,7 @@ from mde_pyg.training.distributed import (
 )
 from mde_pyg.training.early_stopping import EarlyStopping
 from mde_pyg.training.seed import rng_state, run_generator, set_rng_state
+from mde_pyg.training.threads import ThreadBudget
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,12 @@ class Trainer:
             the global batch, split over the processes, so the run is the
             same optimisation for any number of processes; rank 0 writes the
             checkpoints. (default: :obj:`"auto"`)
+        threads (int or str, optional): CPU threads of torch during
+            :meth:`fit` (:class:`~mde_pyg.training.threads.ThreadBudget`):
+            a number, or :obj:`"auto"` (the cores that other processes leave
+            free, re-measured every epoch); :obj:`None` leaves torch's
+            setting alone. The results do not depend on it.
+            (default: :obj:`None`)
     """
 
     def __init__(
@@ -157,6 +164,7 @@ class Trainer:
         fingerprint: dict[str, Any] | None = None,
         callbacks: Sequence[Callback] = (),
         distributed: bool | str = "auto",
+        threads: int | str | None = None,
     ) -> None:
         _check_run_options(monitor, k, resume, checkpoint_dir)
         self.device = setup_distributed(distributed, resolve_device(device))
@@ -171,7 +179,8 @@ class Trainer:
         self.eval_chunk_size = eval_chunk_size
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.resume = resume
-        self.callbacks = list(callbacks)
+        budget = [] if threads is None else [ThreadBudget(threads)]
+        self.callbacks = [*budget, *callbacks]
 
         # The global streams are the caller's (seed_everything before the
         # model is built); the run's own stream starts from the seed here.
@@ -385,6 +394,7 @@ class Trainer:
         )
 
     def _run_epoch(self, epoch: int) -> dict[str, Any]:
+        threads = torch.get_num_threads()
         try:
             start = time.perf_counter()
             loss = self.train_epoch(epoch)
@@ -397,6 +407,7 @@ class Trainer:
             raise
         return {
             "epoch": epoch,
+            "threads": threads,
             "loss": loss,
             "val": val,
             "train_time": train_time,
