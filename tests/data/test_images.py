@@ -97,6 +97,7 @@ def test_rows_batches_and_bad_images(catalogue, encoder):
     assert max(recording.batches) == 4 and sum(recording.batches) == 30
     assert result.no_image.tolist() == [31] and result.unreadable.tolist() == [30]
     assert result.missing.tolist() == [30, 31]
+    assert result.mask.tolist() == [True] * 30 + [False, False]
     np.testing.assert_allclose(np.linalg.norm(x[:30], axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(x[30], x[:30].mean(axis=0), atol=1e-6)
     np.testing.assert_array_equal(x[31], x[30])

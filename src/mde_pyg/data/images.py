@@ -333,6 +333,14 @@ class ImageFeatures:
         and :attr:`unreadable` together."""
         return np.union1d(self.no_image, self.unreadable)
 
+    @property
+    def mask(self) -> np.ndarray:
+        """``[num_items]`` boolean, ``True`` for the rows that are an
+        image's encoding (``False`` for :attr:`missing`)."""
+        mask = np.ones(self.features.shape[0], dtype=bool)
+        mask[self.missing] = False
+        return mask
+
 
 def encode_images(
     paths: Sequence[str | Path | None],
