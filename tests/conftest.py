@@ -60,3 +60,12 @@ def raw_id_run(tmp_path_factory):
     )
     assert proc.returncode == 0, proc.stderr
     return root / "shop", out
+
+
+@pytest.fixture(scope="session")
+def tiny_image_model(tmp_path_factory):
+    """A folder holding a toy CLIP checkpoint with random weights
+    (:func:`image_helpers.write_tiny_clip`), for the image encoder."""
+    from image_helpers import write_tiny_clip
+
+    return write_tiny_clip(tmp_path_factory.mktemp("tiny_clip"))

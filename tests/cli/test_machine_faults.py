@@ -198,7 +198,16 @@ def test_an_output_location_that_cannot_be_made(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "command",
-    ["evaluate", "recommend", "export", "prepare", "select", "encode-text", "info"],
+    [
+        "evaluate",
+        "recommend",
+        "export",
+        "prepare",
+        "select",
+        "encode-text",
+        "encode-images",
+        "info",
+    ],
 )
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EIO])
 def test_every_subcommand_prints_a_machine_fault_as_one_line(

@@ -204,6 +204,32 @@ def test_cli_encode_text(tmp_path, monkeypatch, capsys):
     assert "2 with text, 1 without" in capsys.readouterr().out
 
 
+def test_cli_encode_text_with_raw_ids(tmp_path, monkeypatch, capsys):
+    # The ID column holds the raw IDs of the folder's i_id_mapping.csv; text
+    # of items the map does not name (dropped by filtering) is skipped.
+    encoder = FakeEncoder()
+    monkeypatch.setattr(features, "load_text_model", lambda model: encoder)
+    items = write(
+        tmp_path / "items.csv",
+        "sku,title\nB-9,Rattle\nGONE,Lost toy\nA-1,A bath tub\n",
+    )
+    out = tmp_path / "ds" / "text_feat.npy"
+    out.parent.mkdir()
+    (out.parent / "i_id_mapping.csv").write_text("asin\titemID\nA-1\t0\nB-9\t2\nC\t1\n")
+    argv = ["encode-text", str(items), "--id-column", "sku", "--raw-ids"]
+    main(argv + ["--text-columns", "title", "--out", str(out)])
+    x = np.load(out)
+    assert x.shape == (3, 4)
+    np.testing.assert_array_equal(x[0], fake_vector("A bath tub"))
+    np.testing.assert_array_equal(x[2], fake_vector("Rattle"))
+    assert "2 with text, 1 without" in capsys.readouterr().out
+    (out.parent / "i_id_mapping.csv").unlink()
+    with pytest.raises(SystemExit) as info:
+        main(argv + ["--text-columns", "title", "--out", str(out)])
+    assert info.value.code == 2
+    assert "--raw-ids reads" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "extra, match",
     [

@@ -114,3 +114,12 @@ def test_mmrec_dataset_keeps_the_maps_and_rehashes_on_change(tmp_path):
     assert MMRecDataset(str(tmp_path), "shop")[0]["item"].raw_id[3] == "i4"
     (folder / "u_id_mapping.csv").write_text(id_map_text("user", ["x", "y", "z"]))
     assert MMRecDataset(str(tmp_path), "shop")[0]["user"].raw_id == ["x", "y", "z"]
+
+
+def test_read_id_map_without_a_count_takes_the_rows(tmp_path):
+    path = tmp_path / "i_id_mapping.csv"
+    path.write_text("asin\titemID\nB2\t1\n\nB1\t0\n")
+    assert read_id_map(path, "item") == ["B1", "B2"]
+    path.write_text("asin\titemID\nB2\t2\nB1\t0\n")
+    with pytest.raises(DatasetError, match="internal item ID '2' is not an integer"):
+        read_id_map(path, "item")

@@ -32,6 +32,8 @@ def _command(name: str) -> Callable[[list[str]], None] | None:
         from mde_pyg.cli import import_raw as module
     elif name == "encode-text":
         from mde_pyg.cli import encode_text as module
+    elif name == "encode-images":
+        from mde_pyg.cli import encode_images as module
     else:
         return None
     return module.main

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from mde_pyg.data import features
+from mde_pyg.data.id_maps import ID_MAP_FILES, read_id_map
 from mde_pyg.data.layout import FEATURE_SUFFIX
 from mde_pyg.errors import DatasetError
 
@@ -22,6 +23,13 @@ def main(argv: list[str]) -> None:
     )
     parser.add_argument("items", help="items file: .tsv or .csv with header, .jsonl")
     parser.add_argument("--id-column", required=True, help="column of item IDs")
+    parser.add_argument(
+        "--raw-ids",
+        action="store_true",
+        help="the ID column holds raw item IDs, mapped to rows by DIR/"
+        "i_id_mapping.csv (written by `mde-pyg import`); rows of other IDs are "
+        "skipped",
+    )
     parser.add_argument(
         "--text-columns",
         nargs="+",
@@ -49,9 +57,16 @@ def main(argv: list[str]) -> None:
             f"--out must be named <modality>{FEATURE_SUFFIX} so that loaders "
             f"find it, got '{out.name}'"
         )
+    item_ids = None
+    if args.raw_ids:
+        id_map = out.parent / ID_MAP_FILES["item"][0]
+        if not id_map.is_file():
+            parser.error(f"--raw-ids reads {id_map}, which does not exist")
+        item_ids = read_id_map(id_map, "item", args.num_items)
+        args.num_items = len(item_ids)
     try:
         ids, texts = features.read_item_texts(
-            args.items, args.id_column, args.text_columns, args.num_items
+            args.items, args.id_column, args.text_columns, args.num_items, item_ids
         )
         num_items = args.num_items
         if num_items is None:

@@ -8,6 +8,12 @@ import json
 import sys
 from pathlib import Path
 
+from mde_pyg.cli.encode_images import (
+    IMAGES_HELP,
+    MANIFEST_KEY,
+    add_model_options,
+    encode_item_images,
+)
 from mde_pyg.data.id_maps import ID_MAP_FILES, id_map_text
 from mde_pyg.data.inter import write_inter
 from mde_pyg.data.manifest import MANIFEST
@@ -55,6 +61,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--force", action="store_true", help="overwrite an existing <name>.inter"
     )
+    images = parser.add_argument_group(
+        "item images",
+        "with --images, DIR/image_feat.npy holds each item's image features "
+        "(items without a readable image get the mean vector and are listed "
+        "in the manifest); an interrupted import continues when rerun",
+    )
+    images.add_argument("--images", metavar="IMAGES", help=IMAGES_HELP)
+    images.add_argument(
+        "--image-id-column",
+        help="table: item ID column (default: the --item-column name)",
+    )
+    images.add_argument(
+        "--image-path-column", default="path", help="table: image path column"
+    )
+    add_model_options(images, prefix="image-")
     return parser
 
 
@@ -85,6 +106,22 @@ def main(argv: list[str]) -> None:
         for node_type, ids in (("user", result.user_ids), ("item", result.item_ids))
     }
     out.mkdir(parents=True, exist_ok=True)
+    images = None
+    if args.images is not None:
+        # Before the .inter file, so that a rerun after an interruption is
+        # not refused and continues the encoding.
+        images = encode_item_images(
+            args.images,
+            result.item_ids,
+            out / "image_feat.npy",
+            id_column=args.image_id_column or args.item_column,
+            path_column=args.image_path_column,
+            sep=None,
+            model=args.image_model,
+            batch_size=args.image_batch_size,
+            device=args.device,
+            workers=args.workers,
+        )
     write_inter(inter_path, result.user, result.item, result.label)
     for node_type, text in maps.items():
         (out / ID_MAP_FILES[node_type][0]).write_text(text)
@@ -109,6 +146,9 @@ def main(argv: list[str]) -> None:
         },
         "counts": result.counts,
     }
+    if images is not None:
+        manifest["files"]["image_features"] = images["file"]
+        manifest[MANIFEST_KEY] = images
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     c = result.counts
     print(

@@ -11,6 +11,7 @@ COMMANDS = (
     "import",
     "info",
     "encode-text",
+    "encode-images",
 )
 
 USAGE = f"""usage: mde-pyg {{{",".join(COMMANDS)}}} ...
@@ -28,7 +29,9 @@ USAGE = f"""usage: mde-pyg {{{",".join(COMMANDS)}}} ...
   mde-pyg prepare NAME ... [--root D]  build a real dataset by name (ml100k, baby,
                                        sports, ...) into ~/.cache/mde_pyg/datasets
   mde-pyg import FILE --out DIR        raw interactions (your own ids) into an
-                                       MMRec folder with id maps (-h for options)
+                                       MMRec folder with id maps; --images DIR
+                                       adds image features (-h for options)
   mde-pyg info [KEY=VALUE ...]         versions and dataset statistics
   mde-pyg encode-text ITEMS --out F    encode item text into F (-h for options)
+  mde-pyg encode-images IMAGES --out F encode item images into F (-h for options)
 """

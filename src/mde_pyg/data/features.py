@@ -183,6 +183,7 @@ def read_item_texts(
     id_column: str,
     text_columns: Sequence[str],
     num_items: int | None = None,
+    item_ids: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     r"""Reads the text of each item from a table.
 
@@ -199,6 +200,11 @@ def read_item_texts(
         text_columns (Sequence[str]): Columns holding the text, in order.
         num_items (int, optional): If given, IDs must lie in
             ``[0, num_items)``. (default: :obj:`None`)
+        item_ids (Sequence[str], optional): Entry ``i`` is the raw ID of
+            item ``i`` (``i_id_mapping.csv``, see
+            :mod:`~mde_pyg.data.id_maps`): the ID column then holds raw IDs,
+            and rows of IDs not among them (items dropped by filtering) are
+            skipped. (default: :obj:`None`, 0-based item IDs)
 
     Returns:
         ``(item_ids, texts)`` of the items with text, in file order.
@@ -236,8 +242,14 @@ def read_item_texts(
     ids: list[int] = []
     texts: list[str] = []
     first_line: dict[int, int] = {}
+    rows_of = None if item_ids is None else {str(r): i for i, r in enumerate(item_ids)}
     for line, row in rows:
-        item = _parse_id(row.get(id_column), path, line, id_column, num_items)
+        if rows_of is None:
+            item = _parse_id(row.get(id_column), path, line, id_column, num_items)
+        elif _as_text(row.get(id_column)) in rows_of:
+            item = rows_of[_as_text(row.get(id_column))]
+        else:
+            continue
         if item in first_line:
             raise DatasetError(
                 f"'{path}' line {line}: column '{id_column}' repeats item ID "

@@ -41,14 +41,17 @@ def id_map_text(node_type: str, raw_ids: list[str]) -> str:
     return f"{raw_column}\t{internal_column}\n{rows}"
 
 
-def read_id_map(path: str | Path, node_type: str, num_nodes: int) -> list[str]:
+def read_id_map(
+    path: str | Path, node_type: str, num_nodes: int | None = None
+) -> list[str]:
     """Reads one ID map file and returns the raw IDs in internal ID order.
 
     Args:
         path (str or Path): The file (``u_id_mapping.csv`` or
             ``i_id_mapping.csv``).
         node_type (str): ``"user"`` or ``"item"``, named in errors.
-        num_nodes (int): The number of nodes of that type in the dataset.
+        num_nodes (int, optional): The number of nodes of that type in the
+            dataset. (default: :obj:`None`, the number of rows of the map)
 
     Raises:
         DatasetError: naming the file, line and value, for a header without
@@ -65,6 +68,8 @@ def read_id_map(path: str | Path, node_type: str, num_nodes: int) -> list[str]:
     lines = text.splitlines()
     if not lines or not lines[0].strip():
         raise DatasetError(f"{path}: file is empty (expected a header row)")
+    if num_nodes is None:
+        num_nodes = sum(1 for line in lines[1:] if line.strip())
     sep = "\t" if "\t" in lines[0] else ","
     reader = csv.reader(lines, delimiter=sep)
     header = next(reader)
