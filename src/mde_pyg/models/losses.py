@@ -24,8 +24,8 @@ def info_nce(
         \frac{\exp(\cos(\mathbf{a}_n, \mathbf{b}_n) / \tau)}
         {\sum_{k=1}^{B} \exp(\cos(\mathbf{a}_n, \mathbf{b}_k) / \tau)}\right)
 
-    computed as a cross-entropy over the logits (stable for small
-    :math:`\tau`). Leading
+    computed as a cross-entropy over the logits
+    (:func:`in_batch_cross_entropy`, stable for small :math:`\tau`). Leading
     dimensions are batch dimensions: ``[P, B, d]`` inputs give the mean over
     :math:`P` independent in-batch problems in one batched product.
 
@@ -40,18 +40,78 @@ def info_nce(
             views, so that the term does not depend on which view comes
             first. (default: :obj:`False`)
     """
-    # 1/tau is applied to the [B, d] inputs, not to the [B, B] logits, and
-    # cross-entropy fuses the softmax: the logits are the largest tensor here.
+    # 1/tau is applied to the [B, d] inputs, not to the [B, B] logits: the
+    # logits are the largest tensor here. They are cosines over tau, so 1/tau
+    # bounds them.
     view1 = F.normalize(view1, dim=-1) / tau
     view2 = F.normalize(view2, dim=-1)
     logits = view1 @ view2.transpose(-1, -2)  # [..., B anchors, B candidates]
-    num = logits.size(-1)
-    target = torch.arange(num, device=logits.device).repeat(logits.numel() // num**2)
-    loss = F.cross_entropy(logits.reshape(-1, num), target, reduction="none")
+    bound = 1.0 / tau
+    loss = in_batch_cross_entropy(logits, bound)
     if symmetric:
-        swapped = logits.transpose(-1, -2).reshape(-1, num)
-        loss = 0.5 * (loss + F.cross_entropy(swapped, target, reduction="none"))
-    return weighted_mean(loss.view(logits.shape[:-1]), weight)
+        swapped = in_batch_cross_entropy(logits.transpose(-1, -2), bound)
+        loss = 0.5 * (loss + swapped)
+    return weighted_mean(loss, weight)
+
+
+#: The widest range of logits whose exponentials, shifted by their bound,
+#: cannot all underflow in float32 (exp(-87) is its smallest normal number).
+_SAFE_SHIFT_RANGE = 80.0
+
+
+class _InBatchCrossEntropy(torch.autograd.Function):
+    """Per-anchor cross-entropy of ``[..., B, B]`` logits whose targets are
+    the diagonal, with one exponential pass: the forward keeps the softmax,
+    and the backward is the softmax less the identity, scaled by the
+    incoming gradient."""
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, bound: float | None) -> Tensor:
+        positives = logits.diagonal(dim1=-2, dim2=-1)
+        if bound is not None and 2 * bound <= _SAFE_SHIFT_RANGE:
+            shift = logits.new_tensor(bound)
+        else:
+            shift = logits.amax(dim=-1, keepdim=True).detach()
+        probs = torch.sub(logits, shift).exp_()
+        total = probs.sum(dim=-1, keepdim=True)
+        probs.div_(total)
+        ctx.save_for_backward(probs)
+        return (total.log_() + shift).squeeze(-1) - positives
+
+    @staticmethod
+    def backward(ctx, grad_loss: Tensor) -> tuple[Tensor, None]:
+        (probs,) = ctx.saved_tensors
+        grad = probs * grad_loss.unsqueeze(-1)
+        grad.diagonal(dim1=-2, dim2=-1).sub_(grad_loss)
+        return grad, None
+
+
+def in_batch_cross_entropy(logits: Tensor, bound: float | None = None) -> Tensor:
+    r"""The in-batch cross-entropy of every anchor (row) of ``logits``, whose
+    positive is the candidate of the same index:
+
+    .. math::
+        \ell_n = \log \sum_{k=1}^{B} \exp(s_{nk}) - s_{nn},
+
+    as :func:`torch.nn.functional.cross_entropy` with the targets
+    :math:`0, \dots, B-1`, but with one exponential pass over the
+    :math:`B \times B` logits instead of two (the backward reuses the
+    softmax of the forward) and no one-hot gradient buffer.
+
+    Args:
+        logits (torch.Tensor): ``[..., B, B]`` scores :math:`s_{nk}` of
+            anchor :math:`n` and candidate :math:`k`.
+        bound (float, optional): A bound :math:`b` with :math:`|s_{nk}| \le
+            b` (:math:`1/\tau` for cosines over a temperature :math:`\tau`),
+            the shift that keeps the exponentials finite without a pass for
+            the row maxima; those are used if :obj:`None` or if :math:`2b`
+            is so wide that every shifted exponential could underflow.
+            (default: :obj:`None`)
+
+    Returns:
+        torch.Tensor: ``[..., B]`` losses :math:`\ell_n`.
+    """
+    return _InBatchCrossEntropy.apply(logits, bound)
 
 
 def modality_alignment_loss(

@@ -139,8 +139,7 @@ class Trainer:
             :meth:`fit` (:class:`~mde_pyg.training.threads.ThreadBudget`):
             a number, or :obj:`"auto"` (the cores that other processes leave
             free, re-measured every epoch); :obj:`None` leaves torch's
-            setting alone. The results do not depend on it.
-            (default: :obj:`None`)
+            setting alone. (default: :obj:`None`)
     """
 
     def __init__(
