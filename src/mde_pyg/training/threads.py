@@ -6,10 +6,10 @@ that shares that core, and the run becomes slower than it would be on one
 thread (the main job's epochs on 2 cores: 1.1 s alone, 1.4 s on one thread,
 2.6-3.2 s beside one busy process). :class:`ThreadBudget` therefore measures,
 between epochs, how much CPU time the other processes took and uses the
-cores they leave free. The thread count does not change the results: each
-kernel the models use partitions its work, not its reductions, by thread
-(``tests/training/test_threads.py`` checks that one and two threads train to
-the same metrics).
+cores they leave free. The main job trains to the same bits on one thread as
+on two (``tests/training/test_threads.py``); a kernel whose sums are split by
+thread may differ in the last bits, which a fixed ``trainer.threads`` rules
+out.
 """
 
 from __future__ import annotations
