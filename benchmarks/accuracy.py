@@ -4,7 +4,7 @@ the chosen setting, test metrics at the best validation epoch, mean ± std.
 
 ::
 
-    mde-pyg prepare ml100k baby                      # the real datasets
+    python benchmarks/prepare_data.py --datasets ml100k baby_text   # the real datasets
     python benchmarks/accuracy.py --plan             # time 2 epochs of each run kind
     python benchmarks/accuracy.py                    # the full suite (resumable)
     python benchmarks/accuracy.py --workers 2        # two runs at a time
@@ -75,7 +75,7 @@ BASELINES = ("lightgcn", "lattice", "mgcn", "freedom")
 #: MDE's default and the full design of the paper (``model=mde_paper``).
 OURS = ("mde", "mde_paper")
 #: The suite's datasets and their epoch caps.
-EPOCH_CAPS = {"synthetic": 300, "synthetic_large": 200, "ml100k": 400, "baby": 150}
+EPOCH_CAPS = {"synthetic": 300, "synthetic_large": 200, "ml100k": 400, "baby_text": 150}
 #: Models swept over another model's grid.
 GRID_OF = {"mde_paper": "mde"}
 

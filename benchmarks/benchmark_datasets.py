@@ -6,8 +6,10 @@ dataset of the same name; the real ones are the folders ``mde-pyg prepare``
 writes under the registry's data root (:func:`mde_pyg.data.registry.data_root`:
 ``$MDE_PYG_DATA``, else ``~/.cache/mde_pyg/datasets``; a script's ``--root``
 overrides it). The benchmarks add a few of their own (:data:`EXTRA`): a
-larger synthetic dataset and the placeholder-feature folders
-(``benchmarks/prepare_data.py --quick``), for speed and memory only.
+larger synthetic dataset and the registry's builds from the project's
+raw-data folder (:data:`~mde_pyg.data.registry.SHARED_DATASETS`, made by
+``benchmarks/prepare_data.py``): Baby-text, the Sports interactions alone
+and the placeholder-feature folders (speed and memory only).
 
 A run composes the overrides of :func:`overrides` with the model's and builds
 through :mod:`mde_pyg.pipeline`; what a script keeps of its own is how it
@@ -19,6 +21,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from mde_pyg.data.registry import SHARED_DATASETS
 
 #: Benchmark-only datasets: overrides of the package's dataset configs.
 EXTRA: dict[str, tuple[str, ...]] = {
@@ -33,7 +37,7 @@ EXTRA: dict[str, tuple[str, ...]] = {
             f"dataset.folder=${{data_root}}/{name}",
             f"dataset.name={name}",
         )
-        for name in ("baby_placeholder", "sports_placeholder")
+        for name in SHARED_DATASETS
     },
 }
 #: What a report says of each dataset.
@@ -45,11 +49,15 @@ DESCRIPTIONS = {
     "modalities show with opposite signs (conf/dataset/capability.yaml)",
     "ml100k": "MovieLens-100K (real), title text (MiniLM, 384-d) and "
     "genre/decade metadata",
-    "baby": "Amazon Baby interactions (real, published split) with the text "
+    "baby": "Amazon Baby, MMRec's published folder (image 4096-d, text 384-d)",
+    "sports": "Amazon Sports, MMRec's published folder (image 4096-d, text 384-d)",
+    "clothing": "Amazon Clothing, MMRec's published folder (image 4096-d, text 384-d)",
+    "baby_text": "Amazon Baby interactions (real, published split) with the text "
     "modality only (MiniLM on titles + descriptions, 3,416 of 7,050 items "
     "have text, the others get the mean vector); the original image features "
     "are not available, so no image modality",
-    "sports": "Amazon Sports interactions (real, MMRec split rule), no features",
+    "sports_interactions": "Amazon Sports interactions (real, MMRec split rule), "
+    "no features",
     "baby_placeholder": "the real Baby interaction graph with RANDOM "
     "placeholder features of the published shapes (image 4096-d, text 384-d): "
     "speed and memory only",

@@ -6,10 +6,10 @@ popularity-free random baseline and a plain feature-similarity baseline.
 ::
 
     python benchmarks/cold_start.py                   # synthetic, ~ 10 minutes
-    python benchmarks/cold_start.py --dataset baby    # Baby-text, ~ 1 hour
+    python benchmarks/cold_start.py --dataset baby_text   # Baby-text, ~ 1 hour
     python benchmarks/cold_start.py --quick           # seconds, to a temporary folder
-    python benchmarks/cold_start.py --dataset baby --epochs 1 --seeds 0 --out DIR
-    python benchmarks/cold_start.py [--dataset baby] --report-only
+    python benchmarks/cold_start.py --dataset baby_text --epochs 1 --seeds 0 --out DIR
+    python benchmarks/cold_start.py [--dataset baby_text] --report-only
 
 Results: ``results/cold_start.{csv,md}`` (synthetic) and
 ``results/cold_start_<dataset>.{csv,md}`` (e.g. Baby-text). The runs are resumable: a
@@ -22,15 +22,15 @@ Protocol:
 * data: a dataset of :mod:`benchmark_datasets`, built as ``mde-pyg train
   dataset=<name>`` builds it. ``--dataset synthetic`` (default): the
   built-in generator (2,000 users x 1,000 items, image 64-d and text 32-d
-  features), seed 0. ``--dataset baby``: the Baby-text folder of ``mde-pyg
-  prepare baby`` (``<data_root>/baby``):
+  features), seed 0. ``--dataset baby_text``: the Baby-text folder of
+  ``benchmarks/prepare_data.py`` (``<data_root>/baby_text``):
   Amazon Baby, 19,445 users x 7,050 items, the MMRec split, one modality:
   text, all-MiniLM-L6-v2 (384-d) of title and description. Only 3,416 items
   have text; the other 3,634 get the mean vector, so those items all have
   the *same* features and, cold, cannot be told apart from content (the
   ``own text`` column restricts the cold targets to the cold items with
-  text). Preparing it (``mde-pyg prepare baby``) encodes the text in about
-  half a minute on this 2-core machine.
+  text). Preparing it (``prepare_data.py --datasets baby_text``) encodes the
+  text in about half a minute on this 2-core machine.
 * cold items: 10% of the items, drawn at random (per seed). *All* their
   interactions leave the data (training, validation and test): the model
   never sees a pair with them. They stay in the catalogue with their
@@ -95,11 +95,12 @@ COLD = "cold_item_embeddings"
 ID_ROWS = "id rows (untrained ID embeddings kept)"
 #: What the report adds to a dataset's description.
 REMARKS = {
-    "synthetic": "seed 0; not Amazon Baby (see `cold_start_baby.md` for Baby-text)",
-    "baby": "the folder of `mde-pyg prepare baby` (Amazon Baby 2014 5-core, "
-    "19,445 users x 7,050 items, 118,551 training pairs). The 3,634 items "
-    "without text share identical features, so a cold item without text "
-    "cannot be told apart from the others by its content: `own text` "
+    "synthetic": "seed 0; not Amazon Baby (see `cold_start_baby_text.md` for "
+    "Baby-text)",
+    "baby_text": "the folder of `prepare_data.py --datasets baby_text` (Amazon "
+    "Baby 2014 5-core, 19,445 users x 7,050 items, 118,551 training pairs). "
+    "The 3,634 items without text share identical features, so a cold item "
+    "without text cannot be told apart from the others by its content: `own text` "
     "restricts the cold targets to the cold items with text (ranked among all "
     "cold items all the same)",
 }

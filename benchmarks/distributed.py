@@ -3,7 +3,7 @@ with 1 and 2 (or more) processes, launched by ``torchrun`` as a user would.
 
 ::
 
-    mde-pyg prepare baby                            # the Baby-text folder
+    python benchmarks/prepare_data.py --datasets baby_text   # the Baby-text folder
     python benchmarks/distributed.py                # CPU, 1 and 2 processes
     python benchmarks/distributed.py --device cuda --procs 1 2 4 8
     python benchmarks/distributed.py --quick        # smoke test, to a temporary folder
@@ -252,7 +252,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--procs", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--dataset", default="baby", choices=benchmark_datasets.names())
+    parser.add_argument(
+        "--dataset", default="baby_text", choices=benchmark_datasets.names()
+    )
     parser.add_argument("--root", help="data root (default: the registry's)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch", type=int, default=2048)

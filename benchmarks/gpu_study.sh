@@ -6,7 +6,7 @@
 # The device machine has torch and torch-geometric but not hydra, and cannot
 # reach the network: the wheels of hydra-core, omegaconf and
 # antlr4-python3-runtime travel in .whl/ (`pip wheel`), the folders of
-# `mde-pyg prepare ml100k baby` in .gpu_data/datasets. Both are git-ignored
+# `python benchmarks/prepare_data.py --datasets ml100k baby_text` in .gpu_data/datasets. Both are git-ignored
 # and carried. The study runs for at most SECONDS with $WORKERS (default 14)
 # processes sharing the GPU. Every 20 s, and at the end, the finished run
 # records are packed into OUT/runs.tar.gz, so a call cut off by its time
@@ -33,7 +33,7 @@ nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used \
     --format=csv -l 15 > "$out/gpu_utilization.csv" 2>&1 &
 monitor=$!
 
-timeout "$seconds" python3 benchmarks/mde_study.py --datasets ml100k baby \
+timeout "$seconds" python3 benchmarks/mde_study.py --datasets ml100k baby_text \
     --device "${DEVICE:-cuda}" --workers "${WORKERS:-14}" --threads 1 \
     --out "$results" "$@" > "$out/study.log" 2>&1
 echo "mde_study.py exit status $?" >> "$out/study.log"

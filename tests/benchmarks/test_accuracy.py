@@ -189,7 +189,7 @@ def test_unknown_dataset_is_a_clear_error(accuracy, tmp_path, capsys):
     assert exit_info.value.code == 2
     message = capsys.readouterr().err
     assert "unknown datasets ['babby']" in message
-    assert "'baby'" in message and "'ml100k'" in message
+    assert "'baby_text'" in message and "'ml100k'" in message
 
 
 def test_record_names_still_select_their_configs(accuracy, runner):

@@ -75,17 +75,21 @@ def test_confirmation_follows_the_decision_datasets_only(study, tmp_path):
 
 
 def test_a_candidate_identical_to_the_reference_is_not_rerun(study, tmp_path):
-    args = arguments(["baby"])
-    screen(study, tmp_path, "baby", {"mde_mgcn": 0.3, "a": 0.3, "b": 0.3, "c": 0.2})
+    args = arguments(["baby_text"])
+    screen(
+        study, tmp_path, "baby_text", {"mde_mgcn": 0.3, "a": 0.3, "b": 0.3, "c": 0.2}
+    )
     runs = study.load_runs(tmp_path)
-    assert study.same_as_reference(runs, "baby", "a", args)
-    assert not study.same_as_reference(runs, "baby", "c", args)
-    assert not study.same_as_reference(runs, "baby", "mde_mgcn", args)
+    assert study.same_as_reference(runs, "baby_text", "a", args)
+    assert not study.same_as_reference(runs, "baby_text", "c", args)
+    assert not study.same_as_reference(runs, "baby_text", "mde_mgcn", args)
     todo = study.pending(args, tmp_path)
     assert {(r.model, r.seed) for r in todo} == {("mde_mgcn", 2), ("c", 2)}
     # Same validation but another test score or best epoch: not identical.
-    save(study, tmp_path, "baby", "b", 1, 0.3 + 1e-3, test=0.6)
-    assert not study.same_as_reference(study.load_runs(tmp_path), "baby", "b", args)
+    save(study, tmp_path, "baby_text", "b", 1, 0.3 + 1e-3, test=0.6)
+    assert not study.same_as_reference(
+        study.load_runs(tmp_path), "baby_text", "b", args
+    )
 
 
 def test_decision_skips_a_finalist_significantly_below_the_reference(study, tmp_path):

@@ -1,4 +1,4 @@
-r"""The ``mde-pyg prepare`` command: prepares the built-in datasets
+r"""The ``mde-pyg prepare`` command: prepares the named datasets
 (:func:`mde_pyg.data.prepare.prepare`) as the MMRec folders that the
 ``dataset=<name>`` configs load, and writes a ``README.txt`` into each that
 says in words what it holds (for placeholder folders: that the features are
@@ -6,13 +6,13 @@ random numbers, never to be used for accuracy).
 
 ::
 
-    mde-pyg prepare ml100k baby              # into ~/.cache/mde_pyg/datasets
-    mde-pyg prepare baby --root DIR          # elsewhere (or MDE_PYG_DATA=DIR)
-    mde-pyg train model=mde dataset=baby     # then, from any directory
+    mde-pyg prepare ml100k                   # into ~/.cache/mde_pyg/datasets
+    mde-pyg prepare baby --from DIR          # MMRec's published Baby, downloaded
+    mde-pyg prepare ml100k --root DIR        # elsewhere (or MDE_PYG_DATA=DIR)
+    mde-pyg train model=mde dataset=ml100k   # then, from any directory
 
-Where the folders go and what they are made from: see
-:mod:`mde_pyg.data.registry`; what each dataset is: see
-:mod:`mde_pyg.data.prepare`.
+Where the folders go: see :mod:`mde_pyg.data.registry`; what each dataset
+is: see :mod:`mde_pyg.data.prepare`.
 """
 
 from __future__ import annotations
@@ -27,20 +27,17 @@ import numpy as np
 
 from mde_pyg.data.features import TEXT_EXTRA_HINT
 from mde_pyg.data.manifest import read_manifest, write_atomic
-from mde_pyg.data.prepare import (
-    ML100K_SEED,
-    PLACEHOLDER_DIMS,
-    PLACEHOLDER_SEED,
-    prepare,
-)
+from mde_pyg.data.movielens import RECBOLE_VERSION, SEED, WHEEL_NAME
+from mde_pyg.data.prepare import PLACEHOLDER_SEED, prepare
+from mde_pyg.data.published import FEATURE_DIMS, PUBLISHED
 from mde_pyg.data.registry import (
     CONFIGURED,
     DATA_ENV,
     DATASETS,
     DEFAULT_ROOT,
-    SHARED_ENV,
+    DOWNLOADS,
+    PACKAGE_DATASETS,
     data_root,
-    required_inputs,
 )
 from mde_pyg.errors import DatasetError
 
@@ -49,9 +46,10 @@ README = "README.txt"
 
 
 def main(argv: list[str]) -> None:
-    """The ``mde-pyg prepare NAME [NAME ...] [--root DIR] [--shared DIR]
-    [--model MODEL]`` command. User errors (missing inputs or extra) are one
-    ``error:`` line on stderr and exit status 2.
+    """The ``mde-pyg prepare NAME [NAME ...] [--root DIR] [--from DIR]
+    [--wheel FILE] [--model MODEL]`` command. User errors (missing inputs or
+    extra, a failed download) are one ``error:`` line on stderr and exit
+    status 2.
 
     Args:
         argv (list of str): The arguments after ``prepare``.
@@ -61,8 +59,9 @@ def main(argv: list[str]) -> None:
         folders = prepare(
             args.names,
             args.root,
-            args.shared,
-            args.model,
+            model=args.model,
+            source=args.source,
+            wheel=args.wheel,
             log=print,
             on_ready=write_readme,
         )
@@ -80,20 +79,24 @@ def main(argv: list[str]) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mde-pyg prepare``."""
+    published = ", ".join(PUBLISHED)
     parser = argparse.ArgumentParser(
         prog="mde-pyg prepare",
-        description="Prepare built-in datasets as MMRec folders that "
-        "`mde-pyg train dataset=NAME` loads, from the project's shared data "
-        "folder. Steps that are up to date are skipped.",
-        epilog="ml100k: MovieLens-100K (downloads the recbole wheel once) with "
-        "title text and genre/decade metadata; baby: Amazon Baby with text "
-        "features only; sports: Amazon Sports interactions, no features; "
-        "*_placeholder: the real graphs with RANDOM features of the published "
-        "shapes, for speed benchmarks only. ml100k and baby need the text "
-        f"extra: {TEXT_EXTRA_HINT}.",
+        description="Prepare named datasets as MMRec folders that "
+        "`mde-pyg train dataset=NAME` loads. Steps that are up to date are "
+        "skipped.",
+        epilog=f"ml100k: MovieLens-100K from the recbole {RECBOLE_VERSION} wheel "
+        "on PyPI (pip downloads it once), with title text and genre/decade "
+        f"metadata; needs the text extra: {TEXT_EXTRA_HINT}. {published}: "
+        "MMRec's published folders (interactions, image and text features), "
+        "downloaded by you and checked against the published counts.",
     )
     parser.add_argument(
-        "names", nargs="+", choices=DATASETS, metavar="NAME", help=", ".join(DATASETS)
+        "names",
+        nargs="+",
+        choices=PACKAGE_DATASETS,
+        metavar="NAME",
+        help=", ".join(PACKAGE_DATASETS),
     )
     parser.add_argument(
         "--root",
@@ -102,9 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
         "pass data_root=DIR to `mde-pyg train` when it is neither)",
     )
     parser.add_argument(
-        "--shared",
+        "--from",
+        dest="source",
         metavar="DIR",
-        help=f"the shared data folder with the raw inputs (default: ${SHARED_ENV})",
+        help=f"the downloaded published folder of {published} (holding "
+        "NAME.inter, image_feat.npy, text_feat.npy), or a folder of such folders",
+    )
+    parser.add_argument(
+        "--wheel",
+        metavar="FILE",
+        help=f"ml100k: the {WHEEL_NAME} file, for a machine without network "
+        f"access (default: pip downloads it into ROOT/{DOWNLOADS})",
     )
     parser.add_argument(
         "--model",
@@ -132,10 +143,12 @@ def readme_paragraphs(name: str, folder: Path) -> list[str]:
     if name == "ml100k":
         meta_dim = np.load(folder / "meta_feat.npy", mmap_mode="r").shape[1]
         return _ml100k_readme(stats, manifest["text"]["info"], meta_dim)
-    if name == "baby":
-        return _baby_readme(stats, manifest["text"]["info"])
-    source = Path(required_inputs(name)[0]).name
-    if name == "sports":
+    if name in PUBLISHED:
+        return _published_readme(name, stats, manifest["published"]["info"])
+    if name == "baby_text":
+        return _baby_text_readme(stats, manifest["text"]["info"])
+    source = Path(DATASETS[name].inputs[0]).name
+    if name == "sports_interactions":
         return _interactions_only_readme(folder.name, source, stats)
     return _placeholder_readme(folder.name, source, stats)
 
@@ -153,9 +166,10 @@ def _ml100k_readme(
     stats: dict[str, int], text: dict[str, Any], meta_dim: int
 ) -> list[str]:
     return [
-        "MovieLens-100K (from the recbole 1.2.1 wheel on PyPI, by tools/ml100k.py "
-        f"of the shared data folder, seed {ML100K_SEED}): all ratings as implicit "
-        "feedback, 5-core, per-user random split of the published protocol. "
+        f"MovieLens-100K (ml-100k.inter and ml-100k.item of the recbole "
+        f"{RECBOLE_VERSION} wheel on PyPI, converted by mde_pyg, seed {SEED}): all "
+        "ratings as implicit feedback, 5-core, per-user random split of the "
+        "published protocol. "
         "MovieLens' terms forbid redistribution: keep this folder out of any "
         "repository.",
         f"ml100k.inter: {describe(stats)}.",
@@ -163,14 +177,28 @@ def _ml100k_readme(
         f"of item_text.tsv ({text['with_text']} items with a title, "
         f"{text['missing_text']} without: mean vector).",
         f"meta_feat.npy: {meta_dim}-d, genre multi-hot (19) and release-decade "
-        "one-hot (8: 1920s and earlier .. 1990s); the tool's genre_feat.npy.",
+        "one-hot (8: 1920s and earlier .. 1990s).",
     ]
 
 
-def _baby_readme(stats: dict[str, int], text: dict[str, Any]) -> list[str]:
+def _published_readme(
+    name: str, stats: dict[str, int], installed: dict[str, Any]
+) -> list[str]:
+    title = PUBLISHED[name].title
+    return [
+        f"Amazon {title} 2014, 5-core: MMRec's published folder, installed from "
+        f"{installed['from']} after checking it against the published counts: "
+        f"{describe(stats)}.",
+        f"image_feat.npy: {FEATURE_DIMS['image']}-d CNN image features; "
+        f"text_feat.npy: {FEATURE_DIMS['text']}-d sentence-transformers text "
+        "features; as published.",
+    ]
+
+
+def _baby_text_readme(stats: dict[str, int], text: dict[str, Any]) -> list[str]:
     return [
         "Amazon Baby 2014, 5-core, MMRec item IDs and split rule (derived/baby.inter "
-        f"of the shared data folder): {describe(stats)}.",
+        f"of the project's raw-data folder): {describe(stats)}.",
         f"text_feat.npy: {text['dim']}-d all-MiniLM-L6-v2 embeddings of 'title. "
         "description' (HTML entities decoded) from "
         f"amazon_baby/baby_partial_text.jsonl. Only {text['with_text']} of "
@@ -189,7 +217,7 @@ def _interactions_only_readme(
 ) -> list[str]:
     return [
         f"{name}.inter is the real interaction graph ({source} of "
-        f"the shared data folder): {describe(stats)}.",
+        f"the project's raw-data folder): {describe(stats)}.",
         "There are NO feature files: no item features of this dataset are "
         "available here, so only ID-based models (such as LightGCN) run on it.",
     ]
@@ -200,9 +228,9 @@ def _placeholder_readme(name: str, source: str, stats: dict[str, int]) -> list[s
     return [
         "PLACEHOLDER FEATURES - FOR SPEED AND MEMORY BENCHMARKS ONLY.",
         f"{name}.inter is the real interaction graph ({source} of "
-        f"the shared data folder): {describe(stats)}.",
-        f"image_feat.npy ({num_items} x {PLACEHOLDER_DIMS['image']}, uniform "
-        f"[0, 1)) and text_feat.npy ({num_items} x {PLACEHOLDER_DIMS['text']}, "
+        f"the project's raw-data folder): {describe(stats)}.",
+        f"image_feat.npy ({num_items} x {FEATURE_DIMS['image']}, uniform "
+        f"[0, 1)) and text_feat.npy ({num_items} x {FEATURE_DIMS['text']}, "
         f"random unit vectors) are RANDOM numbers (seed {PLACEHOLDER_SEED}) with "
         "the shapes of the published features. They carry no information about "
         "the items: never report accuracy measured on this folder.",

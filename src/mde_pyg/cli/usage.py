@@ -26,8 +26,9 @@ USAGE = f"""usage: mde-pyg {{{",".join(COMMANDS)}}} ...
                                        top-k items per user, printed or written
                                        (raw ids when the data has id maps)
   mde-pyg export RUN_DIR --out DIR     final user and item embeddings (.npy)
-  mde-pyg prepare NAME ... [--root D]  build a real dataset by name (ml100k, baby,
-                                       sports, ...) into ~/.cache/mde_pyg/datasets
+  mde-pyg prepare NAME ... [--root D]  build a real dataset by name into
+                                       ~/.cache/mde_pyg/datasets: ml100k (from
+                                       pip), baby|sports|clothing --from DIR
   mde-pyg import FILE --out DIR        raw interactions (your own ids) into an
                                        MMRec folder with id maps; --images DIR
                                        adds image features (-h for options)

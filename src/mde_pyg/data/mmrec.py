@@ -21,7 +21,7 @@ from mde_pyg.data.hetero import build_heterodata
 from mde_pyg.data.id_maps import ID_MAP_FILES, read_id_map
 from mde_pyg.data.inter import read_inter
 from mde_pyg.data.layout import feature_paths
-from mde_pyg.data.registry import DATA_ENV, DATASETS
+from mde_pyg.data.registry import DATA_ENV, DATASETS, prepare_command
 from mde_pyg.errors import DatasetError
 
 SPLIT_NAMES = ("train", "validation", "test")
@@ -108,7 +108,8 @@ def _finite_float32(path: Path, modality: str, x: np.ndarray) -> np.ndarray:
 def _missing_folder_message(folder: Path) -> str:
     """The error message for a dataset folder that does not exist, with
     the fix: set ``dataset.folder`` when it was never set (Hydra's ``???``,
-    made absolute), run ``mde-pyg prepare`` for a built-in dataset's folder.
+    made absolute), run the command that prepares a named dataset's folder
+    (:func:`~mde_pyg.data.registry.prepare_command`).
 
     Args:
         folder (Path): The folder that does not exist.
@@ -121,7 +122,7 @@ def _missing_folder_message(folder: Path) -> str:
     message = f"{folder}: dataset folder not found"
     if folder.name in DATASETS:
         message += (
-            f": run 'mde-pyg prepare {folder.name}' first (or set "
+            f": run '{prepare_command(folder.name)}' first (or set "
             f"data_root=... / {DATA_ENV})"
         )
     return message
@@ -299,8 +300,8 @@ def load_mmrec(
             :obj:`None` infers it (see above). (default: :obj:`None`)
 
     Raises:
-        DatasetError: for a missing folder (for a built-in dataset's folder,
-            the message says to run ``mde-pyg prepare <name>``) or file, a
+        DatasetError: for a missing folder (for a named dataset's folder,
+            the message says how to prepare it) or file, a
             malformed ``.inter`` (see :func:`read_inter`), feature rows that
             do not match the item count (or each other), a
             :obj:`num_items` below ``max(itemID) + 1``, NaN/Inf features, or

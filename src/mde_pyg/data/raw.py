@@ -103,23 +103,45 @@ def split_per_user(
             "users have fewer than 3): the per-user split needs at least 3 "
             "(apply k-core filtering with k >= 3)"
         )
-    held_out = count // 5  # int(0.2 n), exact in integers
-    num_val = torch.where(count < 10, 1, held_out // 2)
-    num_test = torch.where(count < 10, 1, held_out - held_out // 2)
-
     order = torch.randperm(user.numel(), generator=generator, device=generator.device)
-    if timestamp is None:
-        blocks = ((1, num_val), (2, num_test))
-    else:
+    if timestamp is not None:
         # Latest first; the stable sort keeps the random order among ties.
         time = torch.as_tensor(timestamp, device=order.device)[order]
         order = order[time.sort(stable=True, descending=True).indices]
-        blocks = ((2, num_test), (1, num_val))
     order = order[user[order].sort(stable=True).indices]
     start = torch.cumsum(count, 0) - count
     rank = torch.empty_like(user)
     rank[order] = torch.arange(user.numel(), device=user.device) - start[user[order]]
+    return label_by_rank(user, rank, count, test_first=timestamp is not None)
 
+
+def label_by_rank(
+    user: Tensor, rank: Tensor, count: Tensor, test_first: bool = False
+) -> Tensor:
+    r"""The labels of the published per-user split (see
+    :func:`split_per_user`), given the rank of every interaction within its
+    user: ``0`` (train), ``1`` (validation) or ``2`` (test).
+
+    A user with :math:`n < 10` interactions holds out 1 for validation and 1
+    for test; otherwise :math:`v = \lfloor 0.2 n \rfloor`, :math:`\lfloor
+    v/2 \rfloor` for validation and the rest for test. The lowest ranks are
+    held out: validation then test, or with :obj:`test_first` test then
+    validation.
+
+    Args:
+        user (torch.Tensor): ``[E]`` user index of each interaction.
+        rank (torch.Tensor): ``[E]`` rank of each interaction within its
+            user, ``0..n-1``.
+        count (torch.Tensor): ``[num_users]`` interactions per user.
+        test_first (bool, optional): Hold out test before validation.
+            (default: :obj:`False`)
+    """
+    held_out = count // 5  # int(0.2 n), exact in integers
+    num_val = torch.where(count < 10, 1, held_out // 2)
+    num_test = torch.where(count < 10, 1, held_out - held_out // 2)
+    blocks = ((1, num_val), (2, num_test))
+    if test_first:
+        blocks = blocks[::-1]
     label = torch.zeros_like(user)
     end = torch.zeros_like(count)
     for value, size in blocks:
@@ -228,11 +250,21 @@ def _check_arrays(
     return table
 
 
-def _parse_timestamps(
+def parse_numbers(
     source: object, column: str, values: Sequence, lines: list[int] | None
 ) -> np.ndarray:
-    """Converts timestamps to ``float64``; the error names the first value
-    that is not a finite number."""
+    """Converts the values of a column (timestamps, ratings) to ``float64``.
+
+    Args:
+        source (object): The file or input they come from, named in errors.
+        column (str): The column's name, named in errors.
+        values (Sequence): The values.
+        lines (list of int, optional): The line of each value, named in
+            errors; :obj:`None` names the index.
+
+    Raises:
+        DatasetError: naming the first value that is not a finite number.
+    """
     try:
         time = np.asarray(values, dtype=np.float64)
     except (ValueError, TypeError):
@@ -308,9 +340,7 @@ def load_raw_interactions(
     item, item_ids = reindex(table[item_column])
     time = None
     if timestamp_column is not None:
-        time = _parse_timestamps(
-            source, timestamp_column, table[timestamp_column], lines
-        )
+        time = parse_numbers(source, timestamp_column, table[timestamp_column], lines)
     user, item, time = _first_pairs(user.numpy(), item.numpy(), time)
 
     keep = _k_core(source, user, item, k_core)
@@ -582,7 +612,7 @@ def import_interactions(
     counts = {"rows": len(table[user_column])}
     keep = np.ones(counts["rows"], dtype=bool)
     if min_rating is not None:
-        rating = _parse_timestamps(path, rating_column, table[rating_column], lines)
+        rating = parse_numbers(path, rating_column, table[rating_column], lines)
         keep = rating >= float(min_rating)
         if not keep.any():
             raise DatasetError(
@@ -594,7 +624,7 @@ def import_interactions(
     raw_items = np.asarray([str(v) for v in table[item_column]])[keep]
     time = None
     if timestamp_column is not None:
-        time = _parse_timestamps(path, timestamp_column, table[timestamp_column], lines)
+        time = parse_numbers(path, timestamp_column, table[timestamp_column], lines)
         time = time[keep]
     user, user_ids = reindex(raw_users)
     item, item_ids = reindex(raw_items)
