@@ -24,7 +24,11 @@ non-text modality as ``image_feat.npy``. Our FREEDOM then weighs ``meta``
 0.1 and ``text`` 0.9 (:func:`mde_pyg.models.freedom_modality_weights`), as
 MMRec weighs its "image" and text graphs; our LATTICE, as MMRec's, mixes the
 two modalities with learned softmax weights (both starting equal). LightGCN
-uses no features.
+uses no features. LGMRec (run.py's grid point, the published Baby setting)
+anchors its contrast on the non-text modality as MMRec on its image, and
+draws Gumbel noise in evaluation too, as the published code does, for the
+parity run only (``model.sample_at_eval=true``; our default evaluates
+without noise).
 
 Resumable: every finished run is
 ``<out>/parity_runs/<dataset>_<model>_<impl>_seed<k>.json`` and is skipped
@@ -122,6 +126,28 @@ MODELS = {
             "model.freeze_embeddings=true",
         ],
         "MMGCN",
+    ),
+    "lgmrec": (
+        [
+            "model=lgmrec",
+            "model.embedding_dim=64",  # embedding_size (= feat_embed_dim 64)
+            "model.num_ui_layers=2",  # n_ui_layers (fixed; cf_model lightgcn)
+            "model.num_mm_layers=2",  # n_mm_layers (fixed)
+            "model.num_hyper_layers=1",  # n_hyper_layer (fixed)
+            "model.num_hyperedges=4",  # hyper_num (fixed)
+            "model.keep_rate=0.5",  # keep_rate (fixed)
+            "model.alpha=0.3",  # alpha (fixed)
+            "model.cl_weight=1e-4",  # cl_weight (fixed)
+            "model.reg_weight=1e-6",  # reg_weight (fixed)
+            "model.tau=0.2",  # self.tau in the code
+            "model.freeze_features=true",  # from_pretrained(..., freeze=True)
+            # Published behaviour matched for the parity run only: Gumbel noise
+            # in evaluation too (our default evaluates without noise).
+            "model.sample_at_eval=true",
+            "trainer.lr=1e-3",  # learning_rate
+            "trainer.lr_decay=1.0",  # learning_rate_scheduler [1.0, 50]
+        ],
+        "LGMRec",
     ),
 }
 #: Parity holds when the means of test Recall@20 over at least this many

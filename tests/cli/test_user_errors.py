@@ -44,7 +44,7 @@ def test_unknown_names_and_keys_are_one_line(override, expected, tmp_path, capsy
     assert status == 2
     assert expected in one_line(captured)
     if override.startswith("model"):
-        assert "valid: bm3, freedom, lattice, lightgcn" in captured.err
+        assert "valid: bm3, freedom, lattice, lgmrec, lightgcn" in captured.err
     # info composes the same way
     status, captured = exit_status(["info", override], capsys)
     assert status == 2 and expected in one_line(captured)

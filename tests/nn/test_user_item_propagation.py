@@ -111,6 +111,12 @@ def test_matches_dense_computation(transform, edge_types, matrix, num_layers):
         # layer_sum is the sum, not the mean, of the same layers.
         for a, b in zip(prop.layer_sum(x_user, x_item, graphs), out):
             assert torch.allclose(a, b * (num_layers + 1), atol=1e-6)
+        # last_layer is P^L E alone.
+        last = torch.linalg.matrix_power(P, num_layers) @ torch.cat([x_user, x_item])
+        for a, b in zip(
+            prop.last_layer(x_user, x_item, graphs), last.split([NUM_USERS, NUM_ITEMS])
+        ):
+            assert torch.allclose(a, b, atol=1e-6)
 
     # The gradient (through the stored transposes) is the dense one.
     graphs = graphs_of(data, prop.edge_types)

@@ -2,6 +2,7 @@ from mde_pyg.models.base import BPRBatch, MultiModalRecommender, Recommender, bp
 from mde_pyg.models.bm3 import BM3
 from mde_pyg.models.freedom import FREEDOM, freedom_modality_weights
 from mde_pyg.models.lattice import LATTICE
+from mde_pyg.models.lgmrec import LGMRec
 from mde_pyg.models.lightgcn import LightGCN
 from mde_pyg.models.mde import MDE
 from mde_pyg.models.mde_options import MGCN_OPTIONS, PAPER_OPTIONS, MDELossWeights
@@ -14,6 +15,7 @@ __all__ = [
     "BPRBatch",
     "FREEDOM",
     "LATTICE",
+    "LGMRec",
     "LightGCN",
     "MDE",
     "MDELossWeights",

@@ -114,6 +114,39 @@ def in_batch_cross_entropy(logits: Tensor, bound: float | None = None) -> Tensor
     return _InBatchCrossEntropy.apply(logits, bound)
 
 
+def all_node_info_nce(
+    anchor: Tensor, nodes: Tensor, index: Tensor, tau: float = 0.2
+) -> Tensor:
+    r"""InfoNCE with cosine similarity of a batch of anchors against *every*
+    node of another view, the positive of anchor :math:`n` being node
+    :math:`i_n` of that view, summed over the anchors (LGMRec's
+    ``ssl_triple_loss``):
+
+    .. math::
+        \mathcal{L} = \sum_{n=1}^{B} -\log
+        \frac{\exp(\cos(\mathbf{a}_n, \mathbf{z}_{i_n}) / \tau)}
+        {\sum_{j=1}^{N} \exp(\cos(\mathbf{a}_n, \mathbf{z}_j) / \tau)}
+
+    computed as a cross-entropy over the logits (stable for small
+    :math:`\tau`). Leading dimensions are batch dimensions: ``[P, B, d]``
+    anchors against ``[P, N, d]`` nodes give ``P`` sums.
+
+    Args:
+        anchor (torch.Tensor): Anchors :math:`\mathbf{a}`, ``[..., B, d]``.
+        nodes (torch.Tensor): Every node :math:`\mathbf{z}` of the other
+            view, ``[..., N, d]``.
+        index (torch.Tensor): ``[B]`` node of each anchor's positive.
+        tau (float, optional): Temperature. (default: :obj:`0.2`)
+
+    :rtype: :class:`torch.Tensor` of the leading shape ``[...]``.
+    """
+    anchor = F.normalize(anchor, dim=-1) / tau
+    logits = anchor @ F.normalize(nodes, dim=-1).transpose(-1, -2)  # [..., B, N]
+    target = index.expand(logits.shape[:-1]).reshape(-1)
+    loss = F.cross_entropy(logits.reshape(target.numel(), -1), target, reduction="none")
+    return loss.view(logits.shape[:-1]).sum(-1)
+
+
 def modality_alignment_loss(
     views: Tensor, tau: float = 0.2, weight: Tensor | None = None
 ) -> Tensor:

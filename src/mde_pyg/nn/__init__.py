@@ -1,5 +1,6 @@
 from mde_pyg.nn.club import CLUB
 from mde_pyg.nn.hetero_graph_encoder import HeteroEncoding, HeteroGraphEncoder
+from mde_pyg.nn.hypergraph_propagation import HypergraphPropagation
 from mde_pyg.nn.lg_conv import BipartiteLGConv, Graph, graphs_of
 from mde_pyg.nn.mmgcn_conv import MMGCNConv
 from mde_pyg.nn.modality_discrimination_conv import ModalityDiscriminationConv
@@ -13,6 +14,7 @@ __all__ = [
     "Graph",
     "HeteroEncoding",
     "HeteroGraphEncoder",
+    "HypergraphPropagation",
     "MMGCNConv",
     "ModalityDiscriminationConv",
     "PreferenceGate",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import Tensor
 from torch_geometric.typing import EdgeType
@@ -31,7 +33,8 @@ class UserItemPropagation(torch.nn.Module):
     (\mathbf{A} + \mathbf{I})` are both precomputed by
     :class:`mde_pyg.data.AddUserItemAdjacency`. Any number of feature columns
     propagate at once (e.g. a behaviour channel and several modality
-    channels side by side).
+    channels side by side). :meth:`layer_sum` and :meth:`last_layer` return
+    the sum of the layers and layer :math:`L` alone instead of the mean.
 
     Args:
         edge_type (tuple): The user -> item relation, e.g.
@@ -73,20 +76,37 @@ class UserItemPropagation(torch.nn.Module):
         scale = 1.0 / (self.num_layers + 1)
         return sum_user * scale, sum_item * scale
 
-    def layer_sum(
+    def layers(
         self, x_user: Tensor, x_item: Tensor, graphs: dict[EdgeType, Graph]
-    ) -> tuple[Tensor, Tensor]:
-        """The sum (not the mean) of layers :math:`0..L`."""
+    ) -> Iterator[tuple[Tensor, Tensor]]:
+        r"""Layers :math:`0..L` of the users and items, in order."""
         to_item, to_user = graphs[self.edge_type], graphs[self.rev_edge_type]
-        sum_user, sum_item = x_user, x_item
+        yield x_user, x_item
         for _ in range(self.num_layers):
             x_user, x_item = (
                 self.conv.forward_graph((x_item, x_user), to_user),
                 self.conv.forward_graph((x_user, x_item), to_item),
             )
+            yield x_user, x_item
+
+    def layer_sum(
+        self, x_user: Tensor, x_item: Tensor, graphs: dict[EdgeType, Graph]
+    ) -> tuple[Tensor, Tensor]:
+        """The sum (not the mean) of layers :math:`0..L`."""
+        layers = self.layers(x_user, x_item, graphs)
+        sum_user, sum_item = next(layers)
+        for x_user, x_item in layers:
             sum_user = sum_user + x_user
             sum_item = sum_item + x_item
         return sum_user, sum_item
+
+    def last_layer(
+        self, x_user: Tensor, x_item: Tensor, graphs: dict[EdgeType, Graph]
+    ) -> tuple[Tensor, Tensor]:
+        r"""Layer :math:`L` alone, :math:`\hat{\mathbf{A}}^L \mathbf{E}^{(0)}`
+        (LGMRec's modality graphs keep only the last layer)."""
+        *_, last = self.layers(x_user, x_item, graphs)
+        return last
 
     def __repr__(self) -> str:
         return (
