@@ -315,6 +315,7 @@ MODELS = {  # class: config of conf/model/
     "MMGCN": "mmgcn",
     "VBPR": "vbpr",
     "BM3": "bm3",
+    "SMORE": "smore",
     "MDE": "mde",
 }
 

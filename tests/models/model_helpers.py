@@ -9,7 +9,7 @@ from mde_pyg.models import BPRBatch
 from mde_pyg.training import Trainer, seed_everything
 
 #: The parameters of a model with ID embeddings and fine-tuned, projected
-#: image and text features (LATTICE, BM3), less its own extras.
+#: image and text features (LATTICE, BM3, SMORE), less its own extras.
 CONTENT_PARAMETERS = {
     "user_embedding.weight",
     "item_embedding.weight",

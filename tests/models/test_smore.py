@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from model_helpers import (
+    CONTENT_PARAMETERS,
     assert_training_lowers_the_loss,
     assert_trains_reproducibly_on_cpu,
     dense_knn_graph,
@@ -33,6 +34,8 @@ from mde_pyg.pipeline import add_graphs, build_model, compose_config
 DIM = 8
 NUM_USERS, NUM_ITEMS = 40, 30
 IMAGE_K, TEXT_K = 4, 6
+#: A query: Linear, Tanh, Linear without bias.
+QUERY_PARAMETERS = ("0.weight", "0.bias", "2.weight")
 
 
 def make_data(modalities=None, seed=0):
@@ -229,8 +232,13 @@ def test_parameters_graphs_and_checks():
     assert data[item_sim("image")].edge_index.size(1) == NUM_ITEMS * IMAGE_K
     assert data[item_sim("text")].edge_index.size(1) == NUM_ITEMS * TEXT_K
     model = SMORE.from_data(data, embedding_dim=DIM)
-    names = set(dict(model.named_parameters()))
-    assert {"x_image", "x_text", "spectral.weight", "preference.weight"} <= names
+    assert set(dict(model.named_parameters())) == CONTENT_PARAMETERS | {
+        "spectral.weight",
+        *(f"view_gates.{k}.{p}" for k in range(3) for p in ("weight", "bias")),
+        *(f"queries.{m}.{p}" for m in ("image", "text") for p in QUERY_PARAMETERS),
+        "preference.weight",
+        "preference.bias",
+    }
     assert model.spectral.weight.shape == (3, DIM // 2 + 1, 2)
     assert model.preference.weight.shape == (3 * DIM, DIM)
     assert repr(model) == (

@@ -247,11 +247,13 @@ class Recommender(torch.nn.Module):
             raise NotImplementedError(
                 f"{name} has no content path: it cannot score items without "
                 "interactions (use a model that reads item features, e.g. MDE, "
-                "MGCN, LATTICE, FREEDOM, MMGCN, VBPR or BM3, for cold-start items)"
+                "MGCN, LATTICE, FREEDOM, MMGCN, VBPR, BM3 or SMORE, for cold-start "
+                "items)"
             )
         raise NotImplementedError(
             f"{name} does not implement cold_item_embeddings: cold-start "
-            "scoring is defined for MDE, MGCN, LATTICE, FREEDOM, MMGCN, VBPR and BM3"
+            "scoring is defined for MDE, MGCN, LATTICE, FREEDOM, MMGCN, VBPR, BM3 "
+            "and SMORE"
         )
 
     @torch.no_grad()
@@ -316,7 +318,7 @@ class Recommender(torch.nn.Module):
 
 class MultiModalRecommender(Recommender):
     r"""Base class of the recommenders that read item features (LATTICE,
-    FREEDOM, MGCN, MDE, VBPR, BM3): it holds the free ID embeddings of users
+    FREEDOM, MGCN, MDE, VBPR, BM3, SMORE): it holds the free ID embeddings of users
     and items and, as ``x_<modality>``, each modality's raw item features
     (see :meth:`~Recommender.register_item_features`), and builds a model on
     the data with :meth:`from_data`.
