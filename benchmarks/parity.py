@@ -3,7 +3,9 @@ r"""Parity of our LightGCN, LATTICE, MGCN and FREEDOM with the published code
 folder, one fixed configuration each (``mmrec_ref/run.py``'s settings:
 LightGCN ``n_layers=2``, ``reg_weight=1e-4``; LATTICE ``learning_rate=1e-3``,
 ``reg_weight=1e-4``; MGCN ``cl_loss=0.01``; FREEDOM ``dropout=0.8``,
-``reg_weight=1e-4``; everything else MMRec's yaml defaults). Our side sets
+``reg_weight=1e-4``; SMORE ``n_ui_layers=3``, ``image_knn_k=10``,
+``text_knn_k=10``, ``reg_weight=1e-4``, ``dropout_rate=0``; everything else
+MMRec's yaml defaults). Our side sets
 the same values explicitly (:data:`MODELS`), on top of our
 ``conf/model/<model>.yaml``.
 
@@ -99,6 +101,25 @@ MODELS = {
         # dropout, reg_weight
         ["model=freedom", "model.dropout=0.8", "model.lambda_modality_bpr=1e-4"],
         "FREEDOM",
+    ),
+    "smore": (
+        [
+            "model=smore",
+            "model.embedding_dim=64",  # embedding_size
+            "model.num_layers=3",  # n_ui_layers (fixed)
+            "model.num_item_layers=1",  # n_layers
+            "model.graphs.image_k=10",  # image_knn_k (fixed; ml100k's meta as image)
+            "model.graphs.text_k=10",  # text_knn_k (fixed)
+            "model.reg_weight=1e-4",  # reg_weight (fixed)
+            "model.dropout=0.0",  # dropout_rate (fixed)
+            "model.lambda_align=0.01",  # cl_loss
+            "model.tau=0.2",  # InfoNCE temperature (0.2 in its code)
+            "model.freeze_features=false",  # from_pretrained(..., freeze=False)
+            "trainer.lr=1e-3",  # learning_rate
+            "trainer.lr_decay=0.96",  # learning_rate_scheduler [0.96, 50]
+            "trainer.lr_decay_every=50",
+        ],
+        "SMORE",
     ),
 }
 IMPLS = ("mde_pyg", "mmrec")
