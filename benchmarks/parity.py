@@ -149,6 +149,25 @@ MODELS = {
         ],
         "LGMRec",
     ),
+    "smore": (
+        [
+            "model=smore",
+            "model.embedding_dim=64",  # embedding_size
+            "model.num_layers=3",  # n_ui_layers (fixed)
+            "model.num_item_layers=1",  # n_layers
+            "model.graphs.image_k=10",  # image_knn_k (fixed; ml100k's meta as image)
+            "model.graphs.text_k=10",  # text_knn_k (fixed)
+            "model.reg_weight=1e-4",  # reg_weight (fixed)
+            "model.dropout=0.0",  # dropout_rate (fixed)
+            "model.lambda_align=0.01",  # cl_loss
+            "model.tau=0.2",  # InfoNCE temperature (0.2 in its code)
+            "model.freeze_features=false",  # from_pretrained(..., freeze=False)
+            "trainer.lr=1e-3",  # learning_rate
+            "trainer.lr_decay=0.96",  # learning_rate_scheduler [0.96, 50]
+            "trainer.lr_decay_every=50",
+        ],
+        "SMORE",
+    ),
 }
 #: Parity holds when the means of test Recall@20 over at least this many
 #: seeds per side differ by at most :data:`TOLERANCE` (relative).

@@ -316,6 +316,7 @@ MODELS = {  # class: config of conf/model/
     "VBPR": "vbpr",
     "BM3": "bm3",
     "LGMRec": "lgmrec",
+    "SMORE": "smore",
     "MDE": "mde",
 }
 

@@ -12,6 +12,7 @@ from mde_pyg.data.hetero import (
     INTERACTS,
     INTERACTS_MEAN,
     ITEM,
+    MAX_SIM,
     REV_INTERACTS,
     REV_INTERACTS_MEAN,
     item_features,
@@ -19,7 +20,11 @@ from mde_pyg.data.hetero import (
     split_edge_index,
 )
 from mde_pyg.data.synthetic import make_synthetic
-from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
+from mde_pyg.data.transforms import (
+    AddMaxPooledItemGraph,
+    AddModalityGraphs,
+    AddUserItemAdjacency,
+)
 from mde_pyg.models import LATTICE, BPRBatch, LightGCN
 
 
@@ -189,6 +194,61 @@ def test_modality_graphs_cache(tmp_path):
     other(data)
     assert (other.cache.hits, other.cache.misses) == (0, 2)
     assert len(list(tmp_path.glob("graph-*.pt"))) == 4
+
+
+def test_modality_graphs_with_a_k_per_modality():
+    data = make_synthetic(60, 40, interactions_per_user=6, seed=7)
+    transform = AddModalityGraphs(
+        k=3, user_graph=False, modality_k={"text": 6, "audio": 2}
+    )
+    out = transform(data)
+    for modality, k in (("image", 3), ("text", 6)):
+        index, weight = knn_graph(data[ITEM][f"x_{modality}"], k=k)
+        assert torch.equal(out[item_sim(modality)].edge_index, index)
+        assert torch.allclose(out[item_sim(modality)].edge_weight, weight, atol=1e-6)
+    assert repr(transform).endswith("modality_k={'text': 6, 'audio': 2})")
+
+
+def test_max_pooled_item_graph_is_the_elementwise_maximum():
+    data = make_synthetic(60, 40, interactions_per_user=6, seed=8)
+    graphs = AddModalityGraphs(k=4, user_graph=False, modality_k={"text": 6})(data)
+    out = AddMaxPooledItemGraph()(graphs)
+    # Dense: on the union of the two graphs' edges, the larger weight; an
+    # edge of one graph keeps that graph's weight.
+    dense_graphs = [
+        dense(graphs[item_sim(m)].edge_index, graphs[item_sim(m)].edge_weight, 40, 40)
+        for m in ("image", "text")
+    ]
+    support = [torch.zeros(40, 40, dtype=torch.bool) for _ in dense_graphs]
+    for mask, m in zip(support, ("image", "text")):
+        src, dst = graphs[item_sim(m)].edge_index
+        mask[dst, src] = True
+    stacked = torch.stack(
+        [torch.where(mask, g, float("-inf")) for mask, g in zip(support, dense_graphs)]
+    )
+    union = support[0] | support[1]
+    expected = torch.where(union, stacked.max(0).values, torch.zeros(()))
+    store = out[MAX_SIM]
+    assert store.edge_index.size(1) == int(union.sum())
+    assert torch.allclose(dense(store.edge_index, store.edge_weight, 40, 40), expected)
+    assert_sparse_graph(out, MAX_SIM)
+    assert repr(AddMaxPooledItemGraph()) == "AddMaxPooledItemGraph(relation='max_sim')"
+    # One modality: its own graph.
+    text_only = make_synthetic(60, 40, modalities={"text": 5}, seed=8)
+    one = AddMaxPooledItemGraph()(AddModalityGraphs(k=4, user_graph=False)(text_only))
+    torch.testing.assert_close(
+        one[MAX_SIM].adj_t.to_dense(), one[item_sim("text")].adj_t.to_dense()
+    )
+
+
+def test_max_pooled_item_graph_needs_the_modality_graphs():
+    data = make_synthetic(60, 40, interactions_per_user=6, seed=8)
+    with pytest.raises(ValueError, match="sim_image.*run AddModalityGraphs first"):
+        AddMaxPooledItemGraph()(data)
+    assert item_sim("image") not in data.edge_types  # nothing added on the way
+    bare = make_synthetic(60, 40, modalities={}, seed=8)
+    with pytest.raises(ValueError, match="needs item features"):
+        AddMaxPooledItemGraph()(bare)
 
 
 def strip_graphs(data, raw):

@@ -1,6 +1,7 @@
 """Helpers shared by the model tests."""
 
 import torch
+import torch.nn.functional as F
 
 from mde_pyg.data import make_synthetic
 from mde_pyg.data.hetero import ITEM, split_edge_index
@@ -8,7 +9,7 @@ from mde_pyg.models import BPRBatch
 from mde_pyg.training import Trainer, seed_everything
 
 #: The parameters of a model with ID embeddings and fine-tuned, projected
-#: image and text features (LATTICE, BM3), less its own extras.
+#: image and text features (LATTICE, BM3, SMORE), less its own extras.
 CONTENT_PARAMETERS = {
     "user_embedding.weight",
     "item_embedding.weight",
@@ -54,6 +55,33 @@ def dense_norm_adj(edge_index, num_users, num_items):
     d = A.sum(1).pow(-0.5)
     d[torch.isinf(d)] = 0.0
     return d[:, None] * A * d[None, :]
+
+
+def linear(layer, x):
+    """``layer`` (a :class:`torch.nn.Linear`) applied to ``x`` by hand."""
+    out = x @ layer.weight.t()
+    return out if layer.bias is None else out + layer.bias
+
+
+def dense_knn_graph(x, k):
+    """The published item graph (MMRec's build_sim +
+    build_knn_normalized_graph, norm_type='sym'), dense: each item keeps its
+    top-k cosine similarities as weights, D^-1/2 A D^-1/2 by row sums."""
+    unit = x / x.norm(dim=1, keepdim=True)
+    sim = unit @ unit.t()
+    value, index = sim.topk(k, dim=1)
+    adj = torch.zeros_like(sim).scatter_(1, index, value)
+    d = adj.sum(1).pow(-0.5)
+    return d[:, None] * adj * d[None, :]
+
+
+def reference_info_nce(view1, view2, temperature):
+    """The published InfoNCE (MGCN's, SMORE's): in-batch, cosine, the mean
+    of -log(exp(pos / t) / sum exp(all / t))."""
+    view1, view2 = F.normalize(view1, dim=1), F.normalize(view2, dim=1)
+    pos = torch.exp((view1 * view2).sum(dim=-1) / temperature)
+    total = torch.exp(view1 @ view2.t() / temperature).sum(dim=1)
+    return torch.mean(-torch.log(pos / total))
 
 
 def make_batch(data, size=24, seed=0):

@@ -37,6 +37,7 @@ RUNS = {
     "vbpr": ["model=vbpr"],
     "bm3": ["model=bm3"],
     "lgmrec": ["model=lgmrec"],
+    "smore": ["model=smore"],
     "mde": ["model=mde"],
     "mde_paper": ["model=mde_paper"],
     # The ablations of mde_paper.

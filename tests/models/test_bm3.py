@@ -10,6 +10,7 @@ from model_helpers import (
     assert_training_lowers_the_loss,
     assert_trains_reproducibly_on_cpu,
     dense_norm_adj,
+    linear,
     make_batch,
     model_data,
 )
@@ -36,10 +37,6 @@ def dense_online(model, data):
         layers.append(x)
     out = torch.stack(layers).mean(0)
     return out[:n_u], out[n_u:] + model.item_embedding.weight
-
-
-def linear(layer, x):
-    return x @ layer.weight.t() + layer.bias
 
 
 def reference_loss(model, data, users, items, dropout):

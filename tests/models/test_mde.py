@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from model_helpers import make_batch
+from model_helpers import linear, make_batch
 
 from mde_pyg.data import AddUserItemAdjacency, make_synthetic
 from mde_pyg.data.hetero import (
@@ -63,10 +63,6 @@ def dense(edge_index, edge_weight, num_src, num_dst):
     ).to_dense()
 
 
-def lin(module, x):
-    return x @ module.weight.t() + module.bias
-
-
 def mgcn_reference(model, data):
     """MGCN's forward pass written out with dense matrices: returns the
     behaviour embeddings e_id and the fused content f of all nodes."""
@@ -85,7 +81,7 @@ def mgcn_reference(model, data):
     views = []
     for m in model.modalities:
         W, W_g = model.encoder.item_input[m]
-        purified = item_id * torch.sigmoid(lin(W_g, lin(W, model.features[m])))
+        purified = item_id * torch.sigmoid(linear(W_g, linear(W, model.features[m])))
         graph = data[item_sim(m)]
         z_item = (
             dense(graph.edge_index, graph.edge_weight, num_items, num_items) @ purified
@@ -93,7 +89,10 @@ def mgcn_reference(model, data):
         views.append(torch.cat([R_hat @ z_item, z_item]))
     conv, gate = model.conv, model.gate
     score = torch.cat(
-        [torch.tanh(lin(conv.att_lin, z)) @ conv.att_query.weight.t() for z in views],
+        [
+            torch.tanh(linear(conv.att_lin, z)) @ conv.att_query.weight.t()
+            for z in views
+        ],
         dim=1,
     )
     weight = score.softmax(dim=1)

@@ -4,7 +4,7 @@ as the named reduction of MDE."""
 import pytest
 import torch
 import torch.nn.functional as F
-from model_helpers import make_batch
+from model_helpers import dense_knn_graph, linear, make_batch, reference_info_nce
 
 from mde_pyg.data import make_synthetic
 from mde_pyg.data.hetero import (
@@ -35,22 +35,6 @@ def make_data(modalities=None, seed=0, k=K):
     return MGCN.graph_transform(k=k)(data)
 
 
-def lin(module, x):
-    return x @ module.weight.t() + module.bias
-
-
-def dense_knn_graph(x, k):
-    """The published item graph (MMRec's build_sim +
-    build_knn_normalized_graph, norm_type='sym'), dense: each item keeps its
-    top-k cosine similarities as weights, D^-1/2 A D^-1/2 by row sums."""
-    unit = x / x.norm(dim=1, keepdim=True)
-    sim = unit @ unit.t()
-    value, index = sim.topk(k, dim=1)
-    adj = torch.zeros_like(sim).scatter_(1, index, value)
-    d = adj.sum(1).pow(-0.5)
-    return d[:, None] * adj * d[None, :]
-
-
 def dense_mgcn(model, data, k=K):
     """MGCN's forward pass with dense matrices, from the data's raw training
     pairs and features (no graph of the data is read; the item graphs are
@@ -72,13 +56,16 @@ def dense_mgcn(model, data, k=K):
     views = []
     for m, x in item_features(data).items():
         W, W_g = model.encoder.item_input[m]
-        purifier = torch.sigmoid(lin(W_g, lin(W, model.features[m])))
+        purifier = torch.sigmoid(linear(W_g, linear(W, model.features[m])))
         h = model.item_embedding.weight * purifier
         z_item = dense_knn_graph(x, k) @ h
         views.append(torch.cat([R_hat @ z_item, z_item]))
     conv, gate = model.conv, model.gate
     score = torch.cat(
-        [torch.tanh(lin(conv.att_lin, z)) @ conv.att_query.weight.t() for z in views],
+        [
+            torch.tanh(linear(conv.att_lin, z)) @ conv.att_query.weight.t()
+            for z in views
+        ],
         dim=1,
     )
     beta = score.softmax(dim=1)
@@ -90,13 +77,6 @@ def dense_mgcn(model, data, k=K):
     return e, sum(parts) / len(parts)
 
 
-def info_nce(view1, view2, temperature):
-    view1, view2 = F.normalize(view1, dim=1), F.normalize(view2, dim=1)
-    pos = torch.exp((view1 * view2).sum(dim=-1) / temperature)
-    total = torch.exp(view1 @ view2.t() / temperature).sum(dim=1)
-    return torch.mean(-torch.log(pos / total))
-
-
 def dense_loss(e, f, batch, reg_weight, cl_loss, tau=0.2):
     o = e + f
     u = o[batch.user]
@@ -104,7 +84,9 @@ def dense_loss(e, f, batch, reg_weight, cl_loss, tau=0.2):
     bpr = -F.logsigmoid((u * p).sum(1) - (u * n).sum(1)).mean()
     reg = 0.5 * (u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum()) / len(u)
     items = batch.pos + NUM_USERS
-    cl = info_nce(f[items], e[items], tau) + info_nce(f[batch.user], e[batch.user], tau)
+    cl = reference_info_nce(f[items], e[items], tau) + reference_info_nce(
+        f[batch.user], e[batch.user], tau
+    )
     return bpr + reg_weight * reg + cl_loss * cl
 
 

@@ -22,6 +22,7 @@ from mde_pyg.data.raw import (
 from mde_pyg.data.sampler import BPRBatch, BPRSampler
 from mde_pyg.data.synthetic import make_synthetic
 from mde_pyg.data.transforms import (
+    AddMaxPooledItemGraph,
     AddMixedItemGraph,
     AddModalityGraphs,
     AddUserItemAdjacency,
@@ -29,6 +30,7 @@ from mde_pyg.data.transforms import (
 from mde_pyg.errors import DatasetError
 
 __all__ = [
+    "AddMaxPooledItemGraph",
     "AddMixedItemGraph",
     "AddModalityGraphs",
     "AddUserItemAdjacency",

@@ -14,8 +14,9 @@ Layout (``data`` is a :class:`HeteroData`):
   ``.test_edge_label_index``: held-out (user, item) pairs.
 * The transforms of :mod:`mde_pyg.data.transforms` add the weights and
   sparse adjacencies of these relations, ``('item', f'sim_{m}', 'item')`` per
-  modality, ``('user', 'co_interacts', 'user')``, and LATTICE's
-  ``('user', 'interacts_mean', 'item')`` and its reverse.
+  modality, ``('user', 'co_interacts', 'user')``, LATTICE's
+  ``('user', 'interacts_mean', 'item')`` and its reverse, FREEDOM's
+  ``('item', 'mm_sim', 'item')`` and SMORE's ``('item', 'max_sim', 'item')``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ INTERACTS_AVG = (USER, "interacts_avg", ITEM)
 REV_INTERACTS_AVG = (ITEM, "rev_interacts_avg", USER)
 #: FREEDOM's frozen item-item graph, mixed from every modality's k-NN graph.
 MM_SIM = (ITEM, "mm_sim", ITEM)
+#: SMORE's fused item-item graph, the element-wise maximum of the modality
+#: graphs.
+MAX_SIM = (ITEM, "max_sim", ITEM)
+#: The text modality, which the models from MMRec treat apart from the others
+#: (FREEDOM's graph weights, SMORE's neighbours per item): every other
+#: modality takes the place of MMRec's image features.
+TEXT = "text"
 FEATURE_PREFIX = "x_"
 SPLITS = ("train", "val", "test")
 

@@ -8,6 +8,7 @@ from mde_pyg.models.mde import MDE
 from mde_pyg.models.mde_options import MGCN_OPTIONS, PAPER_OPTIONS, MDELossWeights
 from mde_pyg.models.mgcn import MGCN
 from mde_pyg.models.mmgcn import MMGCN
+from mde_pyg.models.smore import SMORE
 from mde_pyg.models.vbpr import VBPR
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "MMGCN",
     "MultiModalRecommender",
     "Recommender",
+    "SMORE",
     "VBPR",
     "bpr_loss",
     "freedom_modality_weights",

@@ -247,13 +247,13 @@ class Recommender(torch.nn.Module):
             raise NotImplementedError(
                 f"{name} has no content path: it cannot score items without "
                 "interactions (use a model that reads item features, e.g. MDE, "
-                "MGCN, LATTICE, FREEDOM, MMGCN, VBPR, BM3 or LGMRec, for "
+                "MGCN, LATTICE, FREEDOM, MMGCN, VBPR, BM3, LGMRec or SMORE, for "
                 "cold-start items)"
             )
         raise NotImplementedError(
             f"{name} does not implement cold_item_embeddings: cold-start "
-            "scoring is defined for MDE, MGCN, LATTICE, FREEDOM, MMGCN, VBPR, BM3 "
-            "and LGMRec"
+            "scoring is defined for MDE, MGCN, LATTICE, FREEDOM, MMGCN, VBPR, BM3, "
+            "LGMRec and SMORE"
         )
 
     @torch.no_grad()
@@ -318,7 +318,7 @@ class Recommender(torch.nn.Module):
 
 class MultiModalRecommender(Recommender):
     r"""Base class of the recommenders that read item features (LATTICE,
-    FREEDOM, MGCN, MDE, MMGCN, VBPR, BM3, LGMRec): it holds the free ID
+    FREEDOM, MGCN, MDE, MMGCN, VBPR, BM3, LGMRec, SMORE): it holds the free ID
     embeddings of users and items and, as ``x_<modality>``, each modality's
     raw item features (see :meth:`~Recommender.register_item_features`), and
     builds a model on the data with :meth:`from_data`.

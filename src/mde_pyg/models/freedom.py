@@ -17,14 +17,12 @@ from mde_pyg.data.hetero import (
     INTERACTS,
     MM_SIM,
     REV_INTERACTS,
+    TEXT,
 )
 from mde_pyg.data.transforms import AddMixedItemGraph, AddUserItemAdjacency
 from mde_pyg.deprecation import renamed_arguments, renamed_attribute
 from mde_pyg.models.base import BPRBatch, MultiModalRecommender, bpr_loss
 from mde_pyg.nn import BipartiteLGConv, Graph, UserItemPropagation, graphs_of
-
-#: The modality whose graph FREEDOM weighs with ``1 - mm_image_weight``.
-TEXT = "text"
 
 
 def freedom_modality_weights(

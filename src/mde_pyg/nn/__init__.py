@@ -6,6 +6,7 @@ from mde_pyg.nn.mmgcn_conv import MMGCNConv
 from mde_pyg.nn.modality_discrimination_conv import ModalityDiscriminationConv
 from mde_pyg.nn.modality_pairs import modality_pairs
 from mde_pyg.nn.preference_gate import PreferenceGate
+from mde_pyg.nn.spectral_fusion import SpectralFusion
 from mde_pyg.nn.user_item_propagation import UserItemPropagation
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "MMGCNConv",
     "ModalityDiscriminationConv",
     "PreferenceGate",
+    "SpectralFusion",
     "UserItemPropagation",
     "graphs_of",
     "modality_pairs",
