@@ -25,6 +25,7 @@ from mde_pyg.data.transforms import (
     AddMixedItemGraph,
     AddModalityGraphs,
     AddUserItemAdjacency,
+    AddUserUserGraph,
 )
 from mde_pyg.errors import DatasetError
 
@@ -32,6 +33,7 @@ __all__ = [
     "AddMixedItemGraph",
     "AddModalityGraphs",
     "AddUserItemAdjacency",
+    "AddUserUserGraph",
     "BPRBatch",
     "BPRSampler",
     "DatasetError",
