@@ -99,6 +99,27 @@ def test_a_dataset_without_features_is_one_line_and_leaves_no_folder(
     assert status == 2 and not (tmp_path / "outputs").exists()
 
 
+@pytest.mark.parametrize("model", ["freedom"])
+def test_no_modality_is_said_before_the_feature_graphs_are_built(
+    model, featureless, tmp_path, capsys
+):
+    # Its graph transform mixes the features' k-NN graphs: the missing
+    # modality is reported before any is built, as for the other models.
+    status, captured = exit_status(
+        [
+            "train",
+            f"model={model}",
+            "dataset=mmrec",
+            f"dataset.folder={featureless}",
+            f"output_dir={tmp_path / 'run'}",
+        ],
+        capsys,
+    )
+    assert status == 2
+    line = one_line(captured)
+    assert f"{model.upper()} needs at least one item feature modality" in line
+
+
 def test_a_failed_start_leaves_an_existing_folder_alone(featureless, tmp_path, capsys):
     out = tmp_path / "mine"
     out.mkdir()
