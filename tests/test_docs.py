@@ -315,6 +315,7 @@ MODELS = {  # class: config of conf/model/
     "MMGCN": "mmgcn",
     "VBPR": "vbpr",
     "BM3": "bm3",
+    "DRAGON": "dragon",
     "MDE": "mde",
 }
 

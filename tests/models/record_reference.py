@@ -36,6 +36,7 @@ RUNS = {
     "mmgcn": ["model=mmgcn"],
     "vbpr": ["model=vbpr"],
     "bm3": ["model=bm3"],
+    "dragon": ["model=dragon"],
     "mde": ["model=mde"],
     "mde_paper": ["model=mde_paper"],
     # The ablations of mde_paper.

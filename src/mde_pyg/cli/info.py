@@ -29,6 +29,6 @@ def main(argv: list[str]) -> None:
     if not features:
         print(
             f"  no item feature modality (no <modality>{FEATURE_SUFFIX} file): "
-            "only model=lightgcn can train on it; MDE, MGCN, LATTICE, FREEDOM, "
-            "VBPR and BM3 need one"
+            "only model=lightgcn can train on it; MDE, MGCN, LATTICE, FREEDOM, MMGCN, "
+            "VBPR, BM3 and DRAGON need one"
         )

@@ -247,11 +247,13 @@ class Recommender(torch.nn.Module):
             raise NotImplementedError(
                 f"{name} has no content path: it cannot score items without "
                 "interactions (use a model that reads item features, e.g. MDE, "
-                "MGCN, LATTICE, FREEDOM, MMGCN, VBPR or BM3, for cold-start items)"
+                "MGCN, LATTICE, FREEDOM, MMGCN, VBPR, BM3 or DRAGON, for cold-start "
+                "items)"
             )
         raise NotImplementedError(
             f"{name} does not implement cold_item_embeddings: cold-start "
-            "scoring is defined for MDE, MGCN, LATTICE, FREEDOM, MMGCN, VBPR and BM3"
+            "scoring is defined for MDE, MGCN, LATTICE, FREEDOM, MMGCN, VBPR, BM3 "
+            "and DRAGON"
         )
 
     @torch.no_grad()
@@ -316,8 +318,9 @@ class Recommender(torch.nn.Module):
 
 class MultiModalRecommender(Recommender):
     r"""Base class of the recommenders that read item features (LATTICE,
-    FREEDOM, MGCN, MDE, VBPR, BM3): it holds the free ID embeddings of users
-    and items and, as ``x_<modality>``, each modality's raw item features
+    FREEDOM, MGCN, MDE, MMGCN, VBPR, BM3, DRAGON): it holds the free ID
+    embeddings of users and items (unless :attr:`id_embeddings` is
+    :obj:`False`) and, as ``x_<modality>``, each modality's raw item features
     (see :meth:`~Recommender.register_item_features`), and builds a model on
     the data with :meth:`from_data`.
 
@@ -333,6 +336,11 @@ class MultiModalRecommender(Recommender):
             (default: :obj:`False`)
     """
 
+    #: Whether the model has the free ID embeddings ``user_embedding`` and
+    #: ``item_embedding`` (DRAGON has none: its users have one preference
+    #: vector per modality, its items only their content).
+    id_embeddings: bool = True
+
     def __init__(
         self,
         num_users: int,
@@ -346,8 +354,9 @@ class MultiModalRecommender(Recommender):
         self.modalities = list(features)
         self.embedding_dim = embedding_dim
         self.freeze_features = freeze_features
-        self.user_embedding = torch.nn.Embedding(num_users, embedding_dim)
-        self.item_embedding = torch.nn.Embedding(num_items, embedding_dim)
+        if self.id_embeddings:
+            self.user_embedding = torch.nn.Embedding(num_users, embedding_dim)
+            self.item_embedding = torch.nn.Embedding(num_items, embedding_dim)
         self.register_item_features(features, freeze_features)
 
     @classmethod
