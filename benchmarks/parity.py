@@ -168,6 +168,23 @@ MODELS = {
         ],
         "SMORE",
     ),
+    "dragon": (
+        [
+            "model=dragon",
+            "model.embedding_dim=64",  # dim_latent (fixed; embedding_size unread)
+            "model.num_layers=2",  # the GCN's two convolutions (n_layers unread)
+            "model.num_item_layers=1",  # n_mm_layers
+            "model.reg_weight=1e-3",  # reg_weight (fixed)
+            "model.freeze_features=true",  # v_feat / t_feat read raw
+            "model.graphs.k=10",  # knn_k
+            "model.graphs.user_k=40",  # self.k of topk_sample (fixed)
+            "model.graphs.mm_image_weight=0.1",  # mm_image_weight
+            # aggr_mode add (fixed): the symmetric normalisation, DRAGON's only one
+            "trainer.lr=1e-3",  # learning_rate (fixed)
+            "trainer.lr_decay=1.0",  # learning_rate_scheduler [1.0, 50]
+        ],
+        "DRAGON",
+    ),
 }
 #: Parity holds when the means of test Recall@20 over at least this many
 #: seeds per side differ by at most :data:`TOLERANCE` (relative).

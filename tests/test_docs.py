@@ -317,6 +317,7 @@ MODELS = {  # class: config of conf/model/
     "BM3": "bm3",
     "LGMRec": "lgmrec",
     "SMORE": "smore",
+    "DRAGON": "dragon",
     "MDE": "mde",
 }
 

@@ -29,7 +29,7 @@ def one_line(captured):
         ("dataset=synthetc", "unknown dataset 'synthetc' (did you mean 'synthetic'?"),
         (
             "experiment=nope",
-            "unknown experiment 'nope' (valid: bm3_grid, bm3_suite, freedom_grid, ",
+            "unknown experiment 'nope' (valid: bm3_grid, bm3_suite, dragon_grid, ",
         ),
         (
             "trainer.max_epoch=2",
@@ -44,7 +44,7 @@ def test_unknown_names_and_keys_are_one_line(override, expected, tmp_path, capsy
     assert status == 2
     assert expected in one_line(captured)
     if override.startswith("model"):
-        assert "valid: bm3, freedom, lattice, lgmrec, lightgcn" in captured.err
+        assert "valid: bm3, dragon, freedom, lattice, lgmrec, lightgcn" in captured.err
     # info composes the same way
     status, captured = exit_status(["info", override], capsys)
     assert status == 2 and expected in one_line(captured)
@@ -97,6 +97,27 @@ def test_a_dataset_without_features_is_one_line_and_leaves_no_folder(
         ["train", "dataset=mmrec", f"dataset.folder={featureless}"], capsys
     )
     assert status == 2 and not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize("model", ["freedom", "dragon"])
+def test_no_modality_is_said_before_the_feature_graphs_are_built(
+    model, featureless, tmp_path, capsys
+):
+    # Their graph transforms mix the features' k-NN graphs: the missing
+    # modality is reported before any is built, as for the other models.
+    status, captured = exit_status(
+        [
+            "train",
+            f"model={model}",
+            "dataset=mmrec",
+            f"dataset.folder={featureless}",
+            f"output_dir={tmp_path / 'run'}",
+        ],
+        capsys,
+    )
+    assert status == 2
+    line = one_line(captured)
+    assert f"{model.upper()} needs at least one item feature modality" in line
 
 
 def test_a_failed_start_leaves_an_existing_folder_alone(featureless, tmp_path, capsys):

@@ -24,6 +24,7 @@ from mde_pyg.data.transforms import (
     AddMaxPooledItemGraph,
     AddModalityGraphs,
     AddUserItemAdjacency,
+    AddUserUserGraph,
 )
 from mde_pyg.models import LATTICE, BPRBatch, LightGCN
 
@@ -46,6 +47,32 @@ def test_adds_item_and_user_graphs():
     assert set(data.edge_types) < set(out.edge_types)
     assert item_sim("image") not in data.edge_types
     out.validate()
+
+
+def test_user_user_graph_alone():
+    data = make_synthetic(60, 40, interactions_per_user=6, seed=2)
+    out = AddUserUserGraph(k=3, chunk_size=16)(data)
+    # Only the user graph: no item graph is built.
+    assert set(out.edge_types) - set(data.edge_types) == {CO_INTERACTS}
+    index, weight = user_user_graph(split_edge_index(data, "train"), 60, 40, k=3)
+    assert torch.equal(out[CO_INTERACTS].edge_index, index)
+    assert torch.allclose(out[CO_INTERACTS].edge_weight, weight)
+    assert_sparse_graph(out, CO_INTERACTS)
+    assert repr(AddUserUserGraph()) == "AddUserUserGraph(k=40, chunk_size=1024)"
+    # The same graph as AddModalityGraphs adds.
+    both = AddModalityGraphs(k=3, user_k=3)(data)
+    assert torch.equal(both[CO_INTERACTS].edge_index, index)
+    # On foreign type names.
+    buys = ("customer", "buys", "product")
+    foreign = HeteroData()
+    foreign["customer"].num_nodes = 60
+    foreign["product"].num_nodes = 40
+    foreign[buys].edge_index = split_edge_index(data, "train")
+    co = ("customer", "co_interacts", "customer")
+    out = AddUserUserGraph(
+        k=3, item_type="product", user_type="customer", edge_type=buys
+    )(foreign)
+    assert torch.equal(out[co].edge_index, index)
 
 
 def test_options_and_repr():

@@ -38,6 +38,7 @@ RUNS = {
     "bm3": ["model=bm3"],
     "lgmrec": ["model=lgmrec"],
     "smore": ["model=smore"],
+    "dragon": ["model=dragon"],
     "mde": ["model=mde"],
     "mde_paper": ["model=mde_paper"],
     # The ablations of mde_paper.

@@ -30,5 +30,5 @@ def main(argv: list[str]) -> None:
         print(
             f"  no item feature modality (no <modality>{FEATURE_SUFFIX} file): "
             "only model=lightgcn can train on it; MDE, MGCN, LATTICE, FREEDOM, "
-            "MMGCN, VBPR, BM3, LGMRec and SMORE need one"
+            "MMGCN, VBPR, BM3, DRAGON, LGMRec and SMORE need one"
         )

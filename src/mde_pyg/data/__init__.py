@@ -26,6 +26,7 @@ from mde_pyg.data.transforms import (
     AddMixedItemGraph,
     AddModalityGraphs,
     AddUserItemAdjacency,
+    AddUserUserGraph,
 )
 from mde_pyg.errors import DatasetError
 
@@ -34,6 +35,7 @@ __all__ = [
     "AddMixedItemGraph",
     "AddModalityGraphs",
     "AddUserItemAdjacency",
+    "AddUserUserGraph",
     "BPRBatch",
     "BPRSampler",
     "DatasetError",

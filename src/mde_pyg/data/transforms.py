@@ -30,6 +30,7 @@ from mde_pyg.data.graphs import (
     user_user_graph,
 )
 from mde_pyg.data.hetero import (
+    CO_INTERACTS,
     INTERACTS,
     ITEM,
     MAX_SIM,
@@ -174,6 +175,66 @@ class AddUserItemAdjacency(BaseTransform):
         )
 
 
+class AddUserUserGraph(BaseTransform):
+    r"""Adds the user-user co-interaction graph of DRAGON (`"Enhancing Dyadic
+    Relations with Homogeneous Graphs for Multimodal Recommendation"
+    <https://arxiv.org/abs/2301.12097>`_): each user's :math:`k` users with
+    the most items in common in the training interactions, weighted by the
+    softmax of those counts (:func:`~mde_pyg.data.graphs.user_user_graph`:
+    a sparse :math:`\mathbf{R}\mathbf{R}^{\top}` and a top-:math:`k` per
+    row, never a dense user-user matrix), stored as
+    ``data[user_type, 'co_interacts', user_type]``; user :math:`u` is the
+    target of the edges from its co-users.
+
+    .. code-block:: python
+
+        from mde_pyg.data import AddUserUserGraph, make_synthetic
+
+        data = AddUserUserGraph(k=40)(make_synthetic())
+
+    Args:
+        k (int, optional): Neighbours per user. (default: :obj:`40`)
+        chunk_size (int, optional): Users per sparse product.
+            (default: :obj:`1024`)
+        item_type (str, optional): The item node type. (default: :obj:`"item"`)
+        user_type (str, optional): The user node type. (default: :obj:`"user"`)
+        edge_type (tuple, optional): The relation holding the training
+            (user, item) pairs. (default: :obj:`('user', 'interacts', 'item')`)
+    """
+
+    def __init__(
+        self,
+        k: int = 40,
+        chunk_size: int = 1024,
+        item_type: str = ITEM,
+        user_type: str = USER,
+        edge_type: EdgeType = INTERACTS,
+    ) -> None:
+        self.k = k
+        self.chunk_size = chunk_size
+        self.item_type = item_type
+        self.user_type = user_type
+        self.edge_type = tuple(edge_type)
+
+    @torch.no_grad()
+    def forward(self, data: HeteroData) -> HeteroData:
+        store_graph(
+            data,
+            (self.user_type, CO_INTERACTS[1], self.user_type),
+            *user_user_graph(
+                data[self.edge_type].edge_index,
+                data[self.user_type].num_nodes,
+                data[self.item_type].num_nodes,
+                k=self.k,
+                chunk_size=self.chunk_size,
+            ),
+        )
+        return data
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(k={self.k}, chunk_size={self.chunk_size})"
+
+
 class AddModalityGraphs(BaseTransform):
     r"""Adds the item-item graph of every modality and the user-user
     co-interaction graph.
@@ -182,10 +243,8 @@ class AddModalityGraphs(BaseTransform):
     of :func:`~mde_pyg.data.graphs.knn_graph` with symmetric normalisation
     (MGCN's, LATTICE's frozen graph, MDE's) is stored as
     ``data[item_type, 'sim_<m>', item_type]``. Unless ``user_graph=False``,
-    the co-interaction graph of :func:`~mde_pyg.data.graphs.user_user_graph`
-    on the training interactions only is stored as
-    ``data[user_type, 'co_interacts', user_type]``. The graphs are frozen:
-    they carry no gradient to the features.
+    the co-interaction graph of :class:`AddUserUserGraph` is added too. The
+    graphs are frozen: they carry no gradient to the features.
 
     .. code-block:: python
 
@@ -255,17 +314,13 @@ class AddModalityGraphs(BaseTransform):
             k = self.modality_k.get(modality, self.k)
             store_graph(data, edge_type, *self.item_graph(x, k))
         if self.user_graph:
-            store_graph(
-                data,
-                (self.user_type, "co_interacts", self.user_type),
-                *user_user_graph(
-                    data[self.edge_type].edge_index,
-                    data[self.user_type].num_nodes,
-                    data[self.item_type].num_nodes,
-                    k=self.user_k,
-                    chunk_size=self.chunk_size,
-                ),
-            )
+            AddUserUserGraph(
+                k=self.user_k,
+                chunk_size=self.chunk_size,
+                item_type=self.item_type,
+                user_type=self.user_type,
+                edge_type=self.edge_type,
+            ).forward(data)
         return data
 
     def __repr__(self) -> str:

@@ -1,5 +1,6 @@
 from mde_pyg.models.base import BPRBatch, MultiModalRecommender, Recommender, bpr_loss
 from mde_pyg.models.bm3 import BM3
+from mde_pyg.models.dragon import DRAGON
 from mde_pyg.models.freedom import FREEDOM, freedom_modality_weights
 from mde_pyg.models.lattice import LATTICE
 from mde_pyg.models.lgmrec import LGMRec
@@ -14,6 +15,7 @@ from mde_pyg.models.vbpr import VBPR
 __all__ = [
     "BM3",
     "BPRBatch",
+    "DRAGON",
     "FREEDOM",
     "LATTICE",
     "LGMRec",

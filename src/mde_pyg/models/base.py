@@ -247,13 +247,13 @@ class Recommender(torch.nn.Module):
             raise NotImplementedError(
                 f"{name} has no content path: it cannot score items without "
                 "interactions (use a model that reads item features, e.g. MDE, "
-                "MGCN, LATTICE, FREEDOM, MMGCN, VBPR, BM3, LGMRec or SMORE, for "
-                "cold-start items)"
+                "MGCN, LATTICE, FREEDOM, MMGCN, VBPR, BM3, DRAGON, LGMRec or SMORE, "
+                "for cold-start items)"
             )
         raise NotImplementedError(
             f"{name} does not implement cold_item_embeddings: cold-start "
             "scoring is defined for MDE, MGCN, LATTICE, FREEDOM, MMGCN, VBPR, BM3, "
-            "LGMRec and SMORE"
+            "DRAGON, LGMRec and SMORE"
         )
 
     @torch.no_grad()
@@ -318,10 +318,11 @@ class Recommender(torch.nn.Module):
 
 class MultiModalRecommender(Recommender):
     r"""Base class of the recommenders that read item features (LATTICE,
-    FREEDOM, MGCN, MDE, MMGCN, VBPR, BM3, LGMRec, SMORE): it holds the free ID
-    embeddings of users and items and, as ``x_<modality>``, each modality's
-    raw item features (see :meth:`~Recommender.register_item_features`), and
-    builds a model on the data with :meth:`from_data`.
+    FREEDOM, MGCN, MDE, MMGCN, VBPR, BM3, DRAGON, LGMRec, SMORE): it holds the
+    free ID embeddings of users and items (unless :attr:`id_embeddings` is
+    :obj:`False`) and, as ``x_<modality>``, each modality's raw item features
+    (see :meth:`~Recommender.register_item_features`), and builds a model on
+    the data with :meth:`from_data`.
 
     Args:
         num_users (int): Number of users.
@@ -334,6 +335,11 @@ class MultiModalRecommender(Recommender):
             (buffers) instead of fine-tuning them (parameters).
             (default: :obj:`False`)
     """
+
+    #: Whether the model has the free ID embeddings ``user_embedding`` and
+    #: ``item_embedding`` (DRAGON has none: its users have one preference
+    #: vector per modality, its items only their content).
+    id_embeddings: bool = True
 
     def __init__(
         self,
@@ -348,8 +354,9 @@ class MultiModalRecommender(Recommender):
         self.modalities = list(features)
         self.embedding_dim = embedding_dim
         self.freeze_features = freeze_features
-        self.user_embedding = torch.nn.Embedding(num_users, embedding_dim)
-        self.item_embedding = torch.nn.Embedding(num_items, embedding_dim)
+        if self.id_embeddings:
+            self.user_embedding = torch.nn.Embedding(num_users, embedding_dim)
+            self.item_embedding = torch.nn.Embedding(num_items, embedding_dim)
         self.register_item_features(features, freeze_features)
 
     @classmethod

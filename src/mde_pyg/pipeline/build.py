@@ -43,6 +43,8 @@ def add_graphs(cfg: DictConfig, data: HeteroData) -> HeteroData:
     section, options = model_section(cfg)
     model_cls = get_method(section["_target_"]).__self__
     check_kwargs("model.graphs", options, model_cls.graph_transform)
+    # Before the transform, whose graphs of the features would fail less clearly.
+    _check_modalities(cfg, model_cls, data)
     if options.get("cache_dir") is not None:
         options["cache_dir"] = local_path(options["cache_dir"])
     return model_cls.graph_transform(**options)(data)
@@ -61,14 +63,19 @@ def build_model(cfg: DictConfig, data: HeteroData) -> Recommender:
     check_kwargs(
         "model", section, target, provided=("num_users", "num_items", "features")
     )
-    model_cls = getattr(target, "__self__", None)
+    _check_modalities(cfg, getattr(target, "__self__", None), data)
+    return instantiate(section, data=data, _convert_="all")
+
+
+def _check_modalities(cfg: DictConfig, model_cls: Any, data: HeteroData) -> None:
+    """Raises :class:`~mde_pyg.errors.DatasetError` if ``model_cls`` reads
+    item features and ``data`` has none."""
     if (
         isinstance(model_cls, type)
         and issubclass(model_cls, MultiModalRecommender)
         and not item_features(data)
     ):
         raise DatasetError(_no_modality(cfg.dataset, model_cls.__name__))
-    return instantiate(section, data=data, _convert_="all")
 
 
 def _no_modality(dataset: DictConfig, model: str) -> str:
