@@ -25,7 +25,7 @@ def info_nce(
         {\sum_{k=1}^{B} \exp(\cos(\mathbf{a}_n, \mathbf{b}_k) / \tau)}\right)
 
     computed as a cross-entropy over the logits
-    (:func:`in_batch_cross_entropy`, stable for small :math:`\tau`). Leading
+    (:func:`softmax_cross_entropy`, stable for small :math:`\tau`). Leading
     dimensions are batch dimensions: ``[P, B, d]`` inputs give the mean over
     :math:`P` independent in-batch problems in one batched product.
 
@@ -47,9 +47,9 @@ def info_nce(
     view2 = F.normalize(view2, dim=-1)
     logits = view1 @ view2.transpose(-1, -2)  # [..., B anchors, B candidates]
     bound = 1.0 / tau
-    loss = in_batch_cross_entropy(logits, bound)
+    loss = softmax_cross_entropy(logits, bound=bound)
     if symmetric:
-        swapped = in_batch_cross_entropy(logits.transpose(-1, -2), bound)
+        swapped = softmax_cross_entropy(logits.transpose(-1, -2), bound=bound)
         loss = 0.5 * (loss + swapped)
     return weighted_mean(loss, weight)
 
@@ -59,15 +59,20 @@ def info_nce(
 _SAFE_SHIFT_RANGE = 80.0
 
 
-class _InBatchCrossEntropy(torch.autograd.Function):
-    """Per-anchor cross-entropy of ``[..., B, B]`` logits whose targets are
-    the diagonal, with one exponential pass: the forward keeps the softmax,
-    and the backward is the softmax less the identity, scaled by the
-    incoming gradient."""
+class _SoftmaxCrossEntropy(torch.autograd.Function):
+    """Per-row cross-entropy of ``[..., B, N]`` logits against one target
+    column per row (the diagonal if none), with one exponential pass: the
+    forward keeps the softmax, and the backward is the softmax less the
+    one-hot targets, scaled by the incoming gradient."""
 
     @staticmethod
-    def forward(ctx, logits: Tensor, bound: float | None) -> Tensor:
-        positives = logits.diagonal(dim1=-2, dim2=-1)
+    def forward(
+        ctx, logits: Tensor, target: Tensor | None, bound: float | None
+    ) -> Tensor:
+        if target is None:
+            positives = logits.diagonal(dim1=-2, dim2=-1)
+        else:
+            positives = logits.gather(-1, target.unsqueeze(-1)).squeeze(-1)
         if bound is not None and 2 * bound <= _SAFE_SHIFT_RANGE:
             shift = logits.new_tensor(bound)
         else:
@@ -75,32 +80,41 @@ class _InBatchCrossEntropy(torch.autograd.Function):
         probs = torch.sub(logits, shift).exp_()
         total = probs.sum(dim=-1, keepdim=True)
         probs.div_(total)
-        ctx.save_for_backward(probs)
+        ctx.save_for_backward(probs, target)
         return (total.log_() + shift).squeeze(-1) - positives
 
     @staticmethod
-    def backward(ctx, grad_loss: Tensor) -> tuple[Tensor, None]:
-        (probs,) = ctx.saved_tensors
+    def backward(ctx, grad_loss: Tensor) -> tuple[Tensor, None, None]:
+        probs, target = ctx.saved_tensors
         grad = probs * grad_loss.unsqueeze(-1)
-        grad.diagonal(dim1=-2, dim2=-1).sub_(grad_loss)
-        return grad, None
+        if target is None:
+            grad.diagonal(dim1=-2, dim2=-1).sub_(grad_loss)
+        else:
+            grad.scatter_add_(-1, target.unsqueeze(-1), -grad_loss.unsqueeze(-1))
+        return grad, None, None
 
 
-def in_batch_cross_entropy(logits: Tensor, bound: float | None = None) -> Tensor:
-    r"""The in-batch cross-entropy of every anchor (row) of ``logits``, whose
-    positive is the candidate of the same index:
+def softmax_cross_entropy(
+    logits: Tensor, target: Tensor | None = None, bound: float | None = None
+) -> Tensor:
+    r"""The cross-entropy of every row :math:`n` of ``logits`` against its
+    target column :math:`t_n` (in-batch contrast: the diagonal,
+    :math:`t_n = n`):
 
     .. math::
-        \ell_n = \log \sum_{k=1}^{B} \exp(s_{nk}) - s_{nn},
+        \ell_n = \log \sum_{k} \exp(s_{nk}) - s_{n t_n},
 
-    as :func:`torch.nn.functional.cross_entropy` with the targets
-    :math:`0, \dots, B-1`, but with one exponential pass over the
-    :math:`B \times B` logits instead of two (the backward reuses the
-    softmax of the forward) and no one-hot gradient buffer.
+    as :func:`torch.nn.functional.cross_entropy` with ``reduction="none"``,
+    but with one exponential pass over the logits instead of two (the
+    backward reuses the softmax of the forward) and no one-hot gradient
+    buffer.
 
     Args:
-        logits (torch.Tensor): ``[..., B, B]`` scores :math:`s_{nk}` of
-            anchor :math:`n` and candidate :math:`k`.
+        logits (torch.Tensor): ``[..., B, N]`` scores :math:`s_{nk}` of row
+            :math:`n` and candidate :math:`k`.
+        target (torch.Tensor, optional): ``[..., B]`` target column of each
+            row; the diagonal (``N == B``) if :obj:`None`.
+            (default: :obj:`None`)
         bound (float, optional): A bound :math:`b` with :math:`|s_{nk}| \le
             b` (:math:`1/\tau` for cosines over a temperature :math:`\tau`),
             the shift that keeps the exponentials finite without a pass for
@@ -111,7 +125,7 @@ def in_batch_cross_entropy(logits: Tensor, bound: float | None = None) -> Tensor
     Returns:
         torch.Tensor: ``[..., B]`` losses :math:`\ell_n`.
     """
-    return _InBatchCrossEntropy.apply(logits, bound)
+    return _SoftmaxCrossEntropy.apply(logits, target, bound)
 
 
 def all_node_info_nce(
@@ -127,9 +141,10 @@ def all_node_info_nce(
         \frac{\exp(\cos(\mathbf{a}_n, \mathbf{z}_{i_n}) / \tau)}
         {\sum_{j=1}^{N} \exp(\cos(\mathbf{a}_n, \mathbf{z}_j) / \tau)}
 
-    computed as a cross-entropy over the logits (stable for small
-    :math:`\tau`). Leading dimensions are batch dimensions: ``[P, B, d]``
-    anchors against ``[P, N, d]`` nodes give ``P`` sums.
+    computed as a cross-entropy over the logits
+    (:func:`softmax_cross_entropy`, stable for small :math:`\tau`). Leading
+    dimensions are batch dimensions: ``[P, B, d]`` anchors against
+    ``[P, N, d]`` nodes give ``P`` sums.
 
     Args:
         anchor (torch.Tensor): Anchors :math:`\mathbf{a}`, ``[..., B, d]``.
@@ -142,9 +157,8 @@ def all_node_info_nce(
     """
     anchor = F.normalize(anchor, dim=-1) / tau
     logits = anchor @ F.normalize(nodes, dim=-1).transpose(-1, -2)  # [..., B, N]
-    target = index.expand(logits.shape[:-1]).reshape(-1)
-    loss = F.cross_entropy(logits.reshape(target.numel(), -1), target, reduction="none")
-    return loss.view(logits.shape[:-1]).sum(-1)
+    target = index.expand(logits.shape[:-1])
+    return softmax_cross_entropy(logits, target, bound=1.0 / tau).sum(-1)
 
 
 def modality_alignment_loss(
