@@ -305,7 +305,7 @@ def user_user_graph(
         raise ValueError(f"'k' must be >= 1 (got {k})")
     if chunk_size < 1:
         raise ValueError(f"'chunk_size' must be >= 1 (got {chunk_size})")
-    adj = _binary_adjacency(edge_index, num_users, num_items)
+    adj = binary_adjacency(edge_index, num_users, num_items)
     adj_csr = adj.to_sparse_csr()
     adj_t_csr = adj.t().to_sparse_csr()
     parts = [
@@ -317,7 +317,7 @@ def user_user_graph(
     return torch.stack([source, target]), weight
 
 
-def _binary_adjacency(edge_index: Tensor, num_users: int, num_items: int) -> Tensor:
+def binary_adjacency(edge_index: Tensor, num_users: int, num_items: int) -> Tensor:
     """The coalesced sparse ``[num_users, num_items]`` matrix with a 1 at
     every (user, item) pair of ``edge_index``, duplicates counted once."""
     device = edge_index.device
