@@ -264,6 +264,7 @@ def knn_graph(
                 f"'mask' must be a boolean tensor of shape [{num_nodes}] (got "
                 f"{mask.dtype} of shape {list(mask.shape)})"
             )
+        mask = mask.to(x.device)
         if bool(mask.all()):
             mask = None
     x_unit = _unit_rows(x)
