@@ -6,10 +6,12 @@ dataset of the same name; the real ones are the folders ``mde-pyg prepare``
 writes under the registry's data root (:func:`mde_pyg.data.registry.data_root`:
 ``$MDE_PYG_DATA``, else ``~/.cache/mde_pyg/datasets``; a script's ``--root``
 overrides it). The benchmarks add a few of their own (:data:`EXTRA`): a
-larger synthetic dataset and the registry's builds from the project's
+larger synthetic dataset, the registry's builds from the project's
 raw-data folder (:data:`~mde_pyg.data.registry.SHARED_DATASETS`, made by
 ``benchmarks/prepare_data.py``): Baby-text, the Sports interactions alone
-and the placeholder-feature folders (speed and memory only).
+and the placeholder-feature folders (speed and memory only), and
+``ml100k_half_text``, ml100k with the text of half its items removed, which
+``benchmarks/missing_modality.py`` derives from the prepared ``ml100k``.
 
 A run composes the overrides of :func:`overrides` with the model's and builds
 through :mod:`mde_pyg.pipeline`; what a script keeps of its own is how it
@@ -37,7 +39,7 @@ EXTRA: dict[str, tuple[str, ...]] = {
             f"dataset.folder=${{data_root}}/{name}",
             f"dataset.name={name}",
         )
-        for name in SHARED_DATASETS
+        for name in (*SHARED_DATASETS, "ml100k_half_text")
     },
 }
 #: What a report says of each dataset.
@@ -54,7 +56,8 @@ DESCRIPTIONS = {
     "clothing": "Amazon Clothing, MMRec's published folder (image 4096-d, text 384-d)",
     "baby_text": "Amazon Baby interactions (real, published split) with the text "
     "modality only (MiniLM on titles + descriptions, 3,416 of 7,050 items "
-    "have text, the others get the mean vector); the original image features "
+    "have text, the others get the mean vector unless dataset.missing_features "
+    "says otherwise); the original image features "
     "are not available, so no image modality",
     "sports_interactions": "Amazon Sports interactions (real, MMRec split rule), "
     "no features",
@@ -64,9 +67,20 @@ DESCRIPTIONS = {
     "sports_placeholder": "the real Sports interaction graph with RANDOM "
     "placeholder features of the published shapes (image 4096-d, text 384-d): "
     "speed and memory only",
+    "ml100k_half_text": "MovieLens-100K (real) with the title text of a random "
+    "(seeded) half of the items removed (text_mask.npy; derived from the "
+    "prepared ml100k by benchmarks/missing_modality.py), genre/decade metadata "
+    "of every item",
 }
 #: Overrides shrinking a generated dataset to a smoke test's size.
 QUICK_SIZE = ("dataset.num_users=200", "dataset.num_items=100")
+
+
+def quick_overrides(name: str, root: str | Path | None = None) -> tuple[str, ...]:
+    """The overrides shrinking dataset ``name`` to a smoke test's size:
+    :data:`QUICK_SIZE` for a generated dataset, none for a folder (it is
+    the size it is)."""
+    return QUICK_SIZE if folder(name, root) is None else ()
 
 
 def configured() -> list[str]:

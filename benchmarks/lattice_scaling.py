@@ -267,12 +267,16 @@ def standin_knn_graph(
     chunk_size: int = 1024,
     weighted: bool = True,
     normalization: str = "sym",
+    mask: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Random neighbour lists (the item itself first) weighted by the cosine
     of the chosen pairs: the same sizes, normalisation and gradient path as
     :func:`mde_pyg.data.graphs.knn_graph`, without its exact
     :math:`O(N^2 d)` search. Only used where that search exceeds the time
-    budget; its time is then extrapolated."""
+    budget; its time is then extrapolated. The benchmark's features have
+    every row, so a ``mask`` must be all ``True``."""
+    if mask is not None and not bool(mask.all()):
+        raise ValueError("the stand-in k-NN search takes no missing feature rows")
     num_nodes = x.size(0)
     gen = torch.Generator().manual_seed(num_nodes)
     col = torch.randint(num_nodes, (num_nodes, k), generator=gen)

@@ -109,7 +109,7 @@ def overrides_of(run: Run, args) -> list[str]:
         setting = rename_overrides([*model, *run.setting])[len(model) :]
     return [
         *benchmark_datasets.overrides(run.dataset),
-        *(benchmark_datasets.QUICK_SIZE if args.quick else ()),
+        *(benchmark_datasets.quick_overrides(run.dataset) if args.quick else ()),
         *model,
         *setting,
         f"trainer.max_epochs={args.caps[run.dataset]}",
@@ -363,10 +363,15 @@ def report_header(args, title: str, *details: str) -> list[str]:
 def data_lines(args, remarks: dict[str, str] | None = None) -> list[str]:
     """The ``- Data:`` lines of a report: each dataset's description (and
     ``remarks`` on it), the smoke size of ``--quick``, its epoch cap."""
-    size = ", ".join(benchmark_datasets.QUICK_SIZE)
-    quick = f" with {size} (smoke test)" if args.quick else ""
+
+    def quick(name: str) -> str:
+        if not args.quick:
+            return ""
+        size = ", ".join(benchmark_datasets.quick_overrides(name))
+        return f" with {size} (smoke test)" if size else " (smoke test)"
+
     return ["- Data:"] + [
-        f"  - `{name}`: {benchmark_datasets.describe(name)}{quick}"
+        f"  - `{name}`: {benchmark_datasets.describe(name)}{quick(name)}"
         + (f"; {remarks[name]}" if remarks and name in remarks else "")
         + f"; epoch cap {args.caps[name]}"
         for name in args.datasets

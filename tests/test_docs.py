@@ -266,15 +266,17 @@ def _python_blocks(rst: str) -> list[str]:
 
 
 def test_howto_own_data_python_runs(tmp_path, monkeypatch):
-    # The page's two snippets, in order: write a folder, then load and train
-    # on it (one epoch on a toy dataset).
+    # The page's three snippets: write a folder, then load and train on it
+    # (one epoch on a toy dataset) after its mask snippet marked the items
+    # without text.
     import numpy as np
     import torch
 
-    from mde_pyg.data import split_per_user
+    from mde_pyg.data import load_mmrec, split_per_user
 
-    write, train = _python_blocks((DOCS / "howto" / "own_data.rst").read_text())
+    write, train, mask = _python_blocks((DOCS / "howto" / "own_data.rst").read_text())
     assert "write_inter(" in write and "load_mmrec(" in train
+    assert "text_mask.npy" in mask
     rng = np.random.default_rng(0)
     num_users, num_items, per_user = 30, 20, 6
     user = np.repeat(np.arange(num_users), per_user)
@@ -288,6 +290,10 @@ def test_howto_own_data_python_runs(tmp_path, monkeypatch):
     (tmp_path / "my_shop").mkdir()
     arrays = {"user": user, "item": item, "label": label}
     exec(write, {**arrays, "image_features": image_features})
+    np.save(tmp_path / "my_shop" / "text_feat.npy", rng.normal(size=(num_items, 4)))
+    exec(mask, {"num_items": num_items, "items_with_text": [0, 3, 4, 9]})
+    has_text = load_mmrec("my_shop")["item"].x_text_mask
+    assert has_text.nonzero().view(-1).tolist() == [0, 3, 4, 9]
     train, replaced = re.subn(
         r'^folder = ".*"$', 'folder = "my_shop"', train, flags=re.M
     )

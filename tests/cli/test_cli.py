@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
@@ -142,6 +143,26 @@ def test_info_prints_versions_and_dataset(capsys):
     main(["info", *SMALL])
     out = capsys.readouterr().out
     assert "torch_geometric" in out and "users 80  items 50" in out
+
+
+def test_info_counts_the_items_without_a_modality(tmp_path, capsys):
+    import numpy as np
+
+    from mde_pyg.data.hetero import split_edge_index
+
+    data = make_synthetic(num_users=40, num_items=30, interactions_per_user=6)
+    index = [split_edge_index(data, s) for s in ("train", "val", "test")]
+    pairs = torch.cat(index, dim=1)
+    labels = torch.cat([i.new_full((i.size(1),), s) for s, i in enumerate(index)])
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    write_inter(folder / "shop.inter", pairs[0], pairs[1], labels)
+    np.save(folder / "text_feat.npy", data["item"].x_text.numpy())
+    np.save(folder / "text_mask.npy", np.arange(30) % 3 != 0)
+    overrides = ["dataset=mmrec", f"dataset.folder={folder}"]
+    main(["info", *overrides, "dataset.missing_features=zeros"])
+    out = capsys.readouterr().out
+    assert "modality text: (30, 32), 10 items without it (filled: zeros)" in out
 
 
 def copy_run(run, tmp_path):

@@ -61,6 +61,9 @@ def test_encode_images_follows_the_item_map(shop, tiny_image_model, capsys):
     assert record["unmatched"] == 1 and record["dims"] == DIMS
     assert record["model"] == str(tiny_image_model)
     np.testing.assert_allclose(x[2], x[[0, 1, 3]].mean(axis=0), atol=1e-6)
+    mask = np.load(folder / record["mask_file"])
+    assert record["mask_file"] == "image_mask.npy"
+    assert np.flatnonzero(~mask).tolist() == [2, 4, 5]
     assert not (folder / "image_feat.npy.partial").exists()
     captured = capsys.readouterr()
     assert "6 items x 16 dims" in captured.out and "3 encoded" in captured.out
@@ -134,6 +137,9 @@ def test_import_with_images(tmp_path, tiny_image_model, capsys):
     assert record["missing_items"] == sorted(missing)
     assert record["unmatched"] == 1  # SKU-rare, dropped by the 3-core filter
     assert manifest["files"]["image_features"] == "image_feat.npy"
+    assert manifest["files"]["image_mask"] == "image_mask.npy"
+    # The loader reads the mask: the items without an image are marked.
+    assert (~data["item"].x_image_mask).nonzero().view(-1).tolist() == sorted(missing)
     assert "train on it" in capsys.readouterr().out
 
 

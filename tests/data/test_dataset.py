@@ -11,7 +11,7 @@ from mde_pyg.data.hetero import item_features, split_edge_index
 from mde_pyg.data.inter import write_inter
 from mde_pyg.data.mmrec import load_mmrec
 from mde_pyg.data.synthetic import make_synthetic
-from mde_pyg.errors import DatasetError
+from mde_pyg.errors import ConfigError, DatasetError
 
 SPLITS = ("train", "val", "test")
 
@@ -89,6 +89,22 @@ def test_modality_list_is_part_of_the_key(folder):
     assert list(item_features(reordered[0])) == ["text", "image"]
     assert list(item_features(both[0])) == ["image", "text"]
     assert len(cached_files(folder)) == 3
+
+
+def test_mask_file_and_missing_rule_are_part_of_the_key(folder):
+    full = MMRecDataset(str(folder.parent), "toy")
+    assert full[0]["item"].x_text_mask.all()
+    has_text = np.arange(30) % 4 != 0
+    np.save(folder / "text_mask.npy", has_text)
+    masked = MMRecDataset(str(folder.parent), "toy")
+    zeros = MMRecDataset(str(folder.parent), "toy", missing_features="zeros")
+    assert len(cached_files(folder)) == 3
+    assert masked[0]["item"].x_text_mask.tolist() == has_text.tolist()
+    x = zeros[0]["item"].x_text
+    assert (x[~torch.from_numpy(has_text)] == 0).all()
+    assert_same_graph(zeros[0], load_mmrec(folder, missing_features="zeros"))
+    with pytest.raises(ConfigError, match="'ones'"):
+        MMRecDataset(str(folder.parent), "toy", missing_features="ones")
 
 
 def test_pre_transform_is_applied_once(folder):

@@ -77,11 +77,11 @@ def test_encode_texts_rejects_empty_input_and_bad_encoder_output():
 def test_encode_items_fills_missing_items_with_the_mean(caplog):
     texts = ["a cat", "the dog sat", "banana"]
     with caplog.at_level(logging.WARNING, logger="mde_pyg.data.features"):
-        out, num_missing = encode_items(
+        out, mask = encode_items(
             [4, 0, 2], texts, num_items=6, model=FakeEncoder(), show_progress=False
         )
     assert out.shape == (6, 4) and out.dtype == np.float32
-    assert num_missing == 3
+    assert mask.dtype == bool and mask.tolist() == [1, 0, 1, 0, 1, 0]
     for item, text in zip([4, 0, 2], texts):
         np.testing.assert_array_equal(out[item], fake_vector(text))
     mean = np.stack([fake_vector(t) for t in texts]).mean(0)
@@ -92,10 +92,10 @@ def test_encode_items_fills_missing_items_with_the_mean(caplog):
 
 def test_encode_items_without_missing_items_does_not_warn(caplog):
     with caplog.at_level(logging.WARNING):
-        _, num_missing = encode_items(
+        _, mask = encode_items(
             [1, 0], ["x", "y"], 2, model=FakeEncoder(), show_progress=False
         )
-    assert num_missing == 0 and caplog.text == ""
+    assert mask.all() and caplog.text == ""
 
 
 @pytest.mark.parametrize(
@@ -201,6 +201,9 @@ def test_cli_encode_text(tmp_path, monkeypatch, capsys):
     np.testing.assert_array_equal(x[1], fake_vector("Rattle"))
     np.testing.assert_allclose(x[2], (fake_vector("Rattle") + x[0]) / 2)
     assert encoder.calls[0][1] == 2
+    # Beside the features, the mask of their real rows, as the loader reads it.
+    mask = np.load(tmp_path / "ds" / "text_mask.npy")
+    assert mask.dtype == bool and mask.tolist() == [True, True, False]
     assert "2 with text, 1 without" in capsys.readouterr().out
 
 

@@ -59,6 +59,31 @@ def test_miss_on_changed_content_k_options_or_version(tmp_path):
     assert cache.load(x, 3, normalization="sym") is not None
 
 
+def test_the_key_holds_the_mask_of_the_real_rows(tmp_path):
+    x = features()
+    cache = GraphCache(tmp_path)
+    half, other = torch.arange(20) % 2 == 0, torch.arange(20) % 3 != 0
+    graphs = {}
+    for name, mask in (("none", None), ("half", half), ("other", other)):
+
+        def build(mask=mask):
+            return knn_graph(x, 3, mask=mask)
+
+        graphs[name] = cache.get_or_build(x, 3, build, mask, normalization="sym")
+    # Another mask of the same features is another graph, cached apart.
+    assert cache.misses == 3 and len(list(tmp_path.glob("graph-*.pt"))) == 3
+    assert graphs["half"][0].shape != graphs["none"][0].shape
+    for name, mask in (("half", half), ("other", other)):
+        hit = cache.load(x, 3, mask, normalization="sym")
+        assert torch.equal(hit[0], graphs[name][0])
+    # A mask without a missing row is no mask: the same graph, the same key.
+    full = torch.ones(20, dtype=torch.bool)
+    assert cache.key(x, 3, full, normalization="sym") == cache.key(
+        x, 3, normalization="sym"
+    )
+    assert cache.key(x, 3, half) != cache.key(x, 3, other) != cache.key(x, 3)
+
+
 def test_digest_depends_on_content_dtype_and_shape():
     x = features()
     assert feature_digest(x) == feature_digest(x.clone())

@@ -156,6 +156,78 @@ def test_knn_graph_gradient_matches_dense():
     assert not weight.requires_grad
 
 
+def dense_masked_knn(x, mask, k, weighted=True, normalization="sym"):
+    """The dense k-NN graph of the real rows of ``x`` alone, placed among all
+    items, with a self-loop of weight 1 at every missing item."""
+    real = mask.nonzero().view(-1)
+    adj = torch.zeros(x.size(0), x.size(0), dtype=x.dtype)
+    sub = dense_knn(x[real], min(k, real.numel()), weighted, "none")
+    adj[real.view(-1, 1), real.view(1, -1)] = sub
+    missing = (~mask).nonzero().view(-1)
+    adj[missing, missing] = 1.0
+    d = adj.sum(1)
+    if normalization == "none":
+        return adj
+    if normalization == "row":
+        return torch.where(d > 0, 1 / d, torch.zeros_like(d)).view(-1, 1) * adj
+    inv = torch.where(d > 0, d.clamp_min(1e-30).rsqrt(), torch.zeros_like(d))
+    return inv.view(-1, 1) * adj * inv.view(1, -1)
+
+
+@pytest.mark.parametrize("normalization", ["sym", "row", "none"])
+@pytest.mark.parametrize("weighted", [True, False])
+def test_knn_graph_links_no_item_through_a_missing_row(normalization, weighted):
+    x = torch.randn(25, 6, generator=torch.Generator().manual_seed(8))
+    mask = torch.ones(25, dtype=torch.bool)
+    mask[[1, 4, 5, 17, 24]] = False
+    # Filled-in rows that are identical (the mean) or zero: without the mask
+    # the identical ones would be each other's nearest neighbours.
+    x[[1, 4, 5]] = x[mask].mean(0)
+    x[[17, 24]] = 0.0
+    index, weight = knn_graph(
+        x, k=4, chunk_size=7, weighted=weighted, normalization=normalization, mask=mask
+    )
+    assert torch.equal(index[1], index[1].sort().values)  # sorted by target
+    assert index.size(1) == 20 * 4 + 5
+    assert torch.allclose(
+        dense(index, weight, 25),
+        dense_masked_knn(x, mask, 4, weighted, normalization),
+        atol=1e-6,
+    )
+    # A missing item is nobody's neighbour and keeps only itself, with a
+    # normalised weight of 1 (its degree is 1 whatever its filled-in row).
+    touches_missing = ~mask[index[0]] | ~mask[index[1]]
+    assert torch.equal(index[0, touches_missing], index[1, touches_missing])
+    assert torch.equal(index[0, touches_missing], (~mask).nonzero().view(-1))
+    assert torch.equal(weight[touches_missing], torch.ones(5))
+
+
+def test_knn_graph_mask_edge_cases_and_gradient():
+    x = torch.randn(12, 4, generator=torch.Generator().manual_seed(9))
+    full = knn_graph(x, k=3)
+    # A mask without a missing row is no mask.
+    same = knn_graph(x, k=3, mask=torch.ones(12, dtype=torch.bool))
+    assert torch.equal(full[0], same[0]) and torch.equal(full[1], same[1])
+    # k is clipped to the real rows; a single real row keeps itself only.
+    mask = torch.zeros(12, dtype=torch.bool)
+    mask[3] = True
+    index, weight = knn_graph(x, k=3, mask=mask)
+    assert torch.equal(index, torch.arange(12).repeat(2, 1))
+    assert torch.equal(weight, torch.ones(12))
+    # Gradients reach the real rows only.
+    mask = torch.arange(12) % 3 != 0
+    x1 = x.clone().requires_grad_()
+    probe = torch.randn(12, 12, generator=torch.Generator().manual_seed(10))
+    index, weight = knn_graph(x1, k=4, mask=mask)
+    (dense(index, weight, 12) * probe).sum().backward()
+    x2 = x.clone().requires_grad_()
+    (dense_masked_knn(x2, mask, 4) * probe).sum().backward()
+    assert torch.allclose(x1.grad, x2.grad, atol=1e-5)
+    assert (x1.grad[~mask] == 0).all() and x1.grad[mask].abs().sum() > 0
+    with pytest.raises(ValueError, match="boolean tensor of shape \\[12\\]"):
+        knn_graph(x, k=3, mask=torch.ones(11, dtype=torch.bool))
+
+
 def dense_user_user(r, k):
     """Top-k of R R^T per user (self and zeros dropped, ties to the smaller
     index), softmax over the kept counts; one user at a time."""

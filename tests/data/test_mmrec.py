@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from mde_pyg.data.hetero import item_features, split_edge_index
 from mde_pyg.data.inter import first_pair_mask, read_inter, write_inter
 from mde_pyg.data.mmrec import load_mmrec
-from mde_pyg.errors import DatasetError
+from mde_pyg.errors import ConfigError, DatasetError
 
 HEADER = "userID\titemID\tx_label\n"
 RNG = np.random.default_rng(0)
@@ -303,6 +303,78 @@ def test_unreadable_feature_files(tmp_path):
     np.savez(folder / "pair.npz", a=np.ones((4, 2)))
     with pytest.raises(DatasetError, match="pair.npz: expected a single .npy array"):
         load_mmrec(folder, feature_files={"v": folder / "pair.npz"})
+
+
+def test_the_mask_file_marks_the_real_rows(tmp_path):
+    x = RNG.random((4, 3))
+    x[[1, 3]] = np.nan  # a missing row may hold anything
+    folder = make_folder(
+        tmp_path, ROWS, features={"text": x, "image": RNG.random((4, 2))}
+    )
+    np.save(folder / "text_mask.npy", np.array([True, False, True, False]))
+    mean = x[[0, 2]].mean(0)
+    for rule, expected in (
+        ("mean", [mean, mean]),
+        ("zeros", np.zeros((2, 3))),
+        # In training, item 1 shares user 0 with item 0 (and user 1 with
+        # nobody); item 3 has no training pair at all: the mean.
+        ("propagate", [x[0], mean]),
+    ):
+        data = load_mmrec(folder, missing_features=rule)
+        assert data["item"].x_text_mask.tolist() == [True, False, True, False]
+        # A modality without a mask file has every row real.
+        assert data["item"].x_image_mask.all()
+        assert list(item_features(data)) == ["image", "text"]
+        text = data["item"].x_text.double().numpy()
+        np.testing.assert_allclose(text[[0, 2]], x[[0, 2]], rtol=1e-6)
+        np.testing.assert_allclose(text[[1, 3]], expected, rtol=1e-6)
+    # NaN in a real row is still an error.
+    np.save(folder / "text_mask.npy", np.array([True, True, True, False]))
+    with pytest.raises(DatasetError, match="contain NaN/Inf, first in row 1"):
+        load_mmrec(folder)
+
+
+def test_propagation_reads_the_training_pairs_only(tmp_path):
+    # Item 3 is missing; in training only user 3 has it, with item 2; its
+    # held-out pairs with users 0 and 2 would add items 0 and 1.
+    x = RNG.random((4, 2))
+    rows = [*ROWS, (3, 3, 0), (3, 2, 0)]
+    folder = make_folder(tmp_path, rows, features={"text": x})
+    np.save(folder / "text_mask.npy", np.array([True, True, True, False]))
+    data = load_mmrec(folder, missing_features="propagate")
+    np.testing.assert_allclose(data["item"].x_text[3].numpy(), x[2], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("mask", "message"),
+    [
+        (np.array([1, 0, 1, 1], dtype=np.uint8), "has dtype uint8, expected bool"),
+        (np.ones(3, dtype=bool), "has shape (3,), expected (4,): one entry per item"),
+        (np.ones((4, 1), dtype=bool), "has shape (4, 1), expected (4,)"),
+        (np.zeros(4, dtype=bool), "marks no row real"),
+    ],
+)
+def test_bad_mask_files(tmp_path, mask, message):
+    folder = make_folder(tmp_path, ROWS, features={"text": RNG.random((4, 2))})
+    np.save(folder / "text_mask.npy", mask)
+    pattern = f"text_mask.npy: the mask of modality 'text' .*{re.escape(message)}"
+    with pytest.raises(DatasetError, match=pattern):
+        load_mmrec(folder)
+    (folder / "text_mask.npy").write_bytes(b"not numpy")
+    with pytest.raises(DatasetError, match="text_mask.npy: not a readable .npy"):
+        load_mmrec(folder)
+
+
+def test_an_unknown_rule_is_a_config_error(tmp_path):
+    folder = make_folder(tmp_path, ROWS, features={"text": RNG.random((4, 2))})
+    with pytest.raises(ConfigError, match="'zero' .*'mean', 'zeros', 'propagate'"):
+        load_mmrec(folder, missing_features="zero")
+
+
+def test_a_modality_named_like_a_mask_is_refused(tmp_path):
+    folder = make_folder(tmp_path, ROWS, features={"text_mask": RNG.random((4, 2))})
+    with pytest.raises(DatasetError, match="'text_mask'.*must not end in '_mask'"):
+        load_mmrec(folder)
 
 
 @settings(max_examples=40, deadline=None)

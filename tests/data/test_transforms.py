@@ -13,15 +13,18 @@ from mde_pyg.data.hetero import (
     INTERACTS_MEAN,
     ITEM,
     MAX_SIM,
+    MM_SIM,
     REV_INTERACTS,
     REV_INTERACTS_MEAN,
     item_features,
     item_sim,
+    mask_key,
     split_edge_index,
 )
 from mde_pyg.data.synthetic import make_synthetic
 from mde_pyg.data.transforms import (
     AddMaxPooledItemGraph,
+    AddMixedItemGraph,
     AddModalityGraphs,
     AddUserItemAdjacency,
     AddUserUserGraph,
@@ -276,6 +279,62 @@ def test_max_pooled_item_graph_needs_the_modality_graphs():
     bare = make_synthetic(60, 40, modalities={}, seed=8)
     with pytest.raises(ValueError, match="needs item features"):
         AddMaxPooledItemGraph()(bare)
+
+
+def with_missing_rows(data):
+    """``data`` with the image rows of the items 0, 2, 4, ... and the text
+    rows of the items 1, 4, 7, ... marked missing (filled with the mean)."""
+    data = data.clone()
+    num_items = data[ITEM].num_nodes
+    items = torch.arange(num_items)
+    for modality, missing in (("image", items % 2 == 0), ("text", items % 3 == 1)):
+        x = data[ITEM][f"x_{modality}"]
+        x[missing] = x[~missing].mean(0)
+        data[ITEM][mask_key(modality)] = ~missing
+    return data
+
+
+def assert_no_link_through_missing_rows(edge_index, mask):
+    """Every edge that touches an item with a missing row is its self-loop."""
+    touches = ~mask[edge_index[0]] | ~mask[edge_index[1]]
+    assert torch.equal(edge_index[0, touches], edge_index[1, touches])
+    assert set(edge_index[1, touches].tolist()) == set(
+        (~mask).nonzero().view(-1).tolist()
+    )
+
+
+def test_item_graphs_link_no_item_through_a_missing_row(tmp_path):
+    data = with_missing_rows(make_synthetic(60, 40, interactions_per_user=6, seed=7))
+    masks = {m: data[ITEM][mask_key(m)] for m in ("image", "text")}
+    out = AddModalityGraphs(k=4, user_graph=False)(data)
+    for modality, mask in masks.items():
+        store = out[item_sim(modality)]
+        index, weight = knn_graph(
+            data[ITEM][f"x_{modality}"], k=4, normalization="sym", mask=mask
+        )
+        assert torch.equal(store.edge_index, index)
+        assert torch.allclose(store.edge_weight, weight)
+        assert_no_link_through_missing_rows(store.edge_index, mask)
+    # FREEDOM's mix: an item missing in one modality is linked through the
+    # other one only (plus its self-loop).
+    mixed = AddMixedItemGraph(k=4)(data)[MM_SIM].edge_index
+    for modality, mask in masks.items():
+        other = masks["text" if modality == "image" else "image"]
+        alone = ~mask & ~other
+        touches = alone[mixed[0]] | alone[mixed[1]]
+        assert torch.equal(mixed[0, touches], mixed[1, touches])
+        only_here = ~mask & other
+        neighbours = mixed[0, only_here[mixed[1]]]
+        assert other[neighbours].all()
+    # The cache keeps the graphs of the same features with another mask
+    # apart: the same text rows, all real now, are a miss; the image a hit.
+    cached = AddModalityGraphs(k=4, user_graph=False, cache_dir=tmp_path)
+    cached(data)
+    all_text = data.clone()
+    all_text[ITEM][mask_key("text")] = torch.ones(40, dtype=torch.bool)
+    again = cached(all_text)
+    assert (cached.cache.hits, cached.cache.misses) == (1, 3)
+    assert again[item_sim("text")].edge_index.size(1) == 40 * 4
 
 
 def strip_graphs(data, raw):

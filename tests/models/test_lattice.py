@@ -370,3 +370,32 @@ def test_configs_compose_with_the_published_grid_and_schedule():
     params = cfg.hydra.sweeper.params
     assert params["trainer.lr"] == "1e-4,5e-4,1e-3,5e-3"
     assert params["model.reg_weight"] == "0,1e-5,1e-4,1e-3"
+
+
+def test_learned_and_frozen_graphs_link_no_item_through_a_missing_row():
+    num_users, num_items, pairs, features = small_problem(seed=3)
+    missing = torch.arange(num_items) % 4 == 1
+    features["text"][missing] = features["text"][~missing].mean(0)
+    raw = build_heterodata(
+        num_users,
+        num_items,
+        pairs,
+        *(torch.empty(2, 0, dtype=torch.long),) * 2,
+        features,
+        masks={"text": ~missing},
+    )
+    data = LATTICE.graph_transform(k=5)(raw)
+    torch.manual_seed(0)
+    model = LATTICE(num_users, num_items, features, embedding_dim=8, k=5)
+    index, _, _ = model.learned_graph(data)
+    text = slice(num_items * 5, None)  # the image graph's edges come first
+    for edge_index in (index[:, text], data[item_sim("text")].edge_index):
+        touches = missing[edge_index[0]] | missing[edge_index[1]]
+        assert torch.equal(edge_index[0, touches], edge_index[1, touches])
+        assert int(touches.sum()) == int(missing.sum())
+    # The image rows are all real: every item has its 5 image neighbours.
+    assert torch.equal(
+        index[1, : num_items * 5].bincount(), torch.full((num_items,), 5)
+    )
+    model.loss(data, BPRBatch(pairs[0, :4], pairs[1, :4], pairs[1, 4:8])).backward()
+    assert torch.isfinite(model.x_text.grad).all()

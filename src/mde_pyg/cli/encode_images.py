@@ -25,7 +25,7 @@ from mde_pyg.data.images import (
     image_paths,
     load_image_model,
 )
-from mde_pyg.data.layout import FEATURE_SUFFIX
+from mde_pyg.data.layout import FEATURE_SUFFIX, mask_path
 from mde_pyg.data.manifest import MANIFEST, read_manifest, write_atomic
 from mde_pyg.errors import ConfigError
 
@@ -111,16 +111,20 @@ def encode_item_images(
             progress=progress,
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, result.features)
-    os.replace(tmp, out)
+    # The mask marks the encoded rows (the loader's x_image_mask).
+    mask_out = mask_path(out.parent, out.name[: -len(FEATURE_SUFFIX)])
+    for path, array in ((mask_out, result.mask), (out, result.features)):
+        tmp = path.with_name(f".{path.name}.tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, array)
+        os.replace(tmp, path)
     shutil.rmtree(work_dir)
     num_items, dims = result.features.shape
     record = {
         "source": str(Path(source).expanduser().resolve()),
         "model": encoder.name,
         "file": out.name,
+        "mask_file": mask_out.name,
         "dims": dims,
         "items": num_items,
         "encoded": num_items - result.missing.size,

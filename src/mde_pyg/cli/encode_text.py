@@ -11,7 +11,7 @@ import numpy as np
 
 from mde_pyg.data import features
 from mde_pyg.data.id_maps import ID_MAP_FILES, read_id_map
-from mde_pyg.data.layout import FEATURE_SUFFIX
+from mde_pyg.data.layout import FEATURE_SUFFIX, mask_path
 from mde_pyg.errors import DatasetError
 
 
@@ -19,7 +19,9 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
         prog="mde-pyg encode-text",
         description="Encode item text into a <modality>_feat.npy feature matrix "
-        "(row i = item i) with a sentence-transformers model.",
+        "(row i = item i) with a sentence-transformers model, and write beside "
+        "it <modality>_mask.npy, the mask of the items with text (the others "
+        "get the mean vector).",
     )
     parser.add_argument("items", help="items file: .tsv or .csv with header, .jsonl")
     parser.add_argument("--id-column", required=True, help="column of item IDs")
@@ -72,7 +74,7 @@ def main(argv: list[str]) -> None:
         if num_items is None:
             num_items = int(ids.max()) + 1 if len(ids) else 0
         start = time.perf_counter()
-        matrix, num_missing = features.encode_items(
+        matrix, mask = features.encode_items(
             ids, texts, num_items, model=args.model, batch_size=args.batch_size
         )
     # OSError: a model that is neither a local folder nor downloadable.
@@ -81,8 +83,10 @@ def main(argv: list[str]) -> None:
         sys.exit(2)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(out, matrix)
+    mask_out = mask_path(out.parent, out.name[: -len(FEATURE_SUFFIX)])
+    np.save(mask_out, mask)
     print(
         f"{out}: {matrix.shape[0]} items x {matrix.shape[1]} dims, "
-        f"{len(ids)} with text, {num_missing} without (mean vector), "
-        f"encoded in {time.perf_counter() - start:.1f}s"
+        f"{len(ids)} with text, {int((~mask).sum())} without (mean vector, "
+        f"marked in {mask_out.name}), encoded in {time.perf_counter() - start:.1f}s"
     )

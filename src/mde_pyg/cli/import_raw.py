@@ -148,6 +148,7 @@ def main(argv: list[str]) -> None:
     }
     if images is not None:
         manifest["files"]["image_features"] = images["file"]
+        manifest["files"]["image_mask"] = images["mask_file"]
         manifest[MANIFEST_KEY] = images
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     c = result.counts

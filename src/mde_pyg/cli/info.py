@@ -6,7 +6,13 @@ from __future__ import annotations
 import torch
 import torch_geometric
 
-from mde_pyg.data.hetero import ITEM, USER, item_features, split_edge_index
+from mde_pyg.data.hetero import (
+    ITEM,
+    USER,
+    feature_masks,
+    item_features,
+    split_edge_index,
+)
 from mde_pyg.data.layout import FEATURE_SUFFIX
 from mde_pyg.pipeline import build_dataset, compose_config, versions
 
@@ -24,8 +30,12 @@ def main(argv: list[str]) -> None:
     for split in ("train", "val", "test"):
         print(f"  {split:5s} pairs {split_edge_index(data, split).size(1)}")
     features = item_features(data)
+    masks = feature_masks(data)
+    fill = cfg.dataset.get("missing_features", "mean")
     for modality, x in features.items():
-        print(f"  modality {modality}: {tuple(x.shape)}")
+        missing = int((~masks[modality]).sum())
+        rows = f", {missing} items without it (filled: {fill})" if missing else ""
+        print(f"  modality {modality}: {tuple(x.shape)}{rows}")
     if not features:
         print(
             f"  no item feature modality (no <modality>{FEATURE_SUFFIX} file): "

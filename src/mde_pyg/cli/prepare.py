@@ -175,7 +175,8 @@ def _ml100k_readme(
         f"ml100k.inter: {describe(stats)}.",
         f"text_feat.npy: {text['dim']}-d all-MiniLM-L6-v2 embeddings of the titles "
         f"of item_text.tsv ({text['with_text']} items with a title, "
-        f"{text['missing_text']} without: mean vector).",
+        f"{text['missing_text']} without: mean vector; text_mask.npy marks the "
+        "items with a title).",
         f"meta_feat.npy: {meta_dim}-d, genre multi-hot (19) and release-decade "
         "one-hot (8: 1920s and earlier .. 1990s).",
     ]
@@ -204,7 +205,9 @@ def _baby_text_readme(stats: dict[str, int], text: dict[str, Any]) -> list[str]:
         f"amazon_baby/baby_partial_text.jsonl. Only {text['with_text']} of "
         f"{text['items']} items have text there; the other {text['missing_text']} "
         "get the mean vector of those (as the published features did for items "
-        "without an image). These are NOT the published MMRec text features, "
+        "without an image); text_mask.npy marks the items with text, and the "
+        "dataset's missing_features option chooses what a model sees for the "
+        "others. These are NOT the published MMRec text features, "
         "which were made from fuller metadata of every item.",
         "There is NO image_feat.npy: the published 4096-d image features are not "
         "available here. Results on this folder are text-only (or ID-only) and "

@@ -8,7 +8,12 @@ from mde_pyg.data.graphs import (
     user_item_adjacency,
     user_user_graph,
 )
-from mde_pyg.data.hetero import build_heterodata, item_features, split_edge_index
+from mde_pyg.data.hetero import (
+    build_heterodata,
+    feature_masks,
+    item_features,
+    split_edge_index,
+)
 from mde_pyg.data.inter import read_inter, write_inter
 from mde_pyg.data.mmrec import load_mmrec
 from mde_pyg.data.raw import (
@@ -44,6 +49,7 @@ __all__ = [
     "bipartite_norm",
     "build_heterodata",
     "degree_sensitive_pruning",
+    "feature_masks",
     "file_digest",
     "import_interactions",
     "item_features",

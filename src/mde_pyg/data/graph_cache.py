@@ -2,9 +2,11 @@ r"""An on-disk cache of frozen item-item graphs (the :math:`k`-NN graphs of
 raw features that LATTICE-style models build once).
 
 A cached graph is found by a key that hashes the *content* of the feature
-matrix (dtype, shape and bytes), :math:`k`, the builder's options and
-:data:`GRAPH_BUILDER_VERSION`, so a changed feature file, another :math:`k`
-or a changed builder never silently reuses a stale graph. Files are written
+matrix (dtype, shape and bytes) and of its mask of real rows (when some row
+is missing: see :func:`~mde_pyg.data.graphs.knn_graph`), :math:`k`, the
+builder's options and :data:`GRAPH_BUILDER_VERSION`, so a changed feature or
+mask file, another :math:`k` or a changed builder never silently reuses a
+stale graph. Files are written
 atomically (temporary file in the same folder, fsync, rename), so a run
 killed mid-write leaves either the old state or the complete new file.
 Entries are read with ``weights_only=True`` and checked, so a damaged or
@@ -115,26 +117,30 @@ class GraphCache:
         self.hits = 0
         self.misses = 0
 
-    def key(self, x: Tensor, k: int, **options: Any) -> str:
-        """The cache key of the graph of ``x`` with ``k`` neighbours and the
-        builder ``options`` (JSON-able values)."""
-        description = json.dumps(
-            {
-                "features": feature_digest(x),
-                "k": int(k),
-                "version": self.version,
-                "options": options,
-            },
-            sort_keys=True,
-        )
+    def key(self, x: Tensor, k: int, mask: Tensor | None = None, **options: Any) -> str:
+        """The cache key of the graph of ``x`` with ``k`` neighbours, the
+        ``[N]`` boolean ``mask`` of its real rows and the builder ``options``
+        (JSON-able values). A mask without a missing row is no mask (the
+        graph is the same), so the key is the one without it."""
+        content = {
+            "features": feature_digest(x),
+            "k": int(k),
+            "version": self.version,
+            "options": options,
+        }
+        if mask is not None and not bool(mask.all()):
+            content["mask"] = feature_digest(mask)
+        description = json.dumps(content, sort_keys=True)
         return hashlib.sha256(description.encode()).hexdigest()
 
     def path(self, key: str) -> Path:
         return self.root / f"graph-{key}.pt"
 
-    def load(self, x: Tensor, k: int, **options: Any) -> WeightedEdges | None:
-        """The cached ``(edge_index, edge_weight)`` of ``x``, or :obj:`None`
-        if there is none.
+    def load(
+        self, x: Tensor, k: int, mask: Tensor | None = None, **options: Any
+    ) -> WeightedEdges | None:
+        """The cached ``(edge_index, edge_weight)`` of ``x`` (and ``mask``,
+        see :meth:`key`), or :obj:`None` if there is none.
 
         An entry that cannot be read (*e.g.* truncated, or holding anything
         but tensors and plain containers, which ``weights_only=True``
@@ -143,7 +149,7 @@ class GraphCache:
         :class:`UserWarning` naming the file and the reason, so that
         :meth:`get_or_build` rebuilds and overwrites it.
         """
-        path = self.path(self.key(x, k, **options))
+        path = self.path(self.key(x, k, mask, **options))
         if not path.is_file():
             return None
         try:
@@ -162,11 +168,13 @@ class GraphCache:
         x: Tensor,
         k: int,
         graph: WeightedEdges,
+        mask: Tensor | None = None,
         **options: Any,
     ) -> Path:
-        """Writes ``graph`` under the key of ``(x, k, options)``, atomically."""
+        """Writes ``graph`` under the key of ``(x, k, mask, options)``,
+        atomically."""
         edge_index, edge_weight = graph
-        path = self.path(self.key(x, k, **options))
+        path = self.path(self.key(x, k, mask, **options))
         self.root.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".graph-", suffix=".tmp")
         try:
@@ -191,17 +199,19 @@ class GraphCache:
         x: Tensor,
         k: int,
         build: Callable[[], WeightedEdges],
+        mask: Tensor | None = None,
         **options: Any,
     ) -> WeightedEdges:
-        """Returns the cached graph of ``(x, k, options)`` on the device of
-        ``x``, or calls ``build()``, stores its result and returns it."""
-        graph = self.load(x, k, **options)
+        """Returns the cached graph of ``(x, k, mask, options)`` on the
+        device of ``x``, or calls ``build()``, stores its result and returns
+        it."""
+        graph = self.load(x, k, mask, **options)
         if graph is not None:
             self.hits += 1
             return graph[0].to(x.device), graph[1].to(x.device)
         self.misses += 1
         graph = build()
-        self.save(x, k, graph, **options)
+        self.save(x, k, graph, mask, **options)
         return graph
 
     def __repr__(self) -> str:

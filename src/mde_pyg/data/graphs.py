@@ -192,6 +192,7 @@ def knn_graph(
     chunk_size: int = 1024,
     weighted: bool = True,
     normalization: Normalization = "sym",
+    mask: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     r"""The cosine :math:`k`-nearest-neighbour graph of the rows of ``x``, as
     the item-item graphs of LATTICE, MGCN and FREEDOM: each item :math:`i`
@@ -223,6 +224,14 @@ def knn_graph(
     similarity :math:`0` to everything (no ``NaN``, finite gradients); their
     normalised weights are :math:`0`.
 
+    With a ``mask`` of the real rows, an item whose row is missing (filled
+    in, see :mod:`mde_pyg.data.missing`) is linked to nothing through it:
+    the search runs over the :math:`N_r` real rows only (:math:`k` clipped
+    to :math:`N_r`), and a missing item keeps itself alone, with weight
+    :math:`1` whatever its filled-in row, so that its degree is :math:`1`
+    and every normalisation stays defined (its normalised self-weight is
+    :math:`1`: the graph passes its own representation through).
+
     Args:
         x (torch.Tensor): ``[N, F]`` item features.
         k (int, optional): Neighbours per item, itself included (clipped to
@@ -233,10 +242,14 @@ def knn_graph(
             otherwise every kept edge weighs :math:`1`. (default: :obj:`True`)
         normalization (str, optional): :obj:`"sym"`, :obj:`"row"` or
             :obj:`"none"`. (default: :obj:`"sym"`)
+        mask (torch.Tensor, optional): ``[N]`` boolean, ``True`` for the
+            real rows of ``x``; :obj:`None` if every row is real.
+            (default: :obj:`None`)
 
-    :rtype: (:class:`torch.Tensor`, :class:`torch.Tensor`): ``[2, N k]``
-        edges sorted by target and their weights (dtype of ``x`` if floating,
-        else :obj:`float32`).
+    :rtype: (:class:`torch.Tensor`, :class:`torch.Tensor`): ``[2, E]``
+        edges sorted by target (:math:`E = N k` without missing rows, else
+        :math:`N_r \min(k, N_r) + N - N_r`) and their weights (dtype of
+        ``x`` if floating, else :obj:`float32`).
     """
     if k < 1:
         raise ValueError(f"'k' must be >= 1 (got {k})")
@@ -245,11 +258,28 @@ def knn_graph(
     if not x.is_floating_point():
         x = x.float()
     num_nodes = x.size(0)
-    k = min(k, num_nodes)
+    if mask is not None:
+        if mask.shape != (num_nodes,) or mask.dtype != torch.bool:
+            raise ValueError(
+                f"'mask' must be a boolean tensor of shape [{num_nodes}] (got "
+                f"{mask.dtype} of shape {list(mask.shape)})"
+            )
+        mask = mask.to(x.device)
+        if bool(mask.all()):
+            mask = None
     x_unit = _unit_rows(x)
-    value, col = _topk_cosine(x_unit.detach(), k, chunk_size)
-    row = torch.arange(num_nodes, device=x.device).repeat_interleave(k)
+    if mask is None:
+        real = None
+        searched = x_unit.detach()
+    else:
+        real = mask.nonzero().view(-1)
+        searched = x_unit.detach()[real]
+    k = min(k, searched.size(0))
+    value, col = _topk_cosine(searched, k, chunk_size)
+    row = torch.arange(searched.size(0), device=x.device).repeat_interleave(k)
     col = col.view(-1)
+    if real is not None:  # back from positions among the real rows to items
+        row, col = real[row], real[col]
     if not weighted:
         weight = torch.ones(row.numel(), dtype=x.dtype, device=x.device)
     elif x.requires_grad and torch.is_grad_enabled():
@@ -260,8 +290,24 @@ def knn_graph(
         # The search marked every item's similarity to itself as `inf`.
         self_sim = x_unit.detach().pow(2).sum(dim=-1)
         weight = torch.where(col == row, self_sim[row], value.view(-1))
+    if real is not None:
+        row, col, weight = _add_missing_self_loops(row, col, weight, mask)
     weight = _normalize(col, row, weight, num_nodes, normalization, row)
     return torch.stack([col, row]), weight
+
+
+def _add_missing_self_loops(
+    row: Tensor, col: Tensor, weight: Tensor, mask: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Adds a self-loop of weight 1 to every item of ``~mask`` and sorts
+    the edges by target ``row`` again (stably: each item's neighbours keep
+    their order)."""
+    missing = (~mask).nonzero().view(-1)
+    row = torch.cat([row, missing])
+    col = torch.cat([col, missing])
+    weight = torch.cat([weight, weight.new_ones(missing.numel())])
+    order = row.argsort(stable=True)
+    return row[order], col[order], weight[order]
 
 
 def user_user_graph(
@@ -305,7 +351,7 @@ def user_user_graph(
         raise ValueError(f"'k' must be >= 1 (got {k})")
     if chunk_size < 1:
         raise ValueError(f"'chunk_size' must be >= 1 (got {chunk_size})")
-    adj = _binary_adjacency(edge_index, num_users, num_items)
+    adj = binary_adjacency(edge_index, num_users, num_items)
     adj_csr = adj.to_sparse_csr()
     adj_t_csr = adj.t().to_sparse_csr()
     parts = [
@@ -317,7 +363,7 @@ def user_user_graph(
     return torch.stack([source, target]), weight
 
 
-def _binary_adjacency(edge_index: Tensor, num_users: int, num_items: int) -> Tensor:
+def binary_adjacency(edge_index: Tensor, num_users: int, num_items: int) -> Tensor:
     """The coalesced sparse ``[num_users, num_items]`` matrix with a 1 at
     every (user, item) pair of ``edge_index``, duplicates counted once."""
     device = edge_index.device

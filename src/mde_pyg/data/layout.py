@@ -1,6 +1,8 @@
 """The file names of an MMRec-format dataset folder: ``<name>.inter`` (see
-:mod:`mde_pyg.data.inter`) and one ``<modality>_feat.npy`` matrix per
-modality, row ``i`` for item ``i``."""
+:mod:`mde_pyg.data.inter`), one ``<modality>_feat.npy`` matrix per
+modality, row ``i`` for item ``i``, and optionally, per modality, a
+``<modality>_mask.npy`` vector saying which of those rows are real (see
+:func:`~mde_pyg.data.mmrec.load_feature_mask`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,14 @@ from pathlib import Path
 
 #: The file name of modality ``m``'s features is ``f"{m}{FEATURE_SUFFIX}"``.
 FEATURE_SUFFIX = "_feat.npy"
+#: The file name of modality ``m``'s row mask is ``f"{m}{MASK_SUFFIX}"``.
+MASK_SUFFIX = "_mask.npy"
+
+
+def mask_path(folder: str | Path, modality: str) -> Path:
+    """The mask file of ``modality`` in ``folder``:
+    ``<folder>/<modality>_mask.npy``, beside its ``<modality>_feat.npy``."""
+    return Path(folder) / f"{modality}{MASK_SUFFIX}"
 
 
 def feature_paths(

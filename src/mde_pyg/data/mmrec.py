@@ -3,6 +3,20 @@
 A folder holds ``<name>.inter`` (read by :func:`~mde_pyg.data.inter.read_inter`)
 and one ``<modality>_feat.npy`` matrix per modality, row ``i`` for item ``i``
 (named as :mod:`mde_pyg.data.layout` says).
+
+**Missing rows.** A modality whose features some items lack may come with a
+mask file ``<modality>_mask.npy`` beside its features: a 1-D NumPy array of
+``dtype=bool`` and length ``num_items``, entry ``i`` ``True`` where row ``i``
+of ``<modality>_feat.npy`` is a real feature of item ``i`` and ``False``
+where the item has none (its row may hold anything, NaN included: it is
+replaced). Without the file every row is real. ``mde-pyg prepare`` and
+``mde-pyg encode-text`` write it for the items without text. The mask
+travels on the graph as ``data['item'].x_<modality>_mask``; what a model
+sees in a missing row is the dataset's ``missing_features`` rule (see
+:mod:`mde_pyg.data.missing`), and no item-item :math:`k`-NN graph links
+items through such a row. Write one with::
+
+    np.save("my_shop/text_mask.npy", has_text)  # bool, one entry per item
 """
 
 from __future__ import annotations
@@ -20,14 +34,29 @@ from torch_geometric.data import HeteroData
 from mde_pyg.data.hetero import build_heterodata
 from mde_pyg.data.id_maps import ID_MAP_FILES, read_id_map
 from mde_pyg.data.inter import read_inter
-from mde_pyg.data.layout import feature_paths
+from mde_pyg.data.layout import MASK_SUFFIX, feature_paths, mask_path
+from mde_pyg.data.missing import check_missing_features, fill_missing_features
 from mde_pyg.data.registry import DATA_ENV, DATASETS, prepare_command
 from mde_pyg.errors import DatasetError
 
 SPLIT_NAMES = ("train", "validation", "test")
 
 
-def load_features(path: str | Path, modality: str, num_items: int) -> Tensor:
+def _read_npy(path: Path) -> np.ndarray:
+    """The single array of the ``.npy`` file ``path``, or a
+    :class:`DatasetError` naming it."""
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as error:
+        raise DatasetError(f"{path}: not a readable .npy array ({error})") from None
+    if not isinstance(x, np.ndarray):  # an .npz archive
+        raise DatasetError(f"{path}: expected a single .npy array, got {type(x)}")
+    return x
+
+
+def load_features(
+    path: str | Path, modality: str, num_items: int, mask: Tensor | None = None
+) -> Tensor:
     """Loads and validates one ``[num_items, d]`` feature matrix and returns
     it as ``float32``.
 
@@ -35,24 +64,62 @@ def load_features(path: str | Path, modality: str, num_items: int) -> Tensor:
         path (str or Path): The ``.npy`` file.
         modality (str): The modality named in errors.
         num_items (int): The expected number of rows.
+        mask (torch.Tensor, optional): ``[num_items]`` boolean, ``True`` for
+            the real rows; the others may hold anything finite or not, and
+            are returned as zeros. :obj:`None`: every row is real.
+            (default: :obj:`None`)
 
     Raises:
         DatasetError: for a missing or unreadable file, a shape other than
             ``[num_items, d]`` with ``d >= 1``, a non-numeric dtype, or values
-            that are NaN/Inf or overflow ``float32`` (naming the first bad
-            row).
+            of a real row that are NaN/Inf or overflow ``float32`` (naming
+            the first bad row).
     """
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: feature file of modality '{modality}' not found")
-    try:
-        x = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as error:
-        raise DatasetError(f"{path}: not a readable .npy array ({error})") from None
-    if not isinstance(x, np.ndarray):  # an .npz archive
-        raise DatasetError(f"{path}: expected a single .npy array, got {type(x)}")
+    x = _read_npy(path)
     _check_feature_shape(path, modality, x, num_items)
-    return torch.from_numpy(_finite_float32(path, modality, x))
+    real = None if mask is None else mask.numpy()
+    return torch.from_numpy(_finite_float32(path, modality, x, real))
+
+
+def read_feature_mask(folder: str | Path, modality: str, num_items: int) -> Tensor:
+    """The ``[num_items]`` boolean mask of the real rows of ``modality``,
+    read from its mask file ``<folder>/<modality>_mask.npy`` (see the
+    module's description), or all ``True`` without that file.
+
+    Args:
+        folder (str or Path): The dataset folder.
+        modality (str): The modality.
+        num_items (int): The number of items of the catalogue.
+
+    Raises:
+        DatasetError: naming the file, for an unreadable file, a dtype
+            other than ``bool``, a shape other than ``[num_items]``, or a
+            mask without any real row.
+    """
+    path = mask_path(folder, modality)
+    if not path.is_file():
+        return torch.ones(num_items, dtype=torch.bool)
+    mask = _read_npy(path)
+    what = f"{path}: the mask of modality '{modality}' ({MASK_SUFFIX} file)"
+    if mask.dtype != np.bool_:
+        raise DatasetError(
+            f"{what} has dtype {mask.dtype}, expected bool (True where the item "
+            "has a real feature row)"
+        )
+    if mask.shape != (num_items,):
+        raise DatasetError(
+            f"{what} has shape {mask.shape}, expected ({num_items},): one entry "
+            "per item of the catalogue"
+        )
+    if not mask.any():
+        raise DatasetError(
+            f"{what} marks no row real: no item has this modality (remove "
+            f"{modality}_feat.npy instead)"
+        )
+    return torch.from_numpy(np.ascontiguousarray(mask))
 
 
 def _check_feature_shape(
@@ -81,13 +148,18 @@ def _check_feature_shape(
         )
 
 
-def _finite_float32(path: Path, modality: str, x: np.ndarray) -> np.ndarray:
+def _finite_float32(
+    path: Path, modality: str, x: np.ndarray, real: np.ndarray | None = None
+) -> np.ndarray:
     """``x`` as a contiguous ``float32`` array, refusing NaN/Inf and values
-    that overflow ``float32`` (naming the first bad row)."""
+    that overflow ``float32`` (naming the first bad row) in the ``real``
+    rows (all by default); the other rows become zeros."""
     # Checked after the cast: finite values beyond the float32 range only
     # become Inf there.
     with np.errstate(over="ignore"):
         x32 = np.ascontiguousarray(x, dtype=np.float32)
+    if real is not None and not real.all():
+        x32[~real] = 0.0  # x is the caller's fresh array: no copy needed
     finite = np.isfinite(x32).all(axis=1)
     if not finite.all():
         row = int(np.flatnonzero(~finite)[0])
@@ -254,6 +326,7 @@ def load_mmrec(
     modalities: Sequence[str] | None = None,
     feature_files: Mapping[str, str | Path] | None = None,
     num_items: int | None = None,
+    missing_features: str = "mean",
 ) -> HeteroData:
     r"""Loads an MMRec-format dataset folder into a :class:`HeteroData` with
     the layout of :mod:`mde_pyg.data.hetero`.
@@ -283,6 +356,14 @@ def load_mmrec(
     are stored as ``data['user'].raw_id`` / ``data['item'].raw_id`` (lists of
     strings, entry ``i`` the raw ID of internal ID ``i``).
 
+    **Missing rows**: each modality's mask file ``<folder>/<m>_mask.npy``
+    (see the module's description; also for features named by
+    :obj:`feature_files`) is stored as ``data['item'].x_<m>_mask`` (all
+    ``True`` without the file), and the rows it marks missing are filled by
+    the rule :obj:`missing_features` (see
+    :func:`~mde_pyg.data.missing.fill_missing_features`; ``"propagate"``
+    reads the training pairs only).
+
     Args:
         folder (str or Path): The dataset folder (``~`` is expanded).
         name (str, optional): Reads ``<folder>/<name>.inter``; defaults to
@@ -298,17 +379,30 @@ def load_mmrec(
         num_items (int, optional): The catalogue size, at least
             ``max(itemID) + 1``; every feature file must have this many rows.
             :obj:`None` infers it (see above). (default: :obj:`None`)
+        missing_features (str, optional): What a model sees in the rows of
+            items without a feature of a modality (those its mask file marks
+            ``False``): ``"mean"`` (the mean of the real rows, as the
+            package's feature builders fill them), ``"zeros"`` (zeros: the
+            mask tells the models) or ``"propagate"`` (the mean of the real
+            rows of the items co-interacted with it in training; the mean
+            where there are none). No item-item k-NN graph links items
+            through such a row, whatever the rule. (default: :obj:`"mean"`)
 
     Raises:
+        ConfigError: for an unknown :obj:`missing_features`, listing the
+            choices.
         DatasetError: for a missing folder (for a named dataset's folder,
             the message says how to prepare it) or file, a
             malformed ``.inter`` (see :func:`read_inter`), feature rows that
             do not match the item count (or each other), a
-            :obj:`num_items` below ``max(itemID) + 1``, NaN/Inf features, or
-            an empty split; for an ID map with a malformed row, a duplicate
-            raw or internal ID, or a row count other than the number of
-            users or items (see :func:`~mde_pyg.data.id_maps.read_id_map`).
+            :obj:`num_items` below ``max(itemID) + 1``, NaN/Inf features in
+            a real row, a malformed mask file (see
+            :func:`read_feature_mask`), or an empty split; for an ID map
+            with a malformed row, a duplicate raw or internal ID, or a row
+            count other than the number of users or items (see
+            :func:`~mde_pyg.data.id_maps.read_id_map`).
     """
+    check_missing_features(missing_features)
     folder = Path(folder).expanduser()
     inter_path = _inter_file(folder, name)
     user, item, label = read_inter(inter_path)
@@ -316,11 +410,20 @@ def load_mmrec(
     num_users = int(user.max()) + 1
     num_items = _catalogue_size(inter_path, int(item.max()) + 1, paths, num_items)
     splits = _split_pairs(inter_path, num_users, user, item, label)
+    masks = {m: read_feature_mask(folder, m, num_items) for m in paths}
     features = {
-        modality: load_features(path, modality, num_items)
+        modality: fill_missing_features(
+            load_features(path, modality, num_items, masks[modality]),
+            masks[modality],
+            missing_features,
+            edge_index=splits[0],
+            num_users=num_users,
+        )
         for modality, path in paths.items()
     }
-    data = build_heterodata(num_users, num_items, *splits, features=features)
+    data = build_heterodata(
+        num_users, num_items, *splits, features=features, masks=masks
+    )
     for node_type, count in (("user", num_users), ("item", num_items)):
         path = folder / ID_MAP_FILES[node_type][0]
         if path.is_file():

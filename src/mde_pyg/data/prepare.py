@@ -21,8 +21,10 @@ package):
 * ``baby_text``: the real Amazon Baby interactions (``derived/baby.inter``)
   with ``text_feat.npy`` encoded from ``title. description`` of
   ``amazon_baby/baby_partial_text.jsonl``; items without text get the mean
-  vector. There is **no** ``image_feat.npy``: random features must never
-  stand in for the published ones in an accuracy table.
+  vector, and ``text_mask.npy`` marks them (see :mod:`mde_pyg.data.mmrec`;
+  ``ml100k`` has one too, its titles cover every item). There is **no**
+  ``image_feat.npy``: the published image features are not available, and
+  random features must never stand in for them in an accuracy table.
 * ``sports_interactions``: the real Amazon Sports interactions
   (``derived/sports.inter``) alone, for ID-only models such as LightGCN.
 * ``baby_placeholder``, ``sports_placeholder``: the Baby and Sports
@@ -60,11 +62,13 @@ from mde_pyg.data.features import (
     TextEncoder,
     default_text_model_path,
     encode_items,
+    item_mask,
     load_text_model,
     read_item_texts,
 )
 from mde_pyg.data.files import file_digest
 from mde_pyg.data.inter import read_inter
+from mde_pyg.data.layout import mask_path
 from mde_pyg.data.manifest import Folder
 from mde_pyg.data.published import (
     FEATURE_DIMS,
@@ -166,19 +170,22 @@ def encode_step(
     num_items: int,
     clean: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
-    """Encodes ``items_file`` into ``folder/text_feat.npy``."""
+    """Encodes ``items_file`` into ``folder/text_feat.npy`` (the step
+    ``text``) and marks its real rows in ``folder/text_mask.npy`` (the step
+    ``text_mask``, its own so that a folder made before it gains the mask
+    without encoding again)."""
 
     def build(tmp: Path) -> dict[str, Any]:
         ids, texts = read_item_texts(items_file, id_column, text_columns, num_items)
         if clean is not None:
             texts = [clean(text) for text in texts]
         start = time.perf_counter()
-        features, num_missing = encode_items(ids, texts, num_items, model.encoder)
+        features, mask = encode_items(ids, texts, num_items, model.encoder)
         np.save(tmp / "text_feat.npy", features)
         return {
             "items": num_items,
             "with_text": len(ids),
-            "missing_text": num_missing,
+            "missing_text": int((~mask).sum()),
             "dim": features.shape[1],
             "encode_seconds": round(time.perf_counter() - start, 1),
         }
@@ -190,7 +197,18 @@ def encode_step(
         "num_items": num_items,
         "model": model.key,
     }
-    return folder.run("text", inputs, ["text_feat.npy"], build)
+    info = folder.run("text", inputs, ["text_feat.npy"], build)
+    mask_file = mask_path(folder.path, "text").name
+
+    def build_mask(tmp: Path) -> dict[str, Any]:
+        # The IDs the encoder saw (cleaning changes texts, never IDs).
+        ids, _ = read_item_texts(items_file, id_column, text_columns, num_items)
+        np.save(tmp / mask_file, item_mask(ids, num_items))
+        return {"items": num_items, "with_text": len(ids)}
+
+    mask_inputs = {key: inputs[key] for key in ("items_file", "columns", "num_items")}
+    folder.run("text_mask", mask_inputs, [mask_file], build_mask)
+    return info
 
 
 def prepare_ml100k(folder: Folder, wheel: Path, model: TextModel) -> None:

@@ -37,6 +37,7 @@ from mde_pyg.data.hetero import (
     MM_SIM,
     REV_INTERACTS,
     USER,
+    feature_masks,
     item_features,
 )
 
@@ -65,19 +66,30 @@ def store_graph(
 
 
 def cached_knn_graph(
-    x: Tensor, k: int, weighted: bool, chunk_size: int, cache: GraphCache | None
+    x: Tensor,
+    k: int,
+    weighted: bool,
+    chunk_size: int,
+    cache: GraphCache | None,
+    mask: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """:func:`~mde_pyg.data.graphs.knn_graph` of ``x`` with symmetric
-    normalisation, read from / written to ``cache`` when one is given."""
+    """:func:`~mde_pyg.data.graphs.knn_graph` of ``x`` (its real rows
+    ``mask``) with symmetric normalisation, read from / written to ``cache``
+    when one is given."""
 
     def build() -> tuple[Tensor, Tensor]:
         return knn_graph(
-            x, k=k, chunk_size=chunk_size, weighted=weighted, normalization="sym"
+            x,
+            k=k,
+            chunk_size=chunk_size,
+            weighted=weighted,
+            normalization="sym",
+            mask=mask,
         )
 
     if cache is None:
         return build()
-    return cache.get_or_build(x, k, build, weighted=weighted, normalization="sym")
+    return cache.get_or_build(x, k, build, mask, weighted=weighted, normalization="sym")
 
 
 class AddUserItemAdjacency(BaseTransform):
@@ -242,9 +254,11 @@ class AddModalityGraphs(BaseTransform):
     For every item feature matrix ``x_<m>``, the cosine top-:math:`k` graph
     of :func:`~mde_pyg.data.graphs.knn_graph` with symmetric normalisation
     (MGCN's, LATTICE's frozen graph, MDE's) is stored as
-    ``data[item_type, 'sim_<m>', item_type]``. Unless ``user_graph=False``,
-    the co-interaction graph of :class:`AddUserUserGraph` is added too. The
-    graphs are frozen: they carry no gradient to the features.
+    ``data[item_type, 'sim_<m>', item_type]``; it links no item through a
+    missing row (``x_<m>_mask``): such an item keeps only itself. Unless
+    ``user_graph=False``, the co-interaction graph of :class:`AddUserUserGraph`
+    is added too. The graphs are frozen: they carry no gradient to the
+    features.
 
     .. code-block:: python
 
@@ -301,18 +315,22 @@ class AddModalityGraphs(BaseTransform):
         self.user_type = user_type
         self.edge_type = tuple(edge_type)
 
-    def item_graph(self, x: Tensor, k: int | None = None) -> tuple[Tensor, Tensor]:
+    def item_graph(
+        self, x: Tensor, k: int | None = None, mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         """The normalised cosine top-:math:`k` graph of the rows of ``x``
-        (:obj:`k` neighbours per item, by default the transform's)."""
+        (:obj:`k` neighbours per item, by default the transform's; of its
+        real rows ``mask``, see :func:`~mde_pyg.data.graphs.knn_graph`)."""
         k = self.k if k is None else k
-        return cached_knn_graph(x, k, self.weighted, self.chunk_size, self.cache)
+        return cached_knn_graph(x, k, self.weighted, self.chunk_size, self.cache, mask)
 
     @torch.no_grad()
     def forward(self, data: HeteroData) -> HeteroData:
+        masks = feature_masks(data, self.item_type)
         for modality, x in item_features(data, self.item_type).items():
             edge_type = (self.item_type, f"sim_{modality}", self.item_type)
             k = self.modality_k.get(modality, self.k)
-            store_graph(data, edge_type, *self.item_graph(x, k))
+            store_graph(data, edge_type, *self.item_graph(x, k, masks[modality]))
         if self.user_graph:
             AddUserUserGraph(
                 k=self.user_k,
@@ -346,8 +364,10 @@ class AddMixedItemGraph(BaseTransform):
     For every item feature matrix ``x_<m>`` the cosine top-:math:`k` graph
     :math:`\mathbf{A}_m` of :func:`~mde_pyg.data.graphs.knn_graph` (each
     item keeps its :math:`k` most similar items, itself included; binary
-    weights by default, as FREEDOM) is symmetrically normalised by its row
-    sums, and the graphs are mixed with the modality weights :math:`w_m`:
+    weights by default, as FREEDOM; an item whose row of :math:`m` is
+    missing, by ``x_<m>_mask``, keeps only itself there) is symmetrically
+    normalised by its row sums, and the graphs are mixed with the modality
+    weights :math:`w_m`:
 
     .. math::
         \mathbf{S} = \sum_m w_m \, \mathbf{D}_m^{-1/2} \mathbf{A}_m
@@ -431,19 +451,26 @@ class AddMixedItemGraph(BaseTransform):
             raise ValueError(f"The modality weights {weights} must be >= 0, not all 0")
         return {m: weights[m] for m in modalities}
 
-    def item_graph(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """The normalised cosine top-:math:`k` graph of the rows of ``x``."""
-        return cached_knn_graph(x, self.k, self.weighted, self.chunk_size, self.cache)
+    def item_graph(
+        self, x: Tensor, mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """The normalised cosine top-:math:`k` graph of the rows of ``x``
+        (of its real rows ``mask``, see
+        :func:`~mde_pyg.data.graphs.knn_graph`)."""
+        return cached_knn_graph(
+            x, self.k, self.weighted, self.chunk_size, self.cache, mask
+        )
 
     @torch.no_grad()
     def forward(self, data: HeteroData) -> HeteroData:
         features = item_features(data, self.item_type)
+        masks = feature_masks(data, self.item_type)
         weights = self.modality_weights(list(features))
         indices, values = [], []
         for modality, x in features.items():
             if weights[modality] == 0.0:
                 continue
-            edge_index, edge_weight = self.item_graph(x)
+            edge_index, edge_weight = self.item_graph(x, masks[modality])
             indices.append(edge_index)
             values.append(weights[modality] * edge_weight)
         num_items = data[self.item_type].num_nodes

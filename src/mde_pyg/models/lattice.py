@@ -15,6 +15,7 @@ from mde_pyg.data.graphs import knn_graph, to_adj
 from mde_pyg.data.hetero import (
     INTERACTS_MEAN,
     REV_INTERACTS_MEAN,
+    feature_masks,
     item_sim,
 )
 from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
@@ -42,7 +43,10 @@ class LATTICE(MultiModalRecommender):
     on disk with ``cache_dir``), as is the user-item graph
     :math:`\mathbf{D}^{-1}(\mathbf{A}_{ui} + \mathbf{I})`. The learned graph
     :math:`\tilde{\mathbf{S}}_m` is the same construction, unnormalised, on the
-    projections :math:`\mathbf{X}_m \mathbf{W}_m + \mathbf{b}_m`. With the
+    projections :math:`\mathbf{X}_m \mathbf{W}_m + \mathbf{b}_m`. In both,
+    an item whose row of :math:`\mathbf{X}_m` is missing (``x_<m>_mask`` of
+    the data, see :func:`~mde_pyg.data.graphs.knn_graph`) keeps only itself:
+    no item is linked through a filled-in row. With the
     modality weights :math:`\boldsymbol{\alpha} = \mathrm{softmax}(
     \boldsymbol{\omega})`:
 
@@ -210,18 +214,25 @@ class LATTICE(MultiModalRecommender):
             self.modality_weight.fill_(1.0 / len(self.modalities))
         self._item_graph = None
 
-    def learned_graph(self) -> tuple[Tensor, Tensor, Tensor]:
+    def learned_graph(self, data: HeteroData) -> tuple[Tensor, Tensor, Tensor]:
         r"""The learned graph :math:`\mathrm{sym}(\sum_m \alpha_m
         \tilde{\mathbf{S}}_m)` of the current parameters as ``(edge_index,
         edge_weight)`` (duplicated edges not yet summed), and the modality
         weights :math:`\boldsymbol{\alpha}`; differentiable when autograd is
-        on."""
+        on. An item whose row of modality :math:`m` is missing in ``data``
+        (``x_<m>_mask``) keeps only itself in :math:`\tilde{\mathbf{S}}_m`,
+        as in the frozen graphs."""
         alpha = self.modality_weight.softmax(0)
+        masks = feature_masks(data)
         indices, weights = [], []
         for m, modality in enumerate(self.modalities):
             projected = self.projections[modality](self.feature(modality))
             index, weight = knn_graph(
-                projected, self.k, self.chunk_size, normalization="none"
+                projected,
+                self.k,
+                self.chunk_size,
+                normalization="none",
+                mask=masks.get(modality),
             )
             indices.append(index)
             weights.append(alpha[m] * weight)
@@ -239,7 +250,7 @@ class LATTICE(MultiModalRecommender):
         r"""The item-item graph :math:`\mathbf{S}` of the current parameters
         as ``(edge_index, edge_weight)`` (duplicated edges not yet summed),
         differentiable when autograd is on."""
-        return self._mix(data, *self.learned_graph())
+        return self._mix(data, *self.learned_graph(data))
 
     def _mix(
         self,
@@ -269,7 +280,7 @@ class LATTICE(MultiModalRecommender):
         r"""Rebuilds :math:`\mathbf{S}` from the current parameters; with
         autograd on, the next forward pass differentiates through it."""
         self._item_graph_data = data
-        graph = self.learned_graph()
+        graph = self.learned_graph(data)
         if graph[1].requires_grad:
             self._item_graph = graph
         else:

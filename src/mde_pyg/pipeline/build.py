@@ -12,7 +12,8 @@ from torch_geometric.data import HeteroData
 
 from mde_pyg.data.files import file_digest
 from mde_pyg.data.hetero import item_features
-from mde_pyg.data.layout import FEATURE_SUFFIX
+from mde_pyg.data.layout import FEATURE_SUFFIX, MASK_SUFFIX
+from mde_pyg.data.missing import check_missing_features
 from mde_pyg.errors import DatasetError
 from mde_pyg.models.base import MultiModalRecommender, Recommender
 from mde_pyg.pipeline.config import check_kwargs, local_path
@@ -20,9 +21,12 @@ from mde_pyg.pipeline.config import check_kwargs, local_path
 
 def build_dataset(cfg: DictConfig) -> HeteroData:
     """Instantiates ``cfg.dataset`` with paths resolved against the launch
-    directory."""
+    directory, after checking its keys (and a ``missing_features`` rule:
+    a :class:`~mde_pyg.errors.ConfigError` that names the choices)."""
     section = OmegaConf.to_container(cfg.dataset, resolve=True)
     check_kwargs("dataset", section, section["_target_"])
+    if "missing_features" in section:
+        check_missing_features(section["missing_features"], "dataset.missing_features")
     if section.get("folder") is not None:
         section["folder"] = local_path(section["folder"])
     return instantiate(section)
@@ -97,12 +101,16 @@ def _no_modality(dataset: DictConfig, model: str) -> str:
 
 
 def dataset_files(cfg: DictConfig) -> dict[str, str]:
-    """The SHA-1 of each file the dataset section ``cfg`` reads (none for a
-    generated dataset)."""
+    """The SHA-1 of each file the dataset section ``cfg`` reads, mask files
+    included (none for a generated dataset)."""
     folder = cfg.get("folder")
     if folder is None:
         return {}
     folder = Path(local_path(folder))
     name = cfg.get("name") or folder.name
-    paths = [folder / f"{name}.inter", *sorted(folder.glob("*_feat.npy"))]
+    paths = [
+        folder / f"{name}.inter",
+        *sorted(folder.glob(f"*{FEATURE_SUFFIX}")),
+        *sorted(folder.glob(f"*{MASK_SUFFIX}")),
+    ]
     return {str(path): file_digest(path) for path in paths if path.is_file()}
