@@ -1,7 +1,7 @@
 r"""One prepared check of the package on a GPU: every model config trains,
-evaluates, checkpoints and resumes on CUDA, and the speed table of LightGCN,
-LATTICE, MDE and MDE's MGCN reduction on the Baby and Sports placeholder
-graphs, with GPU memory peaks.
+evaluates, checkpoints and resumes on CUDA, and the speed table of every
+model of ``benchmarks/speed.py`` on the Baby and Sports placeholder graphs,
+with GPU memory peaks.
 
 ::
 

@@ -16,7 +16,7 @@ information, so the numbers say nothing about accuracy.
 
 Each (dataset, model) runs in its own subprocess, so the peak RSS (and, on a
 GPU, the peak of allocated GPU memory) is that model's (data included).
-Models: ``LightGCN``, ``LATTICE``, ``MGCN``, ``FREEDOM`` and ``MDE``, each
+Models (:data:`MODELS`): every model of the package, each
 ``model=<name>`` of the package's config (what ``mde-pyg train model=<name>``
 builds), and ``MDE-MGCN`` / ``MDE-paper``, ``model=mde`` with the options of
 its MGCN reduction / of the paper's full design (:data:`VARIANTS`; no
@@ -73,7 +73,21 @@ from mde_pyg.models import MGCN_OPTIONS, PAPER_OPTIONS
 from mde_pyg.training import Trainer, device_name, seed_everything
 
 DATASETS = ("baby_placeholder", "sports_placeholder")
-MODELS = ("LightGCN", "LATTICE", "MGCN", "FREEDOM", "MDE", "MDE-MGCN", "MDE-paper")
+MODELS = (
+    "LightGCN",
+    "VBPR",
+    "LATTICE",
+    "MGCN",
+    "FREEDOM",
+    "BM3",
+    "MMGCN",
+    "DRAGON",
+    "LGMRec",
+    "SMORE",
+    "MDE",
+    "MDE-MGCN",
+    "MDE-paper",
+)
 BASELINE = "LightGCN"
 #: Models measured as a package model config with other options: (config,
 #: options).

@@ -111,7 +111,7 @@ def run_command(out, *extra):
 def test_two_runs_into_one_folder(tmp_path):
     out = tmp_path / "run"
     first = subprocess.Popen(
-        run_command(out, "trainer.max_epochs=40", "trainer.patience=40"),
+        run_command(out, "trainer.max_epochs=1000", "trainer.patience=1000"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

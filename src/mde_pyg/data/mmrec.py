@@ -101,7 +101,7 @@ def read_feature_mask(folder: str | Path, modality: str, num_items: int) -> Tens
     """
     path = mask_path(folder, modality)
     if not path.is_file():
-        return torch.ones(num_items, dtype=torch.bool)
+        return torch.ones(num_items, dtype=torch.bool, device="cpu")
     mask = _read_npy(path)
     what = f"{path}: the mask of modality '{modality}' ({MASK_SUFFIX} file)"
     if mask.dtype != np.bool_:
