@@ -2,56 +2,57 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mde_pyg.models.losses import info_nce, softmax_cross_entropy
+from mde_pyg.models.losses import all_node_info_nce, contrast, info_nce
 
 
-def cross_entropy_reference(logits):
+def unit_rows(*shape, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(*shape, generator=generator, dtype=torch.float64)
+    return F.normalize(x, dim=-1).requires_grad_()
+
+
+def cross_entropy_reference(anchors, candidates, tau, target):
+    logits = anchors @ candidates.transpose(-1, -2) / tau
     num = logits.size(-1)
-    target = torch.arange(num).repeat(logits.numel() // num**2)
-    loss = F.cross_entropy(logits.reshape(-1, num), target, reduction="none")
+    loss = F.cross_entropy(
+        logits.reshape(-1, num), target.reshape(-1), reduction="none"
+    )
     return loss.view(logits.shape[:-1])
 
 
-def cosine_logits(shape, tau, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    a = F.normalize(
-        torch.randn(*shape, 8, generator=generator, dtype=torch.float64), dim=-1
+@pytest.mark.parametrize("tau", [0.2, 1.0, 0.01])  # softmax, softmax, log-softmax
+@pytest.mark.parametrize("shape", [(), (3,)])
+@pytest.mark.parametrize("targets", [False, True])
+def test_contrast_is_the_cross_entropy_of_the_cosine_scores(tau, shape, targets):
+    anchors, candidates = unit_rows(*shape, 5, 4), unit_rows(*shape, 7, 4, seed=1)
+    if targets:
+        target = torch.randint(
+            7, (*shape, 5), generator=torch.Generator().manual_seed(2)
+        )
+    else:
+        candidates = unit_rows(*shape, 5, 4, seed=1)
+        target = torch.arange(5).expand(*shape, 5)
+    grad = torch.randn(*shape, 5, dtype=torch.float64)
+    expected = cross_entropy_reference(anchors, candidates, tau, target)
+    got = contrast(anchors, candidates, tau, target if targets else None)
+    assert torch.allclose(got, expected)
+    for want, have in zip(
+        torch.autograd.grad(expected, (anchors, candidates), grad),
+        torch.autograd.grad(got, (anchors, candidates), grad),
+    ):
+        assert torch.allclose(have, want)
+
+
+def test_contrast_passes_gradcheck_and_repeats_its_backward():
+    anchors, candidates = unit_rows(2, 4, 3), unit_rows(2, 6, 3, seed=1)
+    target = torch.tensor([[0, 5, 5, 2], [1, 1, 3, 0]])
+    assert torch.autograd.gradcheck(
+        lambda a, c: contrast(a, c, 0.5, target), (anchors, candidates)
     )
-    b = F.normalize(
-        torch.randn(*shape, 8, generator=generator, dtype=torch.float64), dim=-1
-    )
-    return (a @ b.transpose(-1, -2) / tau).requires_grad_()
-
-
-@pytest.mark.parametrize("tau", [0.2, 1.0, 0.005])  # bound, bound, row maxima
-@pytest.mark.parametrize("shape", [(6,), (3, 6)])
-def test_softmax_cross_entropy_is_cross_entropy_on_the_diagonal(tau, shape):
-    logits = cosine_logits(shape, tau)
-    grad = torch.randn(logits.shape[:-1], dtype=torch.float64)
-    (expected_grad,) = torch.autograd.grad(
-        cross_entropy_reference(logits), logits, grad
-    )
-    loss = softmax_cross_entropy(logits, bound=1 / tau)
-    (got_grad,) = torch.autograd.grad(loss, logits, grad)
-    assert torch.allclose(loss, cross_entropy_reference(logits))
-    assert torch.allclose(got_grad, expected_grad)
-    assert torch.isfinite(loss).all()
-
-
-def test_softmax_cross_entropy_without_a_bound_and_on_arbitrary_scores():
-    logits = (100 * torch.randn(2, 5, 5, dtype=torch.float64)).requires_grad_()
-    assert torch.autograd.gradcheck(lambda x: softmax_cross_entropy(x), (logits,))
-    assert torch.allclose(
-        softmax_cross_entropy(logits), cross_entropy_reference(logits)
-    )
-
-
-def test_softmax_cross_entropy_backward_twice_gives_the_same_gradient():
-    logits = cosine_logits((4,), 0.2)
-    loss = softmax_cross_entropy(logits, bound=5.0).sum()
-    (first,) = torch.autograd.grad(loss, logits, retain_graph=True)
-    (second,) = torch.autograd.grad(loss, logits)
-    assert torch.equal(first, second)
+    loss = contrast(anchors, candidates, 0.5, target).sum()
+    first = torch.autograd.grad(loss, (anchors, candidates), retain_graph=True)
+    second = torch.autograd.grad(loss, (anchors, candidates))
+    assert all(torch.equal(a, b) for a, b in zip(first, second))
 
 
 @pytest.mark.parametrize("symmetric", [False, True])
@@ -71,18 +72,20 @@ def test_info_nce_matches_the_softmax_formula(symmetric):
     assert torch.allclose(got, (expected * weight).mean())
 
 
-@pytest.mark.parametrize("bound", [None, 5.0])
-def test_softmax_cross_entropy_against_given_target_columns(bound):
-    generator = torch.Generator().manual_seed(0)
-    logits = torch.rand(2, 3, 7, generator=generator, dtype=torch.float64)
-    logits = (10 * logits - 5).requires_grad_()  # within the bound 5
-    target = torch.tensor([[6, 0, 3], [2, 2, 5]])
-    expected = F.cross_entropy(
-        logits.reshape(-1, 7), target.reshape(-1), reduction="none"
-    ).view(2, 3)
-    got = softmax_cross_entropy(logits, target, bound=bound)
-    assert torch.allclose(got, expected)
-    grad = torch.randn(2, 3, dtype=torch.float64)
-    (expected_grad,) = torch.autograd.grad(expected, logits, grad)
-    (got_grad,) = torch.autograd.grad(got, logits, grad)
-    assert torch.allclose(got_grad, expected_grad)
+def test_all_node_info_nce_matches_the_softmax_formula():
+    torch.manual_seed(0)
+    anchor, nodes = (
+        torch.randn(2, 4, 3, dtype=torch.float64),
+        torch.randn(2, 9, 3, dtype=torch.float64),
+    )
+    index = torch.tensor([8, 0, 3, 3])
+    sim = (
+        F.normalize(anchor, dim=-1) @ F.normalize(nodes, dim=-1).transpose(-1, -2) / 0.2
+    )
+    expected = -(
+        sim.gather(-1, index.expand(2, 4).unsqueeze(-1)).squeeze(-1).exp()
+        / sim.exp().sum(-1)
+    ).log()
+    assert torch.allclose(
+        all_node_info_nce(anchor, nodes, index, 0.2), expected.sum(-1)
+    )

@@ -25,7 +25,7 @@ def info_nce(
         {\sum_{k=1}^{B} \exp(\cos(\mathbf{a}_n, \mathbf{b}_k) / \tau)}\right)
 
     computed as a cross-entropy over the logits
-    (:func:`softmax_cross_entropy`, stable for small :math:`\tau`). Leading
+    (:func:`contrast`, stable for small :math:`\tau`). Leading
     dimensions are batch dimensions: ``[P, B, d]`` inputs give the mean over
     :math:`P` independent in-batch problems in one batched product.
 
@@ -40,92 +40,105 @@ def info_nce(
             views, so that the term does not depend on which view comes
             first. (default: :obj:`False`)
     """
-    # 1/tau is applied to the [B, d] inputs, not to the [B, B] logits: the
-    # logits are the largest tensor here. They are cosines over tau, so 1/tau
-    # bounds them.
-    view1 = F.normalize(view1, dim=-1) / tau
+    view1 = F.normalize(view1, dim=-1)
     view2 = F.normalize(view2, dim=-1)
-    logits = view1 @ view2.transpose(-1, -2)  # [..., B anchors, B candidates]
-    bound = 1.0 / tau
-    loss = softmax_cross_entropy(logits, bound=bound)
+    loss = contrast(view1, view2, tau)
     if symmetric:
-        swapped = softmax_cross_entropy(logits.transpose(-1, -2), bound=bound)
-        loss = 0.5 * (loss + swapped)
+        loss = 0.5 * (loss + contrast(view2, view1, tau))
     return weighted_mean(loss, weight)
 
 
-#: The widest range of logits whose exponentials, shifted by their bound,
-#: cannot all underflow in float32 (exp(-87) is its smallest normal number).
-_SAFE_SHIFT_RANGE = 80.0
+#: The widest range of scores whose softmax stays a normal float32 at every
+#: entry, even over a million candidates (exp(-60) / 1e6 is above 1e-38).
+_SAFE_LOGIT_RANGE = 60.0
 
 
-class _SoftmaxCrossEntropy(torch.autograd.Function):
-    """Per-row cross-entropy of ``[..., B, N]`` logits against one target
-    column per row (the diagonal if none), with one exponential pass: the
-    forward keeps the softmax, and the backward is the softmax less the
-    one-hot targets, scaled by the incoming gradient."""
+def _rows_of(candidates: Tensor, target: Tensor) -> Tensor:
+    """The ``target`` rows (``[..., B]``) of ``[..., N, d]`` candidates."""
+    index = target.unsqueeze(-1).expand(*target.shape, candidates.size(-1))
+    return candidates.gather(-2, index)
+
+
+def _at_target(scores: Tensor, target: Tensor | None) -> Tensor:
+    """The ``[..., B]`` entries of ``[..., B, N]`` scores at each row's
+    target column (the diagonal if :obj:`None`), as a new tensor."""
+    if target is None:
+        return scores.diagonal(dim1=-2, dim2=-1).clone()
+    return scores.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+
+
+class _Contrast(torch.autograd.Function):
+    """Per-anchor softmax cross-entropy of the scores ``anchors @
+    candidates^T`` against one target candidate each. The forward keeps the
+    softmax; the backward multiplies it with the small inputs, so that no
+    elementwise pass over the ``[..., B, N]`` scores runs after the forward's
+    one fused softmax."""
 
     @staticmethod
     def forward(
-        ctx, logits: Tensor, target: Tensor | None, bound: float | None
+        ctx, anchors: Tensor, candidates: Tensor, target: Tensor | None, bound: float
     ) -> Tensor:
-        if target is None:
-            positives = logits.diagonal(dim1=-2, dim2=-1)
-        else:
-            positives = logits.gather(-1, target.unsqueeze(-1)).squeeze(-1)
-        if bound is not None and 2 * bound <= _SAFE_SHIFT_RANGE:
-            shift = logits.new_tensor(bound)
-        else:
-            shift = logits.amax(dim=-1, keepdim=True).detach()
-        probs = torch.sub(logits, shift).exp_()
-        total = probs.sum(dim=-1, keepdim=True)
-        probs.div_(total)
-        ctx.save_for_backward(probs, target)
-        return (total.log_() + shift).squeeze(-1) - positives
+        logits = anchors @ candidates.transpose(-1, -2)
+        positive = candidates if target is None else _rows_of(candidates, target)
+        safe = 2 * bound <= _SAFE_LOGIT_RANGE
+        if safe and logits.dtype in (torch.float32, torch.float64):
+            probs = torch.softmax(logits, dim=-1)
+            loss = -_at_target(probs, target).log()
+        else:  # a wide range: log-probabilities, exact however small
+            log_probs = torch.log_softmax(logits, dim=-1)
+            loss = -_at_target(log_probs, target)
+            probs = log_probs.exp_()
+        ctx.save_for_backward(anchors, candidates, probs, positive, target)
+        return loss
 
     @staticmethod
-    def backward(ctx, grad_loss: Tensor) -> tuple[Tensor, None, None]:
-        probs, target = ctx.saved_tensors
-        grad = probs * grad_loss.unsqueeze(-1)
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_loss: Tensor) -> tuple[Tensor, Tensor, None, None]:
+        anchors, candidates, probs, positive, target = ctx.saved_tensors
+        g = grad_loss.unsqueeze(-1)
+        # d loss_n / d score_nk = p_nk - [k = t_n], so with G = diag(g)(P - T):
+        # grad anchors = G C, grad candidates = G^T A, T one-hot per row.
+        grad_anchors = g * (probs @ candidates - positive)
+        weighted = g * anchors
+        grad_candidates = probs.transpose(-1, -2) @ weighted
         if target is None:
-            grad.diagonal(dim1=-2, dim2=-1).sub_(grad_loss)
+            grad_candidates -= weighted
         else:
-            grad.scatter_add_(-1, target.unsqueeze(-1), -grad_loss.unsqueeze(-1))
-        return grad, None, None
+            index = target.unsqueeze(-1).expand_as(weighted)
+            grad_candidates.scatter_add_(-2, index, -weighted)
+        return grad_anchors, grad_candidates, None, None
 
 
-def softmax_cross_entropy(
-    logits: Tensor, target: Tensor | None = None, bound: float | None = None
+def contrast(
+    anchors: Tensor, candidates: Tensor, tau: float, target: Tensor | None = None
 ) -> Tensor:
-    r"""The cross-entropy of every row :math:`n` of ``logits`` against its
-    target column :math:`t_n` (in-batch contrast: the diagonal,
-    :math:`t_n = n`):
+    r"""The InfoNCE term of every anchor against all candidates, with
+    unit-norm inputs:
 
     .. math::
-        \ell_n = \log \sum_{k} \exp(s_{nk}) - s_{n t_n},
+        \ell_n = -\log \frac{\exp(\mathbf{a}_n^{\top} \mathbf{c}_{t_n} / \tau)}
+        {\sum_{k} \exp(\mathbf{a}_n^{\top} \mathbf{c}_k / \tau)},
 
-    as :func:`torch.nn.functional.cross_entropy` with ``reduction="none"``,
-    but with one exponential pass over the logits instead of two (the
-    backward reuses the softmax of the forward) and no one-hot gradient
-    buffer.
+    the positive of anchor :math:`n` being candidate :math:`t_n` (in-batch
+    contrast: :math:`t_n = n`). The same values as
+    :func:`torch.nn.functional.cross_entropy` of the scores, computed with
+    one fused softmax over the :math:`B \times N` scores and a backward of
+    two matrix products, with no elementwise pass over the scores.
 
     Args:
-        logits (torch.Tensor): ``[..., B, N]`` scores :math:`s_{nk}` of row
-            :math:`n` and candidate :math:`k`.
-        target (torch.Tensor, optional): ``[..., B]`` target column of each
-            row; the diagonal (``N == B``) if :obj:`None`.
-            (default: :obj:`None`)
-        bound (float, optional): A bound :math:`b` with :math:`|s_{nk}| \le
-            b` (:math:`1/\tau` for cosines over a temperature :math:`\tau`),
-            the shift that keeps the exponentials finite without a pass for
-            the row maxima; those are used if :obj:`None` or if :math:`2b`
-            is so wide that every shifted exponential could underflow.
+        anchors (torch.Tensor): ``[..., B, d]`` unit-norm anchors
+            :math:`\mathbf{a}`.
+        candidates (torch.Tensor): ``[..., N, d]`` unit-norm candidates
+            :math:`\mathbf{c}`.
+        tau (float): Temperature :math:`\tau`.
+        target (torch.Tensor, optional): ``[..., B]`` candidate :math:`t_n`
+            of each anchor; the diagonal (``N == B``) if :obj:`None`.
             (default: :obj:`None`)
 
     Returns:
         torch.Tensor: ``[..., B]`` losses :math:`\ell_n`.
     """
-    return _SoftmaxCrossEntropy.apply(logits, target, bound)
+    return _Contrast.apply(anchors / tau, candidates, target, 1.0 / tau)
 
 
 def all_node_info_nce(
@@ -142,7 +155,7 @@ def all_node_info_nce(
         {\sum_{j=1}^{N} \exp(\cos(\mathbf{a}_n, \mathbf{z}_j) / \tau)}
 
     computed as a cross-entropy over the logits
-    (:func:`softmax_cross_entropy`, stable for small :math:`\tau`). Leading
+    (:func:`contrast`, stable for small :math:`\tau`). Leading
     dimensions are batch dimensions: ``[P, B, d]`` anchors against
     ``[P, N, d]`` nodes give ``P`` sums.
 
@@ -155,10 +168,9 @@ def all_node_info_nce(
 
     :rtype: :class:`torch.Tensor` of the leading shape ``[...]``.
     """
-    anchor = F.normalize(anchor, dim=-1) / tau
-    logits = anchor @ F.normalize(nodes, dim=-1).transpose(-1, -2)  # [..., B, N]
-    target = index.expand(logits.shape[:-1])
-    return softmax_cross_entropy(logits, target, bound=1.0 / tau).sum(-1)
+    anchor = F.normalize(anchor, dim=-1)
+    target = index.expand(anchor.shape[:-1])
+    return contrast(anchor, F.normalize(nodes, dim=-1), tau, target).sum(-1)
 
 
 def modality_alignment_loss(
