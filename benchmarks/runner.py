@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 import benchmark_datasets
-from common import machine, scratch
+from common import cpu_model, machine, scratch
 
 MONITOR = "recall@20"
 #: Where the checkpoints of unfinished runs go by default.
@@ -138,6 +138,7 @@ def execute(run: Run, args) -> dict[str, Any]:
         "seed": run.seed,
         "overrides": overrides,
         "device": args.device_name,
+        "cpu": cpu_model(),
         "threads": args.threads,
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
@@ -338,10 +339,14 @@ def compute_hours(runs: list[dict[str, Any]]) -> float:
 
 
 def devices(runs: list[dict[str, Any]]) -> str:
-    """Which device ran how many of the runs of each dataset."""
-    counts = Counter((r["dataset"], r["device"]) for r in runs)
+    """Which device (and, where recorded, which CPU) ran how many of the runs
+    of each dataset."""
+    counts = Counter(
+        (r["dataset"], r["device"], r.get("cpu", "CPU not recorded")) for r in runs
+    )
     return "; ".join(
-        f"{d}: {n} on {device}" for (d, device), n in sorted(counts.items())
+        f"{d}: {n} on {device} ({cpu})"
+        for (d, device, cpu), n in sorted(counts.items())
     )
 
 
@@ -353,7 +358,7 @@ def report_header(args, title: str, *details: str) -> list[str]:
         f"# {title}",
         "",
         f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-        f"- Machine: {info['machine']}",
+        f"- Machine (this report): {info['machine']}",
         f"- Versions: {info['versions']}",
         *details,
         f"- Command: `{args.command}`",
