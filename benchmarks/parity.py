@@ -54,10 +54,11 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections import Counter  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from common import RESULTS, machine, read_rows, save_row  # noqa: E402
+from common import RESULTS, cpu_model, machine, read_rows, save_row  # noqa: E402
 from mde_pyg.data.registry import data_root  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -321,6 +322,12 @@ def row_of(run: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def cpus(runs: list[dict[str, Any]]) -> str:
+    """How many of ``runs`` each CPU ran."""
+    counts = Counter(run.get("cpu", "not recorded") for run in runs)
+    return "; ".join(f"{cpu}: {n} runs" for cpu, n in sorted(counts.items()))
+
+
 def parity_summary(runs: list[dict[str, Any]]) -> list[str]:
     """The verdict table: per dataset and model, the mean test Recall@20 of
     each side over its uncapped runs and their relative difference, parity
@@ -367,7 +374,8 @@ def write_report(out: Path, runs: list[dict[str, Any]], info: dict[str, str]) ->
     lines = [
         "# Parity with the published code",
         "",
-        f"- Machine: {info['machine']}",
+        f"- Machine (this report): {info['machine']}",
+        f"- CPUs of the runs: {cpus(runs)}",
         f"- Versions (ours): {info['versions']}",
         "- Reference: MMRec (github.com/enoche/MMRec, commit e775373) through "
         "`../shared/tools/mmrec_ref/run.py` (compatibility patch only).",
@@ -491,6 +499,7 @@ def main(argv: list[str] | None = None) -> None:
                 "impl": impl,
                 "seed": seed,
                 "load": f"start {load}",
+                "cpu": cpu_model(),
                 "note": note,
                 **res,
             }
