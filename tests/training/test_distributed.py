@@ -89,10 +89,14 @@ def test_two_processes_train_as_one_on_the_same_global_batch(two_process_run, na
     )
     # Float tolerance: the all-reduce adds the two halves of every gradient
     # in another order than one process's backward; measured differences
-    # are below 1e-6 after 12 Adam steps.
+    # are below 1e-6 after 12 Adam steps, except for MDE's attention bias:
+    # its gradient (~1e-7, a cancelling sum of ~1e-5 terms) is at the scale
+    # of Adam's eps, whose normalised step turns those rounding differences
+    # into ~1e-5 (measured 1.3e-6 and 1.0e-5 with two InfoNCE kernels).
     for key, value in model.state_dict().items():
+        tol = 1e-4 if key == "conv.att_lin.bias" else 1e-5
         torch.testing.assert_close(
-            ranks[0]["state"][key], value, rtol=1e-5, atol=1e-5, msg=key
+            ranks[0]["state"][key], value, rtol=tol, atol=tol, msg=key
         )
     losses = [record["loss"] for record in result.history]
     assert ranks[0]["losses"] == pytest.approx(losses, rel=1e-5)
