@@ -414,9 +414,7 @@ def main(argv: list[str] | None = None) -> None:
         help="checkpoints of unfinished runs, outside the repository "
         "(default: ~/.cache/mde_pyg/accuracy_runs)",
     )
-    parser.add_argument(
-        "--title", default="Accuracy: MDE vs LightGCN, LATTICE, MGCN and FREEDOM"
-    )
+    parser.add_argument("--title", default="Accuracy: MDE and the baselines")
     parser.add_argument("--report-name", default="accuracy")
     parser.add_argument("--plan", action="store_true")
     parser.add_argument("--report-only", action="store_true")
