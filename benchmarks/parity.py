@@ -387,7 +387,9 @@ def write_report(out: Path, runs: list[dict[str, Any]], info: dict[str, str]) ->
         "- Times: wall-clock on a shared machine (the load average at each run's "
         "start is in parity.csv); the two implementations ran as two processes "
         "side by side (`--impls mde_pyg` and `--impls mmrec`, one core each): "
-        "compare speeds roughly, row by row, not across rows.",
+        "compare speeds roughly, row by row, not across rows. Parity runs share "
+        "the machine with other work and may be paused for it: speed is "
+        "measured by `benchmarks/speed.py`, not here.",
         "- Fixed configs (ours, as `mde-pyg train` overrides; MMRec's side: "
         "`mmrec_ref/run.py`'s FIXED values, the rest its yaml defaults): "
         f"{configs}. Everywhere: embedding size 64, Adam lr 1e-3 unless set, "
