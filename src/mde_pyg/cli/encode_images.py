@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from mde_pyg.cli.options import device_option
@@ -26,7 +24,12 @@ from mde_pyg.data.images import (
     load_image_model,
 )
 from mde_pyg.data.layout import FEATURE_SUFFIX, mask_path
-from mde_pyg.data.manifest import MANIFEST, read_manifest, write_atomic
+from mde_pyg.data.manifest import (
+    MANIFEST,
+    read_manifest,
+    save_array_atomic,
+    write_atomic,
+)
 from mde_pyg.errors import ConfigError
 
 #: The manifest key of the image features' record.
@@ -113,11 +116,8 @@ def encode_item_images(
     out.parent.mkdir(parents=True, exist_ok=True)
     # The mask marks the encoded rows (the loader's x_image_mask).
     mask_out = mask_path(out.parent, out.name[: -len(FEATURE_SUFFIX)])
-    for path, array in ((mask_out, result.mask), (out, result.features)):
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "wb") as f:
-            np.save(f, array)
-        os.replace(tmp, path)
+    save_array_atomic(mask_out, result.mask)
+    save_array_atomic(out, result.features)
     shutil.rmtree(work_dir)
     num_items, dims = result.features.shape
     record = {

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -65,6 +64,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import torch
 
+from mde_pyg.data.manifest import save_array_atomic
 from mde_pyg.data.raw import read_raw_table
 from mde_pyg.errors import DatasetError, UserError
 
@@ -501,7 +501,4 @@ class _Progress:
             return
         if isinstance(self.features, np.memmap):
             self.features.flush()
-        tmp = self.folder / f".{_STATUS}"
-        with open(tmp, "wb") as f:
-            np.save(f, self.status)
-        os.replace(tmp, self.folder / _STATUS)
+        save_array_atomic(self.folder / _STATUS, self.status)

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mde_pyg.data.files import file_digest
 
 MANIFEST = "manifest.json"
@@ -27,6 +29,15 @@ def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+def save_array_atomic(path: Path, array: np.ndarray) -> None:
+    """:func:`numpy.save` of ``array`` to ``path`` through a temporary file
+    beside it, as :func:`write_atomic` writes text."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
+    os.replace(tmp, path)
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
