@@ -98,7 +98,7 @@ class _Share:
     def __init__(self, values):
         self.values = iter(values)
 
-    def others(self):
+    def others(self, wait_for=0.0):
         return next(self.values)
 
 
@@ -146,3 +146,12 @@ def test_results_do_not_depend_on_the_thread_count(tmp_path):
     assert [h["threads"] for h in two.history] == [2] * len(two.history)
     assert [h["loss"] for h in one.history] == [h["loss"] for h in two.history]
     assert one.test == two.test
+
+
+def test_cpu_share_waits_for_the_rest_of_its_window_only():
+    start = time.monotonic()
+    share = CpuShare()
+    time.sleep(0.3)
+    share.others(wait_for=0.35)
+    # The window counts from construction: 0.35 s in all, not 0.3 + 0.35.
+    assert 0.35 <= time.monotonic() - start < 0.6

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 PROC_STAT = Path("/proc/stat")
 #: The shortest window over which the share of the others is measured.
 MIN_WINDOW_S = 0.05
-#: How long :meth:`ThreadBudget.on_fit_start` watches the machine.
+#: The shortest window :meth:`ThreadBudget.on_fit_start` decides on.
 START_WINDOW_S = 0.2
 
 
@@ -77,10 +77,13 @@ class CpuShare:
             time.monotonic(),
         )
 
-    def others(self) -> float | None:
+    def others(self, wait_for: float = 0.0) -> float | None:
         """Cores' worth of CPU time the other processes used since the last
-        call (or since construction); ``None`` if unknown or if the window
-        was too short to say."""
+        call (or since construction), after waiting until that window is
+        ``wait_for`` seconds long; ``None`` if unknown or if the window was
+        too short to say."""
+        if wait_for > 0 and self._last is not None:
+            time.sleep(max(0.0, wait_for - (time.monotonic() - self._last[2])))
         now = self._read()
         if now is None or self._last is None:
             self._last = now
@@ -107,8 +110,8 @@ class ThreadBudget(Callback):
             ``OMP_NUM_THREADS``), fewer while other processes keep cores
             busy, re-measured over every epoch
             (:func:`free_threads` of :meth:`CpuShare.others`).
-        share (CpuShare, optional): The measurement (a test's stand-in).
-            (default: :obj:`None`, the machine's)
+        share (CpuShare, optional): The measurement, from construction on
+            (a test's stand-in). (default: :obj:`None`, the machine's)
         cores (int, optional): The machine's cores. (default: :obj:`None`,
             :func:`os.cpu_count`)
     """
@@ -121,17 +124,16 @@ class ThreadBudget(Callback):
     ) -> None:
         self.threads = check_threads(threads)
         self.limit = torch.get_num_threads()
-        self.share = share
+        # Watching from here, the start of a run waits only for what is
+        # left of its first window.
+        self.share = share if share is not None else CpuShare()
         self.cores = cores or os.cpu_count() or 1
 
     def on_fit_start(self, trainer: Trainer) -> None:
-        if self.threads != "auto":
+        if self.threads == "auto":
+            self._adapt(wait_for=START_WINDOW_S)
+        else:
             torch.set_num_threads(self.threads)
-            return
-        if self.share is None:
-            self.share = CpuShare()
-            time.sleep(START_WINDOW_S)
-        self._adapt()
 
     def on_epoch_end(
         self, trainer: Trainer, record: dict[str, Any], improved: bool
@@ -143,8 +145,8 @@ class ThreadBudget(Callback):
         # The caller's process goes on with the threads it started with.
         torch.set_num_threads(self.limit)
 
-    def _adapt(self) -> None:
-        others = self.share.others()
+    def _adapt(self, wait_for: float = 0.0) -> None:
+        others = self.share.others(wait_for)
         if others is not None:
             torch.set_num_threads(free_threads(self.limit, others, self.cores))
 
