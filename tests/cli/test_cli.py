@@ -338,3 +338,18 @@ def test_help_imports_neither_torch_nor_hydra():
     )
     assert proc.returncode == 0, proc.stderr
     assert "usage: mde-pyg" in proc.stdout and "heavy: []" in proc.stdout
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"]])
+def test_a_closed_output_pipe_ends_quietly(argv):
+    # `mde-pyg ... | head`: the reader has gone before the output is written.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mde_pyg", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 141
+    assert stderr == ""
