@@ -11,7 +11,7 @@ sets the same values explicitly (:data:`MODELS`), on top of our
     MMREC_GIT=<git dir of enoche/MMRec> bash ../shared/tools/mmrec_ref/setup.sh
     python benchmarks/parity.py                       # every model, 3 seeds (resumable)
     python benchmarks/parity.py --models lightgcn lattice   # some of them
-    python benchmarks/parity.py --epochs 2 --out DIR  # timing check
+    python benchmarks/parity.py --models mmgcn --epochs 10  # both sides capped
     python benchmarks/parity.py --report-only
 
 Ours runs through :func:`mde_pyg.pipeline.train_one` (the ``mde-pyg train`` path,
@@ -30,8 +30,14 @@ draws Gumbel noise in evaluation too, as the published code does, for the
 parity run only (``model.sample_at_eval=true``; our default evaluates
 without noise).
 
+The slow published models (MMGCN, DRAGON, LGMRec and SMORE: 10 to 49 s per
+MMRec epoch on one CPU thread) are compared at an epoch cap on both sides
+(``--epochs N``): each side trains N epochs, still selecting its best epoch
+on validation, and the verdict compares capped runs only with capped runs of
+the same cap.
+
 Resumable: every finished run is
-``<out>/parity_runs/<dataset>_<model>_<impl>_seed<k>.json`` and is skipped
+``<out>/parity_runs/<dataset>_<model>_<impl>_seed<k>[_cap<N>].json`` and is skipped
 when present; an unfinished run of ours resumes from its per-epoch
 checkpoint under ``--work-dir`` (MMRec's restarts). Rows are appended to
 ``<out>/parity.csv`` as runs finish and ``<out>/parity.md`` is rewritten
@@ -243,7 +249,8 @@ def run_ours(
     from mde_pyg.pipeline import compose_config, train_one
 
     overrides, _ = MODELS[model]
-    run_dir = work_dir / f"{name}_{model}_mde_pyg_seed{seed}"
+    cap = f"_cap{epochs}" if epochs else ""
+    run_dir = work_dir / f"{name}_{model}_mde_pyg_seed{seed}{cap}"
     cfg = compose_config(
         [
             *overrides,
@@ -282,7 +289,8 @@ def run_theirs(
     python: str,
 ) -> dict[str, Any]:
     folder = mmrec_folder(data, name, work_dir)
-    out = work_dir / f"{name}_{model}_mmrec_seed{seed}.json"
+    cap = f"_cap{epochs}" if epochs else ""
+    out = work_dir / f"{name}_{model}_mmrec_seed{seed}{cap}.json"
     cmd = [
         python,
         str(MMREC_REF / "run.py"),
@@ -330,24 +338,24 @@ def cpus(runs: list[dict[str, Any]]) -> str:
 
 def parity_summary(runs: list[dict[str, Any]]) -> list[str]:
     """The verdict table: per dataset and model, the mean test Recall@20 of
-    each side over its uncapped runs and their relative difference, parity
+    each side over its runs at one epoch cap (or none; capped runs are
+    compared only with capped runs) and their relative difference, parity
     when both sides have :data:`MIN_SEEDS` seeds and differ by at most
     :data:`TOLERANCE`."""
-    recalls: dict[tuple[str, str], dict[str, list[float]]] = {}
+    recalls: dict[tuple[str, str, str], dict[str, list[float]]] = {}
     for run in runs:
-        if run["note"]:  # epoch-capped timing runs say nothing of accuracy
-            continue
-        sides = recalls.setdefault((run["dataset"], run["model"]), {})
+        key = (run["dataset"], run["model"], run["note"] or "none")
+        sides = recalls.setdefault(key, {})
         sides.setdefault(run["impl"], []).append(run["test"]["recall@20"])
     lines = [
         f"Parity (test Recall@20, mean over seeds; within ±{TOLERANCE:.0%} "
         f"with at least {MIN_SEEDS} seeds per side):",
         "",
-        "| dataset | model | seeds ours | seeds MMRec | ours | MMRec | difference "
-        "| verdict |",
-        "|---|---|---|---|---|---|---|---|",
+        "| dataset | model | epoch cap | seeds ours | seeds MMRec | ours | MMRec "
+        "| difference | verdict |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for (dataset, model), sides in sorted(recalls.items()):
+    for (dataset, model, cap), sides in sorted(recalls.items()):
         ours, theirs = sides.get("mde_pyg", []), sides.get("mmrec", [])
         if not ours or not theirs:
             continue
@@ -360,7 +368,8 @@ def parity_summary(runs: list[dict[str, Any]]) -> list[str]:
         else:
             verdict = "OUTSIDE"
         lines.append(
-            f"| {dataset} | {model} | {len(ours)} | {len(theirs)} | {mean_ours:.4f} "
+            f"| {dataset} | {model} | {cap.removeprefix('epoch cap ')} "
+            f"| {len(ours)} | {len(theirs)} | {mean_ours:.4f} "
             f"| {mean_theirs:.4f} | {difference:+.1%} | {verdict} |"
         )
     return lines
@@ -414,27 +423,29 @@ def write_report(out: Path, runs: list[dict[str, Any]], info: dict[str, str]) ->
             f"{r['epochs_run']} | {r['s_per_epoch']} | {r['s_per_eval']} | "
             f"{r['note']} |"
         )
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
     for run in runs:
-        groups.setdefault((run["dataset"], run["model"], run["impl"]), []).append(run)
+        key = (run["dataset"], run["model"], run["impl"], run["note"])
+        groups.setdefault(key, []).append(run)
     means = {key: group for key, group in sorted(groups.items()) if len(group) > 1}
     if means:
         lines += [
             "",
             "Mean over the seeds run (one value per seed in the table above):",
             "",
-            "| dataset | model | impl | seeds | test R@10 | test R@20 | test N@10 "
-            "| test N@20 | valid R@20 |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| dataset | model | impl | note | seeds | test R@10 | test R@20 "
+            "| test N@10 | test N@20 | valid R@20 |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
-        for (dataset, model, impl), group in means.items():
+        for (dataset, model, impl, note), group in means.items():
             cells = [
                 f"{sum(r['test'][k] for r in group) / len(group):.4f}" for k in METRICS
             ]
             valid = sum(r["valid_recall@20"] for r in group) / len(group)
             seeds = " ".join(str(r["seed"]) for r in group)
             lines.append(
-                f"| {dataset} | {model} | {impl} | {seeds} | {' | '.join(cells)} "
+                f"| {dataset} | {model} | {impl} | {note} | {seeds} "
+                f"| {' | '.join(cells)} "
                 f"| {valid:.4f} |"
             )
     (out / "parity.md").write_text("\n".join(lines) + "\n")
@@ -459,7 +470,9 @@ def main(argv: list[str] | None = None) -> None:
         default=[999, 0, 1],
         help="seeds, run in turn (999: MMRec's default)",
     )
-    parser.add_argument("--epochs", type=int, default=None, help="epoch cap (timing)")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="epoch cap, on both sides"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--work-dir", type=Path, default=TMP / "mde_pyg_parity")
     parser.add_argument(
@@ -476,7 +489,8 @@ def main(argv: list[str] | None = None) -> None:
     csv_path = args.out / "parity.csv"
     if not args.report_only:
         for model, seed, impl in itertools.product(args.models, args.seeds, args.impls):
-            path = runs_dir / f"{name}_{model}_{impl}_seed{seed}.json"
+            cap = f"_cap{args.epochs}" if args.epochs else ""
+            path = runs_dir / f"{name}_{model}_{impl}_seed{seed}{cap}.json"
             if path.is_file():
                 print(f"done already: {path.name}")
                 continue
@@ -511,7 +525,7 @@ def main(argv: list[str] | None = None) -> None:
                 read_rows(csv_path),
                 row_of(run),
                 FIELDS,
-                ("dataset", "model", "impl", "seed"),
+                ("dataset", "model", "impl", "seed", "note"),
             )
             print(json.dumps(row_of(run)), flush=True)
     runs = [json.loads(p.read_text()) for p in sorted(runs_dir.glob("*.json"))]
@@ -519,7 +533,11 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[dict[str, Any]] = []
     for run in runs:
         save_row(
-            csv_path, rows, row_of(run), FIELDS, ("dataset", "model", "impl", "seed")
+            csv_path,
+            rows,
+            row_of(run),
+            FIELDS,
+            ("dataset", "model", "impl", "seed", "note"),
         )
         rows = read_rows(csv_path)
     write_report(args.out, runs, info)

@@ -56,7 +56,6 @@ def test_the_howto_runs_from_raw_files_to_raw_id_recommendations(
     steps = [shlex.split(c)[1:] for c in commands if c.startswith("mde-pyg ")]
     assert [s[0] for s in steps] == [
         "import",
-        "encode-text",
         "info",
         "train",
         "recommend",
@@ -70,14 +69,15 @@ def test_the_howto_runs_from_raw_files_to_raw_id_recommendations(
         if argv[0] == "train":
             argv += ["trainer.max_epochs=2"]
         main(argv)
-        if argv[0] == "encode-text":
+        if argv[0] == "import":
             exec(python_block, {})
     out = capsys.readouterr().out
 
     assert np.load(tmp_path / "shop" / "image_feat.npy").shape == (24, DIMS)
     assert np.load(tmp_path / "shop" / "text_feat.npy").shape == (24, 384)
-    # The Python block named the products without a readable photo.
+    # The Python block named the products without a readable photo or a text.
     assert f"no photo: ['{ITEMS[21]}', '{ITEMS[22]}', '{ITEMS[23]}']" in out
+    assert f"no text: {ITEMS[20:]}" in out
     table = out[out.index("user  raw_user") :].splitlines()
     rows = [line.split() for line in table[1:] if line.split()]
     assert [r[1] for r in rows] == ["cust-03"] * 5 + ["cust-17"] * 5

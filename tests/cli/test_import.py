@@ -3,6 +3,8 @@ string ids -> import -> train -> recommend in raw ids."""
 
 import json
 
+import numpy as np
+
 from cli_helpers import (
     RAW_ITEMS,
     RAW_USERS,
@@ -110,3 +112,66 @@ def test_import_rating_threshold_in_process(tmp_path, capsys):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["dropped_rating"] > 0 and manifest["seed"] == 3
     assert "dataset=mmrec dataset.folder=" in capsys.readouterr().out
+
+
+class LengthEncoder:
+    """Encodes a text as [its length, 1]: cheap and deterministic."""
+
+    def encode(self, sentences, batch_size, show_progress_bar, convert_to_numpy):
+        return np.array([[len(s), 1.0] for s in sentences])
+
+
+def test_import_encodes_item_text_by_raw_id(tmp_path, capsys, monkeypatch):
+    from mde_pyg.cli import main
+    from mde_pyg.data import features
+
+    monkeypatch.setattr(features, "load_text_model", lambda model: LengthEncoder())
+    raw = write_raw_interactions(tmp_path / "raw.csv")
+    # Text for two kept items, an item the k-core filter drops, and an empty
+    # text; the other kept items have none.
+    items = tmp_path / "items.csv"
+    items.write_text(
+        "sku,title,description\nSKU-3,Rattle,Soft\nSKU-0,Tub,\n"
+        "SKU-GONE,Lost toy,\nSKU-7,,\n"
+    )
+    out = tmp_path / "shop"
+    argv = ["import", str(raw), "--out", str(out), "--user-column", "customer"]
+    argv += ["--item-column", "product", "--k-core", "3", "--text", str(items)]
+    argv += ["--text-id-column", "sku", "--text-columns", "title", "description"]
+    main(argv)
+    data = load_mmrec(out)
+    rows = {raw_id: i for i, raw_id in enumerate(data["item"].raw_id)}
+    x = np.load(out / "text_feat.npy")
+    assert x.shape == (15, 2)
+    assert x[rows["SKU-3"]].tolist() == [len("Rattle. Soft"), 1.0]
+    assert x[rows["SKU-0"]].tolist() == [len("Tub"), 1.0]
+    mask = np.load(out / "text_mask.npy")
+    assert np.flatnonzero(mask).tolist() == sorted([rows["SKU-3"], rows["SKU-0"]])
+    # Items without text get the mean of the encoded rows and are marked.
+    np.testing.assert_allclose(x[rows["SKU-7"]], [(12 + 3) / 2, 1.0])
+    assert data["item"].x_text_mask.tolist() == mask.tolist()
+    record = json.loads((out / "manifest.json").read_text())["text"]
+    assert record["encoded"] == 2 and record["columns"] == ["title", "description"]
+    assert record["missing_items"] == np.flatnonzero(~mask).tolist()
+    assert "2 with text, 13 without" in capsys.readouterr().out
+
+
+def test_import_text_user_errors(tmp_path, capsys):
+    raw = write_raw_interactions(tmp_path / "raw.csv")
+    items = tmp_path / "items.csv"
+    items.write_text("sku,title\nSKU-3,Rattle\n")
+    base = ["import", str(raw), "--user-column", "customer"]
+    base += ["--item-column", "product", "--k-core", "3"]
+    status, captured = exit_status(
+        base + ["--out", str(tmp_path / "a"), "--text", str(items)], capsys
+    )
+    assert status == 2 and "--text and --text-columns go together" in captured.err
+    status, captured = exit_status(
+        base
+        + ["--out", str(tmp_path / "b"), "--text", str(items)]
+        + ["--text-columns", "title"],
+        capsys,
+    )
+    # The ID column defaults to the interactions' item column, absent here.
+    assert status == 2 and "'product'" in captured.err and "items.csv" in captured.err
+    assert not (tmp_path / "b" / "b.inter").exists()

@@ -17,6 +17,7 @@ import torch
 
 from dataset_files import (
     KEPT_MOVIES,
+    MOVIES,
     USERS,
     write_published_folder,
     write_recbole_wheel,
@@ -154,12 +155,14 @@ def test_ml100k_is_made_by_pip_and_our_own_code(pypi, tmp_path, capsys):
     folder = root / "ml100k"
     assert {p.name for p in folder.iterdir()} == {
         "README.txt",
+        "i_id_mapping.csv",
         "item_text.tsv",
         "manifest.json",
         "meta_feat.npy",
         "ml100k.inter",
         "text_feat.npy",
         "text_mask.npy",
+        "u_id_mapping.csv",
     }
     # pip put the wheel in the data root's downloads folder.
     assert (root / registry.DOWNLOADS / WHEEL_NAME).is_file()
@@ -170,6 +173,12 @@ def test_ml100k_is_made_by_pip_and_our_own_code(pypi, tmp_path, capsys):
     titles = (folder / "item_text.tsv").read_text().splitlines()[1:]
     lengths = [len(line.split("\t", 1)[1]) for line in titles]
     assert data["item"].x_text[:, 0].tolist() == lengths
+    # The ID maps name each row by its MovieLens ID: item i has its title.
+    assert sorted(data["user"].raw_id) == sorted(USERS)
+    assert sorted(data["item"].raw_id) == sorted(KEPT_MOVIES)
+    assert [line.split("\t", 1)[1] for line in titles] == [
+        MOVIES[raw_id][0] for raw_id in data["item"].raw_id
+    ]
     manifest = read_manifest(folder)
     assert manifest["interactions"]["info"]["wheel"] == WHEEL_NAME
     assert manifest["interactions"]["info"]["train"] == 6 * len(USERS)
@@ -181,7 +190,8 @@ def test_ml100k_is_made_by_pip_and_our_own_code(pypi, tmp_path, capsys):
         wheel.unlink()
     status, out = run(["ml100k", "--root", root], capsys)
     assert status == 0, out.err
-    assert out.out.count(": up to date") == 3  # interactions, text, text_mask
+    # interactions, id_maps, text, text_mask
+    assert out.out.count(": up to date") == 4
 
 
 def test_ml100k_offline_says_what_to_download(pypi, tmp_path, capsys):

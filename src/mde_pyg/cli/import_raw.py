@@ -8,12 +8,9 @@ import json
 import sys
 from pathlib import Path
 
-from mde_pyg.cli.encode_images import (
-    IMAGES_HELP,
-    MANIFEST_KEY,
-    add_model_options,
-    encode_item_images,
-)
+from mde_pyg.cli import encode_images, encode_text
+from mde_pyg.cli.encode_images import IMAGES_HELP, add_model_options, encode_item_images
+from mde_pyg.cli.encode_text import MODEL_HELP, TEXT_COLUMNS_HELP, encode_item_text
 from mde_pyg.data.id_maps import ID_MAP_FILES, id_map_text
 from mde_pyg.data.inter import write_inter
 from mde_pyg.data.manifest import MANIFEST
@@ -29,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
         "and the per-user split, and write an MMRec folder: DIR/<name>.inter, "
         "DIR/u_id_mapping.csv and DIR/i_id_mapping.csv (tab-separated raw ID, "
         "internal ID; " + ID_ORDER + ") and DIR/manifest.json (what each step "
-        "dropped). Train on it with: mde-pyg train dataset=mmrec "
+        "dropped); with --images and --text, DIR/image_feat.npy and "
+        "DIR/text_feat.npy too. Train on it with: mde-pyg train dataset=mmrec "
         "dataset.folder=DIR",
     )
     parser.add_argument(
@@ -76,6 +74,26 @@ def _parser() -> argparse.ArgumentParser:
         "--image-path-column", default="path", help="table: image path column"
     )
     add_model_options(images, prefix="image-")
+    text = parser.add_argument_group(
+        "item text",
+        "with --text, DIR/text_feat.npy holds each item's text features and "
+        "DIR/text_mask.npy marks the items with text (the others get the mean "
+        "vector and are listed in the manifest)",
+    )
+    text.add_argument(
+        "--text",
+        metavar="ITEMS",
+        help="a table (CSV/TSV/JSON lines) of item ID and text columns",
+    )
+    text.add_argument(
+        "--text-id-column",
+        help="item ID column of ITEMS (default: the --item-column name)",
+    )
+    text.add_argument("--text-columns", nargs="+", help=TEXT_COLUMNS_HELP)
+    text.add_argument("--text-model", help=MODEL_HELP)
+    text.add_argument(
+        "--text-batch-size", type=int, default=64, help="texts at once (64)"
+    )
     return parser
 
 
@@ -90,6 +108,8 @@ def main(argv: list[str]) -> None:
         raise ConfigError("--min-rating needs --rating-column")
     if args.k_core < 1:
         raise ConfigError(f"--k-core must be a positive integer (got {args.k_core})")
+    if (args.text is None) != (args.text_columns is None):
+        raise ConfigError("--text and --text-columns go together")
     result = import_interactions(
         args.interactions,
         user_column=args.user_column,
@@ -122,6 +142,18 @@ def main(argv: list[str]) -> None:
             device=args.device,
             workers=args.workers,
         )
+    text_record = None
+    if args.text is not None:
+        text_record = encode_item_text(
+            args.text,
+            out / "text_feat.npy",
+            id_column=args.text_id_column or args.item_column,
+            text_columns=args.text_columns,
+            num_items=len(result.item_ids),
+            item_ids=result.item_ids,
+            model=args.text_model,
+            batch_size=args.text_batch_size,
+        )
     write_inter(inter_path, result.user, result.item, result.label)
     for node_type, text in maps.items():
         (out / ID_MAP_FILES[node_type][0]).write_text(text)
@@ -146,10 +178,14 @@ def main(argv: list[str]) -> None:
         },
         "counts": result.counts,
     }
-    if images is not None:
-        manifest["files"]["image_features"] = images["file"]
-        manifest["files"]["image_mask"] = images["mask_file"]
-        manifest[MANIFEST_KEY] = images
+    for modality, record, module in (
+        ("image", images, encode_images),
+        ("text", text_record, encode_text),
+    ):
+        if record is not None:
+            manifest["files"][f"{modality}_features"] = record["file"]
+            manifest["files"][f"{modality}_mask"] = record["mask_file"]
+            manifest[module.MANIFEST_KEY] = record
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     c = result.counts
     print(

@@ -197,6 +197,10 @@ class MovieLens:
         titles (list of str): Entry ``i`` is the title of item ``i``.
         meta (np.ndarray): ``[num_items, 27]`` float32, the genre multi-hot
             and the release-decade one-hot of each item.
+        raw_users (list of str): Entry ``u`` is the MovieLens ID of user
+            ``u``.
+        raw_items (list of str): Entry ``i`` is the MovieLens ID of item
+            ``i``.
     """
 
     user: np.ndarray
@@ -206,6 +210,8 @@ class MovieLens:
     label: np.ndarray
     titles: list[str]
     meta: np.ndarray
+    raw_users: list[str]
+    raw_items: list[str]
 
     def inter_text(self) -> str:
         """The ``ml100k.inter`` file: ``userID itemID rating timestamp
@@ -256,7 +262,7 @@ def convert(files: dict[str, str], seed: int = SEED) -> MovieLens:
         raise DatasetError(
             f"ml-100k.inter: no interaction survives {K_CORE}-core filtering"
         )
-    user, _ = first_appearance_ids(inter[keep, 0].astype(str))
+    user, raw_users = first_appearance_ids(inter[keep, 0].astype(str))
     item, raw_items = first_appearance_ids(inter[keep, 1].astype(str))
     titles, meta = item_features(files["ml-100k.item"], raw_items)
     return MovieLens(
@@ -267,6 +273,8 @@ def convert(files: dict[str, str], seed: int = SEED) -> MovieLens:
         label=split_labels(user, seed),
         titles=titles,
         meta=meta,
+        raw_users=raw_users.tolist(),
+        raw_items=raw_items.tolist(),
     )
 
 

