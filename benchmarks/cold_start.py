@@ -82,7 +82,7 @@ from typing import Any
 import torch
 
 import benchmark_datasets
-from common import RESULTS, machine, num, read_rows, save_row, scratch
+from common import RESULTS, machine, num, read_rows, save_row, scratch, train_as_the_cli
 
 CSV = RESULTS / "cold_start.csv"
 MD = RESULTS / "cold_start.md"
@@ -224,7 +224,7 @@ def run(
     from mde_pyg.pipeline import add_graphs, build_model, compose_config
     from mde_pyg.training import Trainer
 
-    torch.set_num_threads(1)
+    train_as_the_cli(1)
     rows = read_rows(csv_path)
     full = benchmark_datasets.load(dataset, *scale, root=root)
     shared = shared_features(full)

@@ -45,7 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import benchmark_datasets
-from common import RESULTS, machine, read_rows, save_row, scratch
+from common import RESULTS, machine, read_rows, save_row, scratch, train_as_the_cli
 
 MODELS = ("lightgcn", "lattice", "mgcn", "freedom", "mde")
 FIELDS = [
@@ -74,7 +74,7 @@ def worker(args: argparse.Namespace) -> None:
     from mde_pyg.training.distributed import barrier, get_world_size, is_main_process
 
     if args.device == "cpu":
-        torch.set_num_threads(1)
+        train_as_the_cli(1)
     dataset = benchmark_datasets.overrides(args.dataset, args.root)
     cfg = compose_config([f"model={args.model}", *dataset])
     seed_everything(0)

@@ -71,6 +71,7 @@ from common import (
     save_row,
     scratch,
     style_log_log,
+    train_as_the_cli,
 )
 
 #: Our LATTICE, as ``mde-pyg train`` composes it.
@@ -919,7 +920,7 @@ def main() -> None:
 
     if args.worker:
         cfg = json.loads(args.worker)
-        torch.set_num_threads(cfg["threads"])
+        train_as_the_cli(cfg["threads"])
         result = baby_worker(cfg) if cfg.get("baby") else worker(cfg)
         print("RESULT " + json.dumps(result), flush=True)
         return

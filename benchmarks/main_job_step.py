@@ -45,7 +45,7 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
-from common import RESULTS, machine, scratch  # noqa: E402
+from common import RESULTS, machine, scratch, train_as_the_cli  # noqa: E402
 from mde_pyg.models.losses import info_nce  # noqa: E402
 from mde_pyg.pipeline import build_data, build_model, compose_config  # noqa: E402
 from mde_pyg.training import Trainer  # noqa: E402
@@ -76,7 +76,7 @@ def contrast_time(batch_size: int, dim: int, repeats: int) -> float:
 
 
 def measure(repeats: int, threads: int) -> dict:
-    torch.set_num_threads(threads)
+    train_as_the_cli(threads)
     cfg = compose_config(["trainer.device=cpu"])
     data = build_data(cfg)
     model = build_model(cfg, data)

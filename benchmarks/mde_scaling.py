@@ -66,6 +66,7 @@ from common import (
     scratch,
     style_log_log,
     timed,
+    train_as_the_cli,
 )
 
 NAME = "mde_scaling"
@@ -107,7 +108,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     from mde_pyg.pipeline import add_graphs, build_model, compose_config
     from mde_pyg.training import Trainer, seed_everything
 
-    torch.set_num_threads(spec["threads"])
+    train_as_the_cli(spec["threads"])
     cfg = compose_config(MODEL)
     base_rss = rss_gib()
     data = torch.load(spec["data"], weights_only=False)
@@ -151,7 +152,7 @@ def run_size(args: argparse.Namespace, users: int, command: str) -> dict[str, An
         "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
         "command": command,
     }
-    torch.set_num_threads(args.threads)
+    train_as_the_cli(args.threads)
     with tempfile.TemporaryDirectory(prefix="mde_scaling_") as tmp:
         start = time.perf_counter()
         data = make_synthetic(

@@ -46,7 +46,7 @@ from torch.profiler import ProfilerActivity, profile
 from torch_geometric.data import HeteroData
 
 import benchmark_datasets
-from common import RESULTS, machine, scratch
+from common import RESULTS, machine, scratch, train_as_the_cli
 from mde_pyg.data.hetero import ITEM, USER, split_edge_index
 from mde_pyg.data.sampler import BPRSampler
 from mde_pyg.models.losses import info_nce
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     command = shlex.join(["python", "benchmarks/mde_step_breakdown.py", *sys.argv[1:]])
     if args.quick:
         args.repeats, args.out = 2, scratch("breakdown")
-    torch.set_num_threads(args.threads)
+    train_as_the_cli(args.threads)
     torch.manual_seed(0)
 
     data = benchmark_datasets.load(args.dataset, root=args.root)

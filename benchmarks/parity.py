@@ -64,7 +64,14 @@ from collections import Counter  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from common import RESULTS, cpu_model, machine, read_rows, save_row  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS,
+    cpu_model,
+    machine,
+    read_rows,
+    save_row,
+    train_as_the_cli,
+)
 from mde_pyg.data.registry import data_root  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,9 +250,7 @@ def mmrec_folder(data: Path, name: str, work_dir: Path) -> Path:
 def run_ours(
     model: str, data: Path, name: str, seed: int, epochs: int | None, work_dir: Path
 ) -> dict[str, Any]:
-    import torch
-
-    torch.set_num_threads(1)
+    train_as_the_cli(1)
     from mde_pyg.pipeline import compose_config, train_one
 
     overrides, _ = MODELS[model]

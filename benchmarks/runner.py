@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 import benchmark_datasets
-from common import cpu_model, machine, scratch
+from common import cpu_model, machine, scratch, train_as_the_cli
 
 MONITOR = "recall@20"
 #: Where the checkpoints of unfinished runs go by default.
@@ -295,7 +295,7 @@ def setup(
     )
     out = args.out or (scratch(name) if args.quick else results)
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(args.threads)
+    train_as_the_cli(args.threads)
     args.device_name = (
         torch.cuda.get_device_name()
         if args.device != "cpu" and torch.cuda.is_available()

@@ -30,7 +30,7 @@ import torch
 from torch_geometric.utils import spmm
 
 import benchmark_datasets
-from common import RESULTS, machine, scratch
+from common import RESULTS, machine, scratch, train_as_the_cli
 from mde_pyg.data.hetero import INTERACTS, ITEM, REV_INTERACTS, USER
 from mde_pyg.models import LightGCN
 from mde_pyg.nn.functional import spmm_with_transpose
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{', '.join(missing)} not prepared: run "
             "`python benchmarks/prepare_data.py --quick` first"
         )
-    torch.set_num_threads(args.threads)
+    train_as_the_cli(args.threads)
     rows = [measure(name, args.repeats) for name in args.datasets]
     info = machine(threads=args.threads)
     lines = [

@@ -67,6 +67,7 @@ from common import (
     run_worker,
     scratch,
     timed,
+    train_as_the_cli,
 )
 from mde_pyg.data.registry import data_root
 from mde_pyg.models import MGCN_OPTIONS, PAPER_OPTIONS
@@ -146,7 +147,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     """Measures one model on one dataset (run in a subprocess)."""
     from mde_pyg.pipeline import add_graphs, build_dataset, build_model, compose_config
 
-    torch.set_num_threads(spec["threads"])
+    train_as_the_cli(spec["threads"])
     seed_everything(0)
     cfg = compose_config(spec["overrides"])
     start = time.perf_counter()
