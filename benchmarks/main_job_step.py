@@ -23,8 +23,11 @@ first epoch, median of ``--repeats`` passes:
   products and one ``B x B`` softmax, however the rest is fused.
 
 The report also gives the compiled loss against the eager one on the same
-batch and parameters, and the number of epochs after which compiling pays
-for itself.
+batch and parameters, the number of epochs after which compiling pays for
+itself, and the eager step in two fresh processes, with glibc's allocator as
+it comes and with :func:`mde_pyg.training.keep_freed_memory` (which every
+benchmark process calls, as ``mde-pyg train`` does), with the page faults of
+a step.
 """
 
 from __future__ import annotations
@@ -36,10 +39,14 @@ import tempfile
 os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor-")
 
 import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
 import shlex  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from argparse import SUPPRESS  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -48,7 +55,7 @@ import torch  # noqa: E402
 from common import RESULTS, machine, scratch, train_as_the_cli  # noqa: E402
 from mde_pyg.models.losses import info_nce  # noqa: E402
 from mde_pyg.pipeline import build_data, build_model, compose_config  # noqa: E402
-from mde_pyg.training import Trainer  # noqa: E402
+from mde_pyg.training import Trainer, keep_freed_memory  # noqa: E402
 
 
 def step_time(data, batches, optimizer, loss_fn) -> float:
@@ -75,8 +82,8 @@ def contrast_time(batch_size: int, dim: int, repeats: int) -> float:
     return statistics.median(times[1:])
 
 
-def measure(repeats: int, threads: int) -> dict:
-    train_as_the_cli(threads)
+def main_job(threads: int):
+    """The main job's config, data, trainer and full batches."""
     cfg = compose_config(["trainer.device=cpu"])
     data = build_data(cfg)
     model = build_model(cfg, data)
@@ -92,9 +99,42 @@ def measure(repeats: int, threads: int) -> dict:
     )
     batches = list(trainer.sampler)
     full = [b for b in batches if b.user.numel() == cfg.trainer.batch_size]
+    model.train()
+    return cfg, data, trainer, batches, full
+
+
+def allocator_worker(threads: int, repeats: int, keep: bool) -> dict:
+    """The eager step and its page faults in this (fresh) process, with or
+    without :func:`~mde_pyg.training.keep_freed_memory`."""
+    torch.set_num_threads(threads)
+    if keep:
+        keep_freed_memory()
+    _, data, trainer, _, full = main_job(threads)
+    times, faults = [], []
+    for _ in range(repeats + 1):  # the first warms up
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        times.append(step_time(data, full, trainer.optimizer, trainer.batch_loss))
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        faults.append((after - before) / len(full))
+    return {"step": statistics.median(times[1:]), "faults": faults[-1]}
+
+
+def in_fresh_process(threads: int, repeats: int, keep: bool) -> dict:
+    command = [sys.executable, __file__, "--allocator-worker"]
+    command += ["--threads", str(threads), "--repeats", str(repeats)]
+    command += ["--keep"] if keep else []
+    output = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(output.stdout.splitlines()[-1])
+
+
+def measure(repeats: int, threads: int) -> dict:
+    allocator = {
+        keep: in_fresh_process(threads, repeats, keep) for keep in (False, True)
+    }
+    train_as_the_cli(threads)
+    cfg, data, trainer, batches, full = main_job(threads)
     # The trainer's own loss module and (fused) Adam.
     optimizer, eager = trainer.optimizer, trainer.batch_loss
-    model.train()
 
     # The compiled loss against the eager one, before any step moves them.
     with torch.no_grad():
@@ -123,6 +163,7 @@ def measure(repeats: int, threads: int) -> dict:
         "contrast": contrast_time(cfg.trainer.batch_size, dim, repeats),
         "eager_loss": eager_loss,
         "compiled_loss": compiled_loss,
+        "allocator": allocator,
     }
 
 
@@ -132,7 +173,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, help="results folder")
     parser.add_argument("--quick", action="store_true", help="1 repeat")
+    parser.add_argument("--allocator-worker", action="store_true", help=SUPPRESS)
+    parser.add_argument("--keep", action="store_true", help=SUPPRESS)
     args = parser.parse_args(argv)
+    if args.allocator_worker:
+        print(json.dumps(allocator_worker(args.threads, args.repeats, args.keep)))
+        return
     if args.quick:
         args.repeats = 1
     out = args.out or (scratch("main_job_step") if args.quick else RESULTS)
@@ -173,6 +219,21 @@ def main(argv: list[str] | None = None) -> None:
         f"{break_even}.",
         f"- Loss on the first batch: eager {r['eager_loss']:.6f}, compiled "
         f"{r['compiled_loss']:.6f} (relative difference {difference:.1e}).",
+        "",
+        "The eager step in two fresh processes, one after the other: glibc's "
+        "allocator as it comes, and with `mde_pyg.training.keep_freed_memory()` "
+        "(what `mde-pyg train` and every benchmark call first):",
+        "",
+        "| allocator | ms per step | page faults per step |",
+        "|---|---:|---:|",
+        *(
+            f"| {label} | {1000 * r['allocator'][keep]['step']:.1f} | "
+            f"{r['allocator'][keep]['faults']:.0f} |"
+            for keep, label in (
+                (False, "glibc default"),
+                (True, "keep_freed_memory"),
+            )
+        ),
     ]
     out.mkdir(parents=True, exist_ok=True)
     (out / "main_job_step.md").write_text("\n".join(lines) + "\n")
