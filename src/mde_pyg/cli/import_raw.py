@@ -126,22 +126,9 @@ def main(argv: list[str]) -> None:
         for node_type, ids in (("user", result.user_ids), ("item", result.item_ids))
     }
     out.mkdir(parents=True, exist_ok=True)
-    images = None
-    if args.images is not None:
-        # Before the .inter file, so that a rerun after an interruption is
-        # not refused and continues the encoding.
-        images = encode_item_images(
-            args.images,
-            result.item_ids,
-            out / "image_feat.npy",
-            id_column=args.image_id_column or args.item_column,
-            path_column=args.image_path_column,
-            sep=None,
-            model=args.image_model,
-            batch_size=args.image_batch_size,
-            device=args.device,
-            workers=args.workers,
-        )
+    # Both before the .inter file, so that a rerun after an interruption is
+    # not refused (and continues the image encoding); the text first, as a
+    # bad table then stops the import before the long image encoding.
     text_record = None
     if args.text is not None:
         text_record = encode_item_text(
@@ -153,6 +140,20 @@ def main(argv: list[str]) -> None:
             item_ids=result.item_ids,
             model=args.text_model,
             batch_size=args.text_batch_size,
+        )
+    images = None
+    if args.images is not None:
+        images = encode_item_images(
+            args.images,
+            result.item_ids,
+            out / "image_feat.npy",
+            id_column=args.image_id_column or args.item_column,
+            path_column=args.image_path_column,
+            sep=None,
+            model=args.image_model,
+            batch_size=args.image_batch_size,
+            device=args.device,
+            workers=args.workers,
         )
     write_inter(inter_path, result.user, result.item, result.label)
     for node_type, text in maps.items():
