@@ -234,6 +234,11 @@ FIELDS = [
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 
 
+def cap_suffix(epochs: int | None) -> str:
+    """The file-name suffix of a run at epoch cap ``epochs`` (none uncapped)."""
+    return f"_cap{epochs}" if epochs else ""
+
+
 def mmrec_folder(data: Path, name: str, work_dir: Path) -> Path:
     """``data`` itself if it holds MMRec's feature names, else a copy in
     ``work_dir`` with the non-text modality as ``image_feat.npy``."""
@@ -262,8 +267,7 @@ def run_ours(
     from mde_pyg.pipeline import compose_config, train_one
 
     overrides, _ = MODELS[model]
-    cap = f"_cap{epochs}" if epochs else ""
-    run_dir = work_dir / f"{name}_{model}_mde_pyg_seed{seed}{cap}"
+    run_dir = work_dir / f"{name}_{model}_mde_pyg_seed{seed}{cap_suffix(epochs)}"
     cfg = compose_config(
         [
             *overrides,
@@ -302,8 +306,7 @@ def run_theirs(
     python: str,
 ) -> dict[str, Any]:
     folder = mmrec_folder(data, name, work_dir)
-    cap = f"_cap{epochs}" if epochs else ""
-    out = work_dir / f"{name}_{model}_mmrec_seed{seed}{cap}.json"
+    out = work_dir / f"{name}_{model}_mmrec_seed{seed}{cap_suffix(epochs)}.json"
     cmd = [
         python,
         str(MMREC_REF / "run.py"),
@@ -505,7 +508,7 @@ def main(argv: list[str] | None = None) -> None:
     csv_path = args.out / "parity.csv"
     if not args.report_only:
         for model, seed, impl in itertools.product(args.models, args.seeds, args.impls):
-            cap = f"_cap{args.epochs}" if args.epochs else ""
+            cap = cap_suffix(args.epochs)
             path = runs_dir / f"{name}_{model}_{impl}_seed{seed}{cap}.json"
             if path.is_file():
                 print(f"done already: {path.name}")
