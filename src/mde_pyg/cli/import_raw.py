@@ -8,8 +8,9 @@ import json
 import sys
 from pathlib import Path
 
-from mde_pyg.cli import encode_images, encode_text
 from mde_pyg.cli.encode_images import IMAGES_HELP, add_model_options, encode_item_images
+from mde_pyg.cli.encode_images import MANIFEST_KEY as IMAGES_KEY
+from mde_pyg.cli.encode_text import MANIFEST_KEY as TEXT_KEY
 from mde_pyg.cli.encode_text import MODEL_HELP, TEXT_COLUMNS_HELP, encode_item_text
 from mde_pyg.data.id_maps import ID_MAP_FILES, id_map_text
 from mde_pyg.data.inter import write_inter
@@ -179,14 +180,14 @@ def main(argv: list[str]) -> None:
         },
         "counts": result.counts,
     }
-    for modality, record, module in (
-        ("image", images, encode_images),
-        ("text", text_record, encode_text),
+    for modality, record, key in (
+        ("image", images, IMAGES_KEY),
+        ("text", text_record, TEXT_KEY),
     ):
         if record is not None:
             manifest["files"][f"{modality}_features"] = record["file"]
             manifest["files"][f"{modality}_mask"] = record["mask_file"]
-            manifest[module.MANIFEST_KEY] = record
+            manifest[key] = record
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     c = result.counts
     print(
