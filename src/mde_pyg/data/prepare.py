@@ -53,7 +53,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -218,9 +218,12 @@ def encode_step(
 def prepare_ml100k(folder: Folder, wheel: Path, model: TextModel) -> None:
     files = movielens.read_atomic_files(wheel)
     outputs = ["ml100k.inter", "item_text.tsv", "meta_feat.npy"]
+    # Converted at most once, by whichever step runs first (none when the
+    # folder is up to date).
+    converted = cache(lambda: movielens.convert(files))
 
     def build(tmp: Path) -> dict[str, Any]:
-        rows = movielens.convert(files)
+        rows = converted()
         (tmp / "ml100k.inter").write_text(rows.inter_text())
         (tmp / "item_text.tsv").write_text(rows.item_text())
         np.save(tmp / "meta_feat.npy", rows.meta)
@@ -239,7 +242,7 @@ def prepare_ml100k(folder: Folder, wheel: Path, model: TextModel) -> None:
     def build_id_maps(tmp: Path) -> dict[str, Any]:
         # Its own step, so that a folder made before it gains the maps
         # without being rebuilt; the conversion is deterministic.
-        rows = movielens.convert(files)
+        rows = converted()
         for node_type, raw_ids in (("user", rows.raw_users), ("item", rows.raw_items)):
             (tmp / ID_MAP_FILES[node_type][0]).write_text(
                 id_map_text(node_type, raw_ids)
