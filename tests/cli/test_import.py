@@ -175,3 +175,27 @@ def test_import_text_user_errors(tmp_path, capsys):
     # The ID column defaults to the interactions' item column, absent here.
     assert status == 2 and "'product'" in captured.err and "items.csv" in captured.err
     assert not (tmp_path / "b" / "b.inter").exists()
+
+
+def test_import_text_without_the_text_extra_is_one_error_line(
+    tmp_path, capsys, monkeypatch
+):
+    from mde_pyg.data import features
+
+    def no_extra(model):
+        raise ImportError("Encoding item text needs sentence-transformers: pip ...")
+
+    monkeypatch.setattr(features, "load_text_model", no_extra)
+    raw = write_raw_interactions(tmp_path / "raw.csv")
+    items = tmp_path / "items.csv"
+    items.write_text("product,title\nSKU-3,Rattle\n")
+    argv = ["import", str(raw), "--out", str(tmp_path / "shop"), "--k-core", "3"]
+    argv += ["--user-column", "customer", "--item-column", "product"]
+    status, captured = exit_status(
+        argv + ["--text", str(items), "--text-columns", "title"], capsys
+    )
+    assert status == 2
+    assert captured.err.strip() == (
+        "error: Encoding item text needs sentence-transformers: pip ..."
+    )
+    assert not (tmp_path / "shop" / "shop.inter").exists()
