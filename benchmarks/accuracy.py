@@ -86,7 +86,16 @@ BASELINES = (
 #: MDE's default and the full design of the paper (``model=mde_paper``).
 OURS = ("mde", "mde_paper")
 #: The suite's datasets and their epoch caps.
-EPOCH_CAPS = {"synthetic": 300, "synthetic_large": 200, "ml100k": 400, "baby_text": 150}
+EPOCH_CAPS = {
+    "synthetic": 300,
+    "synthetic_large": 200,
+    "ml100k": 400,
+    "baby_text": 150,
+    "capability": 300,
+}
+#: Seeds per dataset where not 5 (the planted capability data is cheap to
+#: regenerate and its differences are large, so 3 seeds suffice).
+SEED_COUNTS = {"capability": 3}
 #: Models swept over another model's grid.
 GRID_OF = {"mde_paper": "mde"}
 
@@ -138,6 +147,14 @@ def grid(model: str, use_grid: bool) -> list[tuple[str, ...]]:
 
 
 # ------------------------------------------------------------ the schedule
+def seeds_of(args, dataset: str) -> list[int]:
+    """The seeds of ``dataset``: ``--seeds`` where given, else the first
+    :data:`SEED_COUNTS` (default 5) of 0, 1, 2, ..."""
+    if args.seeds:
+        return args.seeds
+    return list(range(2 if args.quick else SEED_COUNTS.get(dataset, 5)))
+
+
 def chosen_setting(
     runs: list[dict[str, Any]], dataset: str, model: str, points: list[tuple[str, ...]]
 ) -> tuple[str, ...] | None:
@@ -164,7 +181,8 @@ def pending(args, out: Path) -> list[Run]:
         todo += [Run(dataset, model, p, 0) for p in points]
         best = chosen_setting(runs, dataset, model, points)
         if best is not None:
-            todo += [Run(dataset, model, best, s) for s in args.seeds if s != 0]
+            seeds = seeds_of(args, dataset)
+            todo += [Run(dataset, model, best, s) for s in seeds if s != 0]
     return [r for r in todo if not r.path(out).exists()]
 
 
@@ -182,7 +200,7 @@ def summary_rows(runs: list[dict[str, Any]], args) -> list[dict[str, Any]]:
             if r["dataset"] == dataset
             and r["model"] == model
             and tuple(r["setting"]) == best
-            and r["seed"] in args.seeds
+            and r["seed"] in seeds_of(args, dataset)
         ]
         mine.sort(key=lambda r: r["seed"])
         rows.append(
@@ -378,7 +396,7 @@ def plan(args, out: Path) -> None:
             continue
         cap = args.caps[dataset]
         # Typical runs stop well before the cap; half the cap is the planning guess.
-        runs = len(points) + len(args.seeds) - 1
+        runs = len(points) + len(seeds_of(args, dataset)) - 1
         estimate = runs * epoch * cap / 2
         total += estimate
         lines.append(
@@ -400,7 +418,9 @@ def main(argv: list[str] | None = None) -> None:
         nargs="+",
         default=[*BASELINES, "mde_paper", "mde"],
     )
-    parser.add_argument("--seeds", type=int, nargs="+", help="default: 0 1 2 3 4")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", help="default: 0-4 (capability: 0-2)"
+    )
     parser.add_argument("--no-grid", action="store_true", help="package defaults only")
     parser.add_argument("--max-epochs", type=int, help="override every epoch cap")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
@@ -423,7 +443,6 @@ def main(argv: list[str] | None = None) -> None:
     args.command = shlex.join(["python", "benchmarks/accuracy.py", *sys.argv[1:]])
     args.plot_name = f"{args.report_name}.png"
 
-    args.seeds = args.seeds or ([0, 1] if args.quick else [0, 1, 2, 3, 4])
     out = setup(args, parser, EPOCH_CAPS, "synthetic", RESULTS / "accuracy", "accuracy")
 
     if args.plan:

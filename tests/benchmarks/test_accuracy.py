@@ -100,6 +100,36 @@ def test_seeds_are_scheduled_after_the_grid(accuracy, runner, two_points, tmp_pa
     assert [(r.setting, r.seed) for r in todo] == [(points[1], 1), (points[1], 2)]
 
 
+def test_capability_data_gets_three_seeds_unless_seeds_are_given(
+    accuracy, runner, tmp_path
+):
+    args = SimpleNamespace(
+        datasets=["capability", "ml100k"],
+        models=["lightgcn"],
+        seeds=None,
+        quick=False,
+        no_grid=True,
+    )
+    for dataset in args.datasets:
+        run = accuracy.Run(dataset, "lightgcn", (), 0)
+        run.path(tmp_path).parent.mkdir(parents=True, exist_ok=True)
+        runner.save(run.path(tmp_path), record("lightgcn", (), 0, 0.2, 0.0, dataset))
+    todo = accuracy.pending(args, tmp_path)
+    assert [(r.dataset, r.seed) for r in todo] == [
+        ("capability", 1),
+        ("capability", 2),
+        ("ml100k", 1),
+        ("ml100k", 2),
+        ("ml100k", 3),
+        ("ml100k", 4),
+    ]
+    args.seeds = [0, 7]
+    assert [(r.dataset, r.seed) for r in accuracy.pending(args, tmp_path)] == [
+        ("capability", 7),
+        ("ml100k", 7),
+    ]
+
+
 def test_idle_worker_waits_for_the_seeds_a_running_grid_unlocks(
     accuracy, runner, two_points, tmp_path, monkeypatch
 ):
