@@ -54,6 +54,7 @@ from mde_pyg.training import summarize
 from runner import (
     MONITOR,
     Run,
+    add_run_arguments,
     compute_hours,
     data_lines,
     devices,
@@ -63,11 +64,10 @@ from runner import (
     pm,
     record_keys,
     report_header,
-    run_workers,
+    run_then_report,
     setup,
     tag,
     welch,
-    work,
 )
 
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
@@ -422,23 +422,10 @@ def main(argv: list[str] | None = None) -> None:
         "--seeds", type=int, nargs="+", help="default: 0-4 (capability: 0-2)"
     )
     parser.add_argument("--no-grid", action="store_true", help="package defaults only")
-    parser.add_argument("--max-epochs", type=int, help="override every epoch cap")
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
-    parser.add_argument("--workers", type=int, default=1, help="parallel processes")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, help="results folder")
-    parser.add_argument(
-        "--work-dir",
-        type=Path,
-        help="checkpoints of unfinished runs, outside the repository "
-        "(default: ~/.cache/mde_pyg/accuracy_runs)",
-    )
     parser.add_argument("--title", default="Accuracy: MDE and the baselines")
     parser.add_argument("--report-name", default="accuracy")
     parser.add_argument("--plan", action="store_true")
-    parser.add_argument("--report-only", action="store_true")
-    parser.add_argument("--quick", action="store_true")
+    add_run_arguments(parser, "accuracy")
     args = parser.parse_args(argv)
     args.command = shlex.join(["python", "benchmarks/accuracy.py", *sys.argv[1:]])
     args.plot_name = f"{args.report_name}.png"
@@ -448,12 +435,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.plan:
         plan(args, out)
         return
-    if not args.report_only:
-        if args.worker:
-            work(args, out, pending)
-            return
-        run_workers(args, argv, __file__)
-    write_report(args, out)
+    run_then_report(args, argv, __file__, out, pending, write_report)
 
 
 if __name__ == "__main__":

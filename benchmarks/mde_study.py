@@ -36,7 +36,6 @@ import argparse
 import csv
 import shlex
 import sys
-import time
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -48,14 +47,14 @@ from common import RESULTS
 from runner import (
     MONITOR,
     Run,
+    add_run_arguments,
     load_runs,
     p_value,
     pm,
     report_header,
-    run_workers,
+    run_then_report,
     setup,
     welch,
-    work,
 )
 
 REFERENCE = "mde_mgcn"
@@ -463,16 +462,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=list(EPOCH_CAPS))
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
-    parser.add_argument("--max-epochs", type=int, help="override every epoch cap")
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
-    parser.add_argument("--workers", type=int, default=1, help="parallel processes")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, help="results folder")
-    parser.add_argument("--work-dir", type=Path, help="checkpoints of unfinished runs")
     parser.add_argument("--plan", action="store_true")
-    parser.add_argument("--report-only", action="store_true")
-    parser.add_argument("--quick", action="store_true")
+    add_run_arguments(parser, "mde_study")
     args = parser.parse_args(argv)
     args.command = shlex.join(["python", "benchmarks/mde_study.py", *sys.argv[1:]])
     if REFERENCE not in args.candidates:
@@ -487,16 +478,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.plan:
         plan(args, out)
         return
-    if not args.report_only:
-        if args.worker:
-            # The study's two-stage schedule (screening, then the best).
-            work(args, out, pending)
-            return
-        # Worker processes even for one, for the allocator settings of
-        # run_workers: a run in this process took ~1.7x as long per epoch.
-        run_workers(args, argv, __file__)
-    write_report(args, out)
-    print(f"[{time.strftime('%H:%M:%S')}] report in {out}")
+    # The worker follows the study's two-stage schedule (screening, then the
+    # best): pending.
+    run_then_report(args, argv, __file__, out, pending, write_report)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,6 @@ import csv
 import shlex
 import shutil
 import sys
-import time
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -59,15 +58,15 @@ from common import RESULTS
 from runner import (
     MONITOR,
     Run,
+    add_run_arguments,
     load_runs,
     p_value,
     pm,
     report_header,
-    run_workers,
+    run_then_report,
     setup,
     tag,
     welch,
-    work,
 )
 
 MODELS = ("mgcn", "freedom", "mde")
@@ -386,28 +385,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--rules", nargs="+", default=list(RULES), choices=RULES)
     parser.add_argument("--seeds", type=int, nargs="+", help="default: 0 1 2")
-    parser.add_argument("--max-epochs", type=int, help="override every epoch cap")
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
-    parser.add_argument("--workers", type=int, default=1, help="parallel processes")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, help="results folder")
-    parser.add_argument(
-        "--work-dir",
-        type=Path,
-        help="checkpoints of unfinished runs, outside the repository "
-        "(default: ~/.cache/mde_pyg/missing_modality_runs)",
-    )
     parser.add_argument(
         "--title", default="Missing modalities: mean, zeros or propagated features"
     )
     parser.add_argument("--report-name", default="missing_modality")
-    parser.add_argument("--report-only", action="store_true")
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help=f"2 epochs of seed 0 on {HALF_TEXT} only, to a temporary folder",
-    )
+    add_run_arguments(parser, "missing_modality")
     args = parser.parse_args(argv)
     script = "benchmarks/missing_modality.py"
     args.command = shlex.join(["python", script, *sys.argv[1:]])
@@ -421,16 +403,9 @@ def main(argv: list[str] | None = None) -> None:
         RESULTS / "missing_modality",
         "missing_modality",
     )
-    if not args.report_only:
-        if args.worker:
-            work(args, out, pending)
-            return
+    if not (args.report_only or args.worker):
         check_data(args, parser)
-        # Worker processes even for one, for the allocator settings of
-        # run_workers.
-        run_workers(args, argv, __file__)
-    write_report(args, out)
-    print(f"[{time.strftime('%H:%M:%S')}] report in {out}")
+    run_then_report(args, argv, __file__, out, pending, write_report)
 
 
 if __name__ == "__main__":

@@ -262,6 +262,50 @@ def run_workers(args, argv: list[str] | None, script: str) -> None:
         proc.wait()
 
 
+def add_run_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """The options every study on this runner has: epoch cap, device,
+    threads and workers, the results and checkpoint folders, ``--report-only``
+    and ``--quick``."""
+    parser.add_argument("--max-epochs", type=int, help="override every epoch cap")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--workers", type=int, default=1, help="parallel processes")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help="results folder")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        help="checkpoints of unfinished runs, outside the repository "
+        f"(default: {CACHE / f'{name}_runs'})",
+    )
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke test, to a temporary folder"
+    )
+
+
+def run_then_report(
+    args,
+    argv: list[str] | None,
+    script: str,
+    out: Path,
+    pending: Callable[[Any, Path], list[Run]],
+    write_report: Callable[[Any, Path], None],
+) -> None:
+    """A study's main: the worker runs what ``pending`` returns; the parent
+    starts the workers, waits for them and writes the report (only the report
+    with ``--report-only``)."""
+    if not args.report_only:
+        if args.worker:
+            work(args, out, pending)
+            return
+        # Worker processes even for one: OMP_NUM_THREADS must be set before
+        # torch starts its thread pool.
+        run_workers(args, argv, script)
+    write_report(args, out)
+    print(f"[{time.strftime('%H:%M:%S')}] report in {out}")
+
+
 def setup(
     args,
     parser: argparse.ArgumentParser,
