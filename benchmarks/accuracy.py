@@ -64,6 +64,7 @@ from runner import (
     pm,
     record_keys,
     report_header,
+    report_scope,
     run_then_report,
     setup,
     tag,
@@ -85,6 +86,8 @@ BASELINES = (
 )
 #: MDE's default and the full design of the paper (``model=mde_paper``).
 OURS = ("mde", "mde_paper")
+#: The suite's models, in the order of its tables.
+DEFAULT_MODELS = (*BASELINES, "mde_paper", "mde")
 #: The suite's datasets and their epoch caps.
 EPOCH_CAPS = {
     "synthetic": 300,
@@ -244,7 +247,9 @@ def comparison(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def write_report(args, out: Path) -> None:
-    runs = [r for r in load_runs(out) if r["dataset"] in args.datasets]
+    runs = load_runs(out)
+    args = report_scope(args, runs, EPOCH_CAPS, DEFAULT_MODELS)
+    runs = [r for r in runs if r["dataset"] in args.datasets]
     rows = summary_rows(runs, args)
     if not rows:
         print("no finished (dataset, model) yet")
@@ -416,7 +421,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--models",
         nargs="+",
-        default=[*BASELINES, "mde_paper", "mde"],
+        default=list(DEFAULT_MODELS),
     )
     parser.add_argument(
         "--seeds", type=int, nargs="+", help="default: 0-4 (capability: 0-2)"

@@ -271,7 +271,9 @@ def chosen_defaults(
 
 
 def write_report(args, out: Path) -> None:
-    runs = [r for r in load_runs(out) if r["dataset"] in args.datasets]
+    runs = load_runs(out)
+    args = runner.report_scope(args, runs, EPOCH_CAPS, MODELS)
+    runs = [r for r in runs if r["dataset"] in args.datasets]
     rows = results(runs, args)
     if not rows:
         print("no finished run yet")

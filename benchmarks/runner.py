@@ -23,7 +23,7 @@ import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -399,6 +399,32 @@ def report_header(args, title: str, *details: str) -> list[str]:
         *details,
         f"- Command: `{args.command}`",
     ]
+
+
+def report_scope(
+    args, runs: list[dict[str, Any]], caps: dict[str, int], models: Sequence[str]
+) -> argparse.Namespace:
+    """``args`` with the datasets and models of every finished run in the
+    results folder too, not only those this invocation ran, in the order of
+    ``caps`` and ``models``: a job over some models rewrites the whole
+    report, not a table of its own models."""
+    found_datasets = {r["dataset"] for r in runs}
+    found_models = {r["model"] for r in runs}
+    scope = argparse.Namespace(**vars(args))
+    scope.datasets = [
+        d
+        for d in dict.fromkeys([*caps, *args.datasets])
+        if d in found_datasets or d in args.datasets
+    ]
+    scope.caps = {
+        d: args.caps.get(d) or args.max_epochs or caps[d] for d in scope.datasets
+    }
+    scope.models = [
+        m
+        for m in dict.fromkeys([*models, *args.models, *sorted(found_models)])
+        if m in found_models or m in args.models
+    ]
+    return scope
 
 
 def data_lines(args, remarks: dict[str, str] | None = None) -> list[str]:

@@ -2,6 +2,7 @@
 validation only, schedules seeds after the grid, resumes from its run files
 and reports MDE against the best baseline."""
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -244,3 +245,32 @@ def test_every_study_config_has_its_record_name(runner):
     studies = Path(__file__).resolve().parents[2] / "conf" / "study"
     names = {p.stem for p in studies.glob("*.yaml")}
     assert set(runner.STUDY_CONFIGS.values()) == names
+
+
+def test_a_report_covers_every_run_in_the_folder_not_only_this_jobs(
+    accuracy, runner, tmp_path
+):
+    for dataset, model in (
+        ("ml100k", "vbpr"),
+        ("ml100k", "mde"),
+        ("baby_text", "vbpr"),
+    ):
+        for seed in range(5):
+            run = accuracy.Run(dataset, model, (), seed)
+            run.path(tmp_path).parent.mkdir(parents=True, exist_ok=True)
+            record_ = {
+                **record(model, (), seed, 0.2, 0.1 + seed / 100, dataset),
+                "epochs_run": 9,
+                "mean_eval_time": 0.01,
+            }
+            runner.save(run.path(tmp_path), record_)
+    # A job over one model and one dataset, as a background job for the
+    # missing rows runs, rewrites the whole report.
+    argv = ["--report-only", "--no-grid", "--out", str(tmp_path)]
+    accuracy.main([*argv, "--datasets", "ml100k", "--models", "vbpr"])
+    with open(tmp_path / "accuracy.csv", newline="") as f:
+        shown = [(r["dataset"], r["model"]) for r in csv.DictReader(f)]
+    # Datasets and models in the suite's order.
+    assert shown == [("ml100k", "vbpr"), ("ml100k", "mde"), ("baby_text", "vbpr")]
+    report = (tmp_path / "accuracy.md").read_text()
+    assert "epoch cap 150" in report and "| ml100k | mde | vbpr |" in report
