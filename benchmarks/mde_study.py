@@ -478,8 +478,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.plan:
         plan(args, out)
         return
-    # The worker follows the study's two-stage schedule (screening, then the
-    # best): pending.
+    # Its workers follow the study's two-stage schedule (pending: screening,
+    # then the best candidates).
     run_then_report(args, argv, __file__, out, pending, write_report)
 
 

@@ -234,9 +234,11 @@ FIELDS = [
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 
 
-def cap_suffix(epochs: int | None) -> str:
-    """The file-name suffix of a run at epoch cap ``epochs`` (none uncapped)."""
-    return f"_cap{epochs}" if epochs else ""
+def run_stem(name: str, model: str, impl: str, seed: int, epochs: int | None) -> str:
+    """The file name (without suffix) of a run of ``impl``:
+    ``<dataset>_<model>_<impl>_seed<k>``, plus ``_cap<N>`` at an epoch cap."""
+    cap = f"_cap{epochs}" if epochs else ""
+    return f"{name}_{model}_{impl}_seed{seed}{cap}"
 
 
 def mmrec_folder(data: Path, name: str, work_dir: Path) -> Path:
@@ -267,7 +269,7 @@ def run_ours(
     from mde_pyg.pipeline import compose_config, train_one
 
     overrides, _ = MODELS[model]
-    run_dir = work_dir / f"{name}_{model}_mde_pyg_seed{seed}{cap_suffix(epochs)}"
+    run_dir = work_dir / run_stem(name, model, "mde_pyg", seed, epochs)
     cfg = compose_config(
         [
             *overrides,
@@ -306,7 +308,7 @@ def run_theirs(
     python: str,
 ) -> dict[str, Any]:
     folder = mmrec_folder(data, name, work_dir)
-    out = work_dir / f"{name}_{model}_mmrec_seed{seed}{cap_suffix(epochs)}.json"
+    out = work_dir / f"{run_stem(name, model, 'mmrec', seed, epochs)}.json"
     cmd = [
         python,
         str(MMREC_REF / "run.py"),
@@ -508,8 +510,7 @@ def main(argv: list[str] | None = None) -> None:
     csv_path = args.out / "parity.csv"
     if not args.report_only:
         for model, seed, impl in itertools.product(args.models, args.seeds, args.impls):
-            cap = cap_suffix(args.epochs)
-            path = runs_dir / f"{name}_{model}_{impl}_seed{seed}{cap}.json"
+            path = runs_dir / f"{run_stem(name, model, impl, seed, args.epochs)}.json"
             if path.is_file():
                 print(f"done already: {path.name}")
                 continue
