@@ -15,7 +15,7 @@ from mde_pyg.data.missing import (
     propagated_features,
 )
 from mde_pyg.errors import ConfigError
-from mde_pyg.pipeline import build_data, compose_config, train_one
+from mde_pyg.pipeline import build_data, build_dataset, compose_config, train_one
 
 
 def features_and_mask(num_items=12, dim=5, seed=0):
@@ -127,11 +127,13 @@ def folder(tmp_path):
     return path
 
 
-def overrides(folder, model, rule):
+def overrides(folder, model, rule=None):
+    """The run on ``folder``; ``rule=None`` leaves the rule to the model."""
+    chosen = [] if rule is None else [f"dataset.missing_features={rule}"]
     return [
         "dataset=mmrec",
         f"dataset.folder={folder}",
-        f"dataset.missing_features={rule}",
+        *chosen,
         f"model={model}",
         "model.graphs.k=4",
         "trainer.max_epochs=2",
@@ -139,6 +141,42 @@ def overrides(folder, model, rule):
         "trainer.verbose=false",
         "checkpoint=false",
     ]
+
+
+def test_a_model_config_chooses_the_rule_the_dataset_leaves_open(folder):
+    base = overrides(folder, "mgcn")
+    asks_zeros = [*base, "+model.dataset.missing_features=zeros"]
+    cfg = compose_config(asks_zeros)
+    assert cfg.dataset.missing_features == "zeros"
+    chosen = build_dataset(cfg)[ITEM]
+    default = build_dataset(compose_config(base))[ITEM]
+    # What the user sets for the dataset wins over the model's choice.
+    explicit = build_dataset(
+        compose_config([*asks_zeros, "dataset.missing_features=mean"])
+    )[ITEM]
+    missing = ~chosen[mask_key("text")]
+    assert bool((chosen.x_text[missing] == 0).all())
+    real_mean = default.x_text[~missing].mean(0)
+    assert torch.allclose(
+        default.x_text[missing], real_mean.expand(int(missing.sum()), -1)
+    )
+    assert torch.equal(explicit.x_text, default.x_text)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("+model.dataset.fill=zeros", "'model.dataset.fill' is not a setting"),
+        (
+            "+model.dataset.missing_features=nearest",
+            "model.dataset.missing_features='nearest'.*'propagate'",
+        ),
+    ],
+)
+def test_what_a_model_asks_of_its_dataset_is_checked(folder, override, message):
+    base = overrides(folder, "mgcn")
+    with pytest.raises(ConfigError, match=message):
+        build_dataset(compose_config([*base, override]))
 
 
 def test_an_unknown_rule_in_the_config_is_a_config_error(folder):

@@ -14,15 +14,17 @@ from mde_pyg.data.files import file_digest
 from mde_pyg.data.hetero import item_features
 from mde_pyg.data.layout import FEATURE_SUFFIX, MASK_SUFFIX
 from mde_pyg.data.missing import check_missing_features
-from mde_pyg.errors import DatasetError
+from mde_pyg.errors import ConfigError, DatasetError
 from mde_pyg.models.base import MultiModalRecommender, Recommender
 from mde_pyg.pipeline.config import check_kwargs, local_path
 
 
 def build_dataset(cfg: DictConfig) -> HeteroData:
     """Instantiates ``cfg.dataset`` with paths resolved against the launch
-    directory, after checking its keys (and a ``missing_features`` rule:
-    a :class:`~mde_pyg.errors.ConfigError` that names the choices)."""
+    directory, after checking its keys (and a ``missing_features`` rule,
+    the dataset's or the one its model asks for: a
+    :class:`~mde_pyg.errors.ConfigError` that names the choices)."""
+    _check_asked_of_dataset(cfg)
     section = OmegaConf.to_container(cfg.dataset, resolve=True)
     check_kwargs("dataset", section, section["_target_"])
     if "missing_features" in section:
@@ -33,12 +35,35 @@ def build_dataset(cfg: DictConfig) -> HeteroData:
 
 
 def model_section(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``cfg.model`` without its ``graphs`` options and the trainer settings
-    it asks for (``trainer``, read by ``conf/trainer``), and the ``graphs``
-    options."""
+    """``cfg.model`` without its ``graphs`` options and the settings it asks
+    of other sections (``trainer``, read by ``conf/trainer``; ``dataset``,
+    read by ``conf/dataset``), and the ``graphs`` options."""
     section = OmegaConf.to_container(cfg.model, resolve=True)
     section.pop("trainer", None)
+    section.pop("dataset", None)
     return section, section.pop("graphs", None) or {}
+
+
+#: What a model config may ask of the dataset section (``model.dataset``,
+#: which ``conf/dataset`` reads where the dataset leaves it to the model).
+MODEL_DATASET_KEYS = ("missing_features",)
+
+
+def _check_asked_of_dataset(cfg: DictConfig) -> None:
+    """Raises :class:`~mde_pyg.errors.ConfigError` for a key of
+    ``model.dataset`` that no dataset config reads, or an unknown
+    ``model.dataset.missing_features`` rule."""
+    asked = cfg.model.get("dataset") or {}
+    for key in asked:
+        if key not in MODEL_DATASET_KEYS:
+            raise ConfigError(
+                f"'model.dataset.{key}' is not a setting a model can ask of its "
+                f"dataset (valid: {', '.join(MODEL_DATASET_KEYS)})"
+            )
+    if "missing_features" in asked:
+        check_missing_features(
+            asked["missing_features"], "model.dataset.missing_features"
+        )
 
 
 def add_graphs(cfg: DictConfig, data: HeteroData) -> HeteroData:
