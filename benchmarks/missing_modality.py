@@ -11,10 +11,10 @@ without a feature, chosen on validation Recall@20 (issue 26).
     python benchmarks/missing_modality.py --quick          # smoke test, to /tmp
 
 The rules (``dataset.missing_features``, :mod:`mde_pyg.data.missing`):
-``mean`` (the package's default until this study decides), ``zeros`` and
-``propagate`` (the mean of the co-interacted items' real rows in the
-training graph). The item-item :math:`k`-NN graphs link no item through a
-missing row under any of them.
+``mean`` (the default before this study; still MGCN's and FREEDOM's),
+``zeros`` (MDE's since) and ``propagate`` (the mean of the co-interacted
+items' real rows in the training graph). The item-item :math:`k`-NN graphs
+link no item through a missing row under any of them.
 
 Datasets:
 
