@@ -13,6 +13,7 @@ import torch
 from mde_pyg.data import load_mmrec, make_synthetic, write_inter
 from mde_pyg.data.hetero import split_edge_index
 from mde_pyg.errors import DatasetError
+from mde_pyg.pipeline import compose_config
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +173,15 @@ def test_an_unfinished_model_proposes_nothing(study, tmp_path):
     rows = study.results(study.load_runs(tmp_path), args)
     assert study.best_rules(rows, args) == {}
     assert study.chosen_defaults(rows, args) == {}
+
+
+def test_the_linked_rules_search_the_filled_in_rows_of_every_model(study, tmp_path):
+    folder = ["dataset=mmrec", f"dataset.folder={tmp_path}"]
+    for rule, fill in (("mean_linked", "mean"), ("propagate_linked", "propagate")):
+        for model in study.MODELS:
+            cfg = compose_config([*folder, f"model={model}", *study.setting(rule)])
+            assert cfg.dataset.missing_features == fill
+            assert cfg.model.graphs.skip_missing is False
+    for rule in ("mean", "zeros", "propagate"):
+        cfg = compose_config([*folder, "model=mgcn", *study.setting(rule)])
+        assert cfg.model.graphs.skip_missing is True

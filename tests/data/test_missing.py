@@ -15,7 +15,13 @@ from mde_pyg.data.missing import (
     propagated_features,
 )
 from mde_pyg.errors import ConfigError
-from mde_pyg.pipeline import build_data, build_dataset, compose_config, train_one
+from mde_pyg.pipeline import (
+    build_data,
+    build_dataset,
+    build_model,
+    compose_config,
+    train_one,
+)
 
 
 def features_and_mask(num_items=12, dim=5, seed=0):
@@ -185,6 +191,21 @@ def test_an_unknown_rule_in_the_config_is_a_config_error(folder):
         ConfigError, match="dataset.missing_features='nearest'.*'propagate'"
     ):
         build_data(cfg)
+
+
+@pytest.mark.parametrize("model", ["mgcn", "lattice", "mde"])
+def test_a_model_config_may_link_items_through_filled_in_rows(folder, model):
+    base = overrides(folder, model)
+    skipped = build_data(compose_config(base))
+    linked = build_data(compose_config([*base, "model.graphs.skip_missing=false"]))
+    missing = ~linked[ITEM][mask_key("text")]
+    for data, neighbours in ((skipped, 1), (linked, 4)):
+        degree = torch.bincount(data[item_sim("text")].edge_index[1], minlength=30)
+        assert bool((degree[missing] == neighbours).all())
+    if model == "lattice":  # its learned graphs follow the frozen ones
+        cfg = compose_config([*base, "model.skip_missing=false"])
+        assert cfg.model.graphs.skip_missing is False
+        assert build_model(cfg, linked).skip_missing is False
 
 
 @pytest.mark.parametrize(

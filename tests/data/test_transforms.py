@@ -89,7 +89,7 @@ def test_options_and_repr():
     )
     assert repr(AddModalityGraphs()) == (
         "AddModalityGraphs(k=10, user_k=40, weighted=True, user_graph=True, "
-        "chunk_size=1024)"
+        "chunk_size=1024, skip_missing=True)"
     )
 
 
@@ -335,6 +335,40 @@ def test_item_graphs_link_no_item_through_a_missing_row(tmp_path):
     again = cached(all_text)
     assert (cached.cache.hits, cached.cache.misses) == (1, 3)
     assert again[item_sim("text")].edge_index.size(1) == 40 * 4
+
+
+def test_skip_missing_false_searches_the_filled_in_rows(tmp_path):
+    data = with_missing_rows(make_synthetic(60, 40, interactions_per_user=6, seed=7))
+    unmasked = data.clone()
+    for modality in ("image", "text"):
+        del unmasked[ITEM][mask_key(modality)]
+    linked = AddModalityGraphs(k=4, user_graph=False, skip_missing=False)
+    assert "skip_missing=False" in repr(linked)
+    out, expected = (
+        linked(data.clone()),
+        AddModalityGraphs(k=4, user_graph=False)(unmasked.clone()),
+    )
+    for modality in ("image", "text"):
+        mask = data[ITEM][mask_key(modality)]
+        index = out[item_sim(modality)].edge_index
+        assert torch.equal(index, expected[item_sim(modality)].edge_index)
+        # A missing item has its k neighbours, not only itself.
+        assert torch.equal(
+            torch.bincount(index[1], minlength=40)[~mask],
+            torch.full((int((~mask).sum()),), 4),
+        )
+    mixed = AddMixedItemGraph(k=4, skip_missing=False)(data.clone())[MM_SIM]
+    expected_mix = AddMixedItemGraph(k=4)(unmasked.clone())[MM_SIM]
+    assert torch.equal(mixed.edge_index, expected_mix.edge_index)
+    assert torch.equal(mixed.edge_weight, expected_mix.edge_weight)
+    # The model's learned graphs follow its own choice.
+    kwargs = {"embedding_dim": 8, "feat_embed_dim": 6, "k": 4}
+    model = LATTICE.from_data(data, skip_missing=False, **kwargs)
+    learned = model.learned_graph(data)[:2]
+    for tensor, reference in zip(learned, model.learned_graph(unmasked)[:2]):
+        assert torch.equal(tensor, reference)
+    model.skip_missing = True
+    assert not torch.equal(model.learned_graph(data)[1], learned[1])
 
 
 def strip_graphs(data, raw):

@@ -339,7 +339,7 @@ def test_configs_compose_with_the_published_grid_and_schedule():
         cfg = compose(
             "config", overrides=["experiment=lattice_grid"], return_hydra_config=True
         )
-    model = OmegaConf.to_container(cfg.model)
+    model = OmegaConf.to_container(cfg.model, resolve=True)
     assert model["_target_"] == "mde_pyg.models.LATTICE.from_data"
     graphs = model.pop("graphs")
     # The trainer settings the model asks for: the reference schedule.

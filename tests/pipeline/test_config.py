@@ -9,8 +9,10 @@ from mde_pyg.models import FREEDOM, MDE, MGCN, LightGCN
 from mde_pyg.pipeline import compose_config
 from mde_pyg.pipeline.config import check_kwargs, signature_of
 from mde_pyg.pipeline.renamed_keys import (
+    ADDED_KEYS,
     RENAMED_KEYS,
     RenamedKeyWarning,
+    add_config_keys,
     rename_config_keys,
     rename_overrides,
 )
@@ -206,3 +208,19 @@ def test_unknown_key_names_its_new_name():
         check_kwargs("model", {"cl_loss": 0.1}, "mde_pyg.models.MGCN.from_data")
     with pytest.raises(ConfigError, match="Unknown key 'model.cl_loss'. Valid"):
         check_kwargs("model", {"cl_loss": 0.1}, "mde_pyg.models.MDE.from_data")
+
+
+def test_add_config_keys_gives_an_older_config_the_earlier_behaviour():
+    older = {"model": {"k": 10, "graphs": {"k": 10}}}
+    current = {"model": {"k": 10, "graphs": {"k": 10, "skip_missing": False}}}
+    add_config_keys(older, current)
+    # The value that behaves as before the key existed, not the current one.
+    assert older == {"model": {"k": 10, "graphs": {"k": 10, "skip_missing": True}}}
+    # Nothing the reading run lacks, nothing the config already has.
+    lightgcn = {"model": {"graphs": {}}}
+    add_config_keys(lightgcn, {"model": {"graphs": {}}})
+    assert lightgcn == {"model": {"graphs": {}}}
+    kept = {"model": {"graphs": {"skip_missing": False}}}
+    add_config_keys(kept, current)
+    assert kept["model"]["graphs"]["skip_missing"] is False
+    assert set(ADDED_KEYS) >= {"model.graphs.skip_missing", "model.skip_missing"}

@@ -7,6 +7,7 @@ import matplotlib
 import pytest
 from omegaconf import OmegaConf
 
+from mde_pyg.errors import CheckpointError
 from mde_pyg.pipeline import compose_config, load_run, train_one
 from mde_pyg.pipeline import run as run_module
 from mde_pyg.pipeline.curve import plot_training_curve
@@ -103,4 +104,23 @@ def test_a_run_folder_from_before_a_rename_loads_evaluates_and_resumes(tmp_path)
     resumed = train_one(
         compose_config([*overrides, "trainer.max_epochs=3", "resume=true"]), 0, tmp_path
     )
+    assert resumed.epochs_run == 3 and resumed.history[:2] == first.history
+
+
+def test_a_checkpoint_from_before_skip_missing_resumes_as_it_ran(tmp_path):
+    overrides = [*OVERRIDES, f"output_dir={tmp_path}"]
+    first = train_one(compose_config(overrides), 0, tmp_path)
+    # What an older version wrote: no skip_missing in the fingerprint (its
+    # graphs skipped the missing rows, as skip_missing=true does).
+    last = tmp_path / "checkpoints" / "last.pt"
+    state = load_checkpoint(last)
+    model = state["fingerprint"]["config.model"]
+    del model["skip_missing"], model["graphs"]["skip_missing"]
+    save_checkpoint(state, last)
+
+    more = [*overrides, "trainer.max_epochs=3", "resume=true"]
+    changed = r"config\.model: .*'skip_missing': True.*now .*'skip_missing': False"
+    with pytest.raises(CheckpointError, match=changed):
+        train_one(compose_config([*more, "model.skip_missing=false"]), 0, tmp_path)
+    resumed = train_one(compose_config(more), 0, tmp_path)
     assert resumed.epochs_run == 3 and resumed.history[:2] == first.history

@@ -92,6 +92,17 @@ def cached_knn_graph(
     return cache.get_or_build(x, k, build, mask, weighted=weighted, normalization="sym")
 
 
+def graph_masks(
+    data: HeteroData, item_type: str = ITEM, skip_missing: bool = True
+) -> dict[str, Tensor | None]:
+    """``{modality: mask}`` of the rows a :math:`k`-NN item graph searches:
+    the real rows ``x_<m>_mask`` (an item without a row is linked to none),
+    or, with ``skip_missing=False``, every row (:obj:`None`), the rows the
+    dataset filled in included."""
+    masks = feature_masks(data, item_type)
+    return masks if skip_missing else dict.fromkeys(masks)
+
+
 class AddUserItemAdjacency(BaseTransform):
     r"""Adds the normalised user-item graph in both directions.
 
@@ -255,8 +266,9 @@ class AddModalityGraphs(BaseTransform):
     of :func:`~mde_pyg.data.graphs.knn_graph` with symmetric normalisation
     (MGCN's, LATTICE's frozen graph, MDE's) is stored as
     ``data[item_type, 'sim_<m>', item_type]``; it links no item through a
-    missing row (``x_<m>_mask``): such an item keeps only itself. Unless
-    ``user_graph=False``, the co-interaction graph of :class:`AddUserUserGraph`
+    missing row (``x_<m>_mask``): such an item keeps only itself (unless
+    ``skip_missing=False``, which searches the filled-in rows as real ones).
+    Unless ``user_graph=False``, the co-interaction graph of :class:`AddUserUserGraph`
     is added too. The graphs are frozen: they carry no gradient to the
     features.
 
@@ -289,6 +301,10 @@ class AddModalityGraphs(BaseTransform):
             item of the modalities named, in place of :obj:`k` (SMORE's
             separate image and text :math:`k`); a name the data lacks is
             not used. (default: :obj:`None`)
+        skip_missing (bool, optional): Link no item through a missing
+            feature row; :obj:`False` searches the rows the dataset filled in
+            (``dataset.missing_features``) as if they were real.
+            (default: :obj:`True`)
     """
 
     def __init__(
@@ -303,9 +319,11 @@ class AddModalityGraphs(BaseTransform):
         user_type: str = USER,
         edge_type: EdgeType = INTERACTS,
         modality_k: Mapping[str, int] | None = None,
+        skip_missing: bool = True,
     ) -> None:
         self.k = k
         self.user_k = user_k
+        self.skip_missing = skip_missing
         self.weighted = weighted
         self.modality_k = dict(modality_k or {})
         self.user_graph = user_graph
@@ -326,7 +344,7 @@ class AddModalityGraphs(BaseTransform):
 
     @torch.no_grad()
     def forward(self, data: HeteroData) -> HeteroData:
-        masks = feature_masks(data, self.item_type)
+        masks = graph_masks(data, self.item_type, self.skip_missing)
         for modality, x in item_features(data, self.item_type).items():
             edge_type = (self.item_type, f"sim_{modality}", self.item_type)
             k = self.modality_k.get(modality, self.k)
@@ -346,7 +364,8 @@ class AddModalityGraphs(BaseTransform):
         return (
             f"{self.__class__.__name__}(k={self.k}, user_k={self.user_k}, "
             f"weighted={self.weighted}, user_graph={self.user_graph}, "
-            f"chunk_size={self.chunk_size}{modality_k})"
+            f"chunk_size={self.chunk_size}, skip_missing={self.skip_missing}"
+            f"{modality_k})"
         )
 
 
@@ -365,7 +384,8 @@ class AddMixedItemGraph(BaseTransform):
     :math:`\mathbf{A}_m` of :func:`~mde_pyg.data.graphs.knn_graph` (each
     item keeps its :math:`k` most similar items, itself included; binary
     weights by default, as FREEDOM; an item whose row of :math:`m` is
-    missing, by ``x_<m>_mask``, keeps only itself there) is symmetrically
+    missing, by ``x_<m>_mask``, keeps only itself there unless
+    ``skip_missing=False``) is symmetrically
     normalised by its row sums, and the graphs are mixed with the modality
     weights :math:`w_m`:
 
@@ -409,6 +429,9 @@ class AddMixedItemGraph(BaseTransform):
             attributes are the features. (default: :obj:`"item"`)
         relation (str, optional): The relation name the graph is stored
             under. (default: :obj:`"mm_sim"`)
+        skip_missing (bool, optional): Link no item through a missing
+            feature row; :obj:`False` searches the rows the dataset filled in
+            as if they were real. (default: :obj:`True`)
     """
 
     def __init__(
@@ -420,9 +443,11 @@ class AddMixedItemGraph(BaseTransform):
         cache_dir: str | Path | None = None,
         item_type: str = ITEM,
         relation: str = MM_SIM[1],
+        skip_missing: bool = True,
     ) -> None:
         self.k = k
         self.weights = weights
+        self.skip_missing = skip_missing
         self.weighted = weighted
         self.chunk_size = chunk_size
         self.cache = GraphCache(cache_dir) if cache_dir is not None else None
@@ -464,7 +489,7 @@ class AddMixedItemGraph(BaseTransform):
     @torch.no_grad()
     def forward(self, data: HeteroData) -> HeteroData:
         features = item_features(data, self.item_type)
-        masks = feature_masks(data, self.item_type)
+        masks = graph_masks(data, self.item_type, self.skip_missing)
         weights = self.modality_weights(list(features))
         indices, values = [], []
         for modality, x in features.items():
@@ -485,7 +510,7 @@ class AddMixedItemGraph(BaseTransform):
         return (
             f"{self.__class__.__name__}(k={self.k}, weights={self.weights}, "
             f"weighted={self.weighted}, chunk_size={self.chunk_size}, "
-            f"relation='{self.relation}')"
+            f"relation='{self.relation}', skip_missing={self.skip_missing})"
         )
 
 

@@ -180,6 +180,7 @@ class DRAGON(MultiModalRecommender):
         modality_weights: Mapping[str, float] | None = None,
         cache_dir: str | Path | None = None,
         chunk_size: int = 1024,
+        skip_missing: bool = True,
     ) -> BaseTransform:
         """DRAGON's graphs: FREEDOM's (the published code builds the same
         item graph), i.e. the symmetrically normalised user-item graph and the
@@ -208,6 +209,10 @@ class DRAGON(MultiModalRecommender):
                 (default: :obj:`None`)
             chunk_size (int, optional): Rows per chunk of the similarity and
                 co-interaction computations. (default: :obj:`1024`)
+            skip_missing (bool, optional): Link no item through a missing
+                feature row (it keeps only itself); :obj:`False` searches the
+                rows the dataset filled in as if they were real.
+                (default: :obj:`True`)
         """
         return Compose(
             [
@@ -217,6 +222,7 @@ class DRAGON(MultiModalRecommender):
                     modality_weights=modality_weights,
                     cache_dir=cache_dir,
                     chunk_size=chunk_size,
+                    skip_missing=skip_missing,
                 ),
                 AddUserUserGraph(k=user_k, chunk_size=chunk_size),
             ]

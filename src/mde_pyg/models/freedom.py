@@ -200,6 +200,7 @@ class FREEDOM(MultiModalRecommender):
         modality_weights: Mapping[str, float] | None = None,
         cache_dir: str | Path | None = None,
         chunk_size: int = 1024,
+        skip_missing: bool = True,
     ) -> BaseTransform:
         """FREEDOM's graphs: the symmetrically normalised user-item graph and
         the frozen item graph mixed from every modality's binary top-``k``
@@ -221,6 +222,10 @@ class FREEDOM(MultiModalRecommender):
                 (default: :obj:`None`)
             chunk_size (int, optional): Rows per chunk of the similarity
                 computations. (default: :obj:`1024`)
+            skip_missing (bool, optional): Link no item through a missing
+                feature row (it keeps only itself); :obj:`False` searches the
+                rows the dataset filled in as if they were real.
+                (default: :obj:`True`)
         """
         weights = (
             dict(modality_weights)
@@ -236,6 +241,7 @@ class FREEDOM(MultiModalRecommender):
                     weighted=False,
                     chunk_size=chunk_size,
                     cache_dir=cache_dir,
+                    skip_missing=skip_missing,
                 ),
             ]
         )

@@ -15,10 +15,13 @@ from mde_pyg.data.graphs import knn_graph, to_adj
 from mde_pyg.data.hetero import (
     INTERACTS_MEAN,
     REV_INTERACTS_MEAN,
-    feature_masks,
     item_sim,
 )
-from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
+from mde_pyg.data.transforms import (
+    AddModalityGraphs,
+    AddUserItemAdjacency,
+    graph_masks,
+)
 from mde_pyg.models.base import BPRBatch, MultiModalRecommender, bpr_loss
 from mde_pyg.models.losses import embedding_l2
 from mde_pyg.nn import BipartiteLGConv, UserItemPropagation, graphs_of
@@ -46,7 +49,8 @@ class LATTICE(MultiModalRecommender):
     projections :math:`\mathbf{X}_m \mathbf{W}_m + \mathbf{b}_m`. In both,
     an item whose row of :math:`\mathbf{X}_m` is missing (``x_<m>_mask`` of
     the data, see :func:`~mde_pyg.data.graphs.knn_graph`) keeps only itself:
-    no item is linked through a filled-in row. With the
+    no item is linked through a filled-in row (unless ``skip_missing=False``
+    here and in :meth:`graph_transform`). With the
     modality weights :math:`\boldsymbol{\alpha} = \mathrm{softmax}(
     \boldsymbol{\omega})`:
 
@@ -122,6 +126,10 @@ class LATTICE(MultiModalRecommender):
             the :math:`k`-NN graphs; memory is
             :math:`O(\text{chunk\_size} \cdot |\mathcal{I}|)`.
             (default: :obj:`1024`)
+        skip_missing (bool, optional): Link no item through a missing
+            feature row in the learned graphs; :obj:`False` searches the rows
+            the dataset filled in as if they were real (the frozen graphs'
+            choice is the transform's). (default: :obj:`True`)
 
     Shapes:
         - **input:** ``data`` with the graphs of :meth:`graph_transform` and
@@ -149,6 +157,7 @@ class LATTICE(MultiModalRecommender):
         reg_weight: float = 1e-5,
         freeze_features: bool = False,
         chunk_size: int = 1024,
+        skip_missing: bool = True,
     ) -> None:
         if not 0.0 <= lambda_coeff <= 1.0:
             raise ValueError(f"'lambda_coeff' must be in [0, 1] (got {lambda_coeff})")
@@ -161,6 +170,7 @@ class LATTICE(MultiModalRecommender):
         self.num_item_layers = num_item_layers
         self.reg_weight = reg_weight
         self.chunk_size = chunk_size
+        self.skip_missing = skip_missing
 
         self.projections = torch.nn.ModuleDict(
             {m: torch.nn.Linear(x.size(1), feat_embed_dim) for m, x in features.items()}
@@ -184,11 +194,14 @@ class LATTICE(MultiModalRecommender):
         k: int = 10,
         cache_dir: str | Path | None = None,
         chunk_size: int = 1024,
+        skip_missing: bool = True,
     ) -> BaseTransform:
         r"""LATTICE's user-item graph :math:`\mathbf{D}^{-1}(\mathbf{A} +
         \mathbf{I})` and its frozen item graphs, the symmetric cosine
         top-``k`` graph of every modality (see
-        :class:`~mde_pyg.data.AddModalityGraphs`; cached in ``cache_dir``)."""
+        :class:`~mde_pyg.data.AddModalityGraphs`; cached in ``cache_dir``;
+        an item whose row is missing keeps only itself unless
+        ``skip_missing=False``)."""
         return Compose(
             [
                 AddUserItemAdjacency(
@@ -197,7 +210,11 @@ class LATTICE(MultiModalRecommender):
                     out_edge_types=(INTERACTS_MEAN, REV_INTERACTS_MEAN),
                 ),
                 AddModalityGraphs(
-                    k=k, user_graph=False, chunk_size=chunk_size, cache_dir=cache_dir
+                    k=k,
+                    user_graph=False,
+                    chunk_size=chunk_size,
+                    cache_dir=cache_dir,
+                    skip_missing=skip_missing,
                 ),
             ]
         )
@@ -221,9 +238,9 @@ class LATTICE(MultiModalRecommender):
         weights :math:`\boldsymbol{\alpha}`; differentiable when autograd is
         on. An item whose row of modality :math:`m` is missing in ``data``
         (``x_<m>_mask``) keeps only itself in :math:`\tilde{\mathbf{S}}_m`,
-        as in the frozen graphs."""
+        as in the frozen graphs (unless ``skip_missing=False``)."""
         alpha = self.modality_weight.softmax(0)
-        masks = feature_masks(data)
+        masks = graph_masks(data, skip_missing=self.skip_missing)
         indices, weights = [], []
         for m, modality in enumerate(self.modalities):
             projected = self.projections[modality](self.feature(modality))
@@ -415,5 +432,6 @@ class LATTICE(MultiModalRecommender):
             f"num_item_layers={self.num_item_layers}, "
             f"num_layers={self.propagation.num_layers}, "
             f"reg_weight={self.reg_weight}, "
-            f"freeze_features={self.freeze_features})"
+            f"freeze_features={self.freeze_features}, "
+            f"skip_missing={self.skip_missing})"
         )

@@ -296,14 +296,17 @@ class MDE(MultiModalRecommender):
         user_graph: bool = False,
         cache_dir: str | Path | None = None,
         chunk_size: int = 1024,
+        skip_missing: bool = True,
     ) -> BaseTransform:
         """The symmetric user-item graph, the cosine top-``k`` item graph of
         every modality and (with ``user_graph``) the top-``user_k``
         co-interaction user graph (see
         :class:`~mde_pyg.data.AddModalityGraphs`; item graphs cached in
-        ``cache_dir``). The defaults are those of ``conf/model/mde.yaml``:
-        without the user-user graph, which the default model does not read;
-        :data:`PAPER_OPTIONS` needs ``user_graph=True``."""
+        ``cache_dir``; an item whose row is missing keeps only itself unless
+        ``skip_missing=False``). The defaults are those of
+        ``conf/model/mde.yaml``: without the user-user graph, which the
+        default model does not read; :data:`PAPER_OPTIONS` needs
+        ``user_graph=True``."""
         return Compose(
             [
                 AddUserItemAdjacency(),
@@ -313,6 +316,7 @@ class MDE(MultiModalRecommender):
                     user_graph=user_graph,
                     chunk_size=chunk_size,
                     cache_dir=cache_dir,
+                    skip_missing=skip_missing,
                 ),
             ]
         )

@@ -162,6 +162,7 @@ class MGCN(MDE):
         k: int = 10,
         cache_dir: str | Path | None = None,
         chunk_size: int = 1024,
+        skip_missing: bool = True,
     ) -> BaseTransform:
         """MGCN's graphs: the symmetrically normalised user-item graph and the
         similarity-weighted, symmetrically normalised cosine top-``k`` item
@@ -175,9 +176,17 @@ class MGCN(MDE):
                 (default: :obj:`None`)
             chunk_size (int, optional): Rows per chunk of the similarity
                 computations. (default: :obj:`1024`)
+            skip_missing (bool, optional): Link no item through a missing
+                feature row (it keeps only itself); :obj:`False` searches the
+                rows the dataset filled in as if they were real.
+                (default: :obj:`True`)
         """
         return super().graph_transform(
-            k=k, user_graph=False, cache_dir=cache_dir, chunk_size=chunk_size
+            k=k,
+            user_graph=False,
+            cache_dir=cache_dir,
+            chunk_size=chunk_size,
+            skip_missing=skip_missing,
         )
 
     @property

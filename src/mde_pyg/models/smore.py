@@ -218,6 +218,7 @@ class SMORE(MultiModalRecommender):
         text_k: int = 10,
         cache_dir: str | Path | None = None,
         chunk_size: int = 1024,
+        skip_missing: bool = True,
     ) -> BaseTransform:
         """SMORE's graphs: the symmetrically normalised user-item graph, the
         similarity-weighted, symmetrically normalised cosine top-:math:`k`
@@ -237,6 +238,10 @@ class SMORE(MultiModalRecommender):
                 (default: :obj:`None`)
             chunk_size (int, optional): Rows per chunk of the similarity
                 computations. (default: :obj:`1024`)
+            skip_missing (bool, optional): Link no item through a missing
+                feature row (it keeps only itself); :obj:`False` searches the
+                rows the dataset filled in as if they were real.
+                (default: :obj:`True`)
         """
         return Compose(
             [
@@ -247,6 +252,7 @@ class SMORE(MultiModalRecommender):
                     user_graph=False,
                     chunk_size=chunk_size,
                     cache_dir=cache_dir,
+                    skip_missing=skip_missing,
                 ),
                 AddMaxPooledItemGraph(),
             ]

@@ -1,7 +1,8 @@
 """The renamed configuration keys (:data:`RENAMED_KEYS`), which keep their
 old names as deprecated aliases: in command-line overrides
 (:func:`rename_overrides`) and in the configs of run folders written before
-(:func:`rename_config_keys`)."""
+(:func:`rename_config_keys`); and the keys added since
+(:data:`ADDED_KEYS`), which older checkpoints lack."""
 
 from __future__ import annotations
 
@@ -25,6 +26,15 @@ RENAMED_KEYS: dict[str, str] = {
     "MDE:model.diff": "model.enhancement",
     "MGCN:model.cl_loss": "model.lambda_align",
     "FREEDOM:model.reg_weight": "model.lambda_modality_bpr",
+}
+
+#: Configuration keys added since runs were first written, with the value
+#: that behaves as the runs written before them: an older checkpoint's
+#: fingerprint gains the key with that value when the resuming run has it
+#: (:func:`add_config_keys`), so it resumes if the run keeps that value.
+ADDED_KEYS: dict[str, Any] = {
+    "model.graphs.skip_missing": True,
+    "model.skip_missing": True,  # LATTICE's learned graphs
 }
 
 #: Where a config group's choice is made when the command line does not make
@@ -120,6 +130,24 @@ def _node(config: Any, path: list[str]) -> Any:
             return None
         config = config[part]
     return config
+
+
+def add_config_keys(
+    config: MutableMapping[str, Any], current: Mapping[str, Any]
+) -> None:
+    """Adds to a plain nested ``config`` written before a key of
+    :data:`ADDED_KEYS` existed that key, with its value there, wherever
+    ``current`` (the config of the run that reads it) has the key, in place."""
+    for key, value in ADDED_KEYS.items():
+        *path, leaf = key.split(".")
+        parent, now = _node(config, path), _node(current, path)
+        if (
+            isinstance(parent, MutableMapping)
+            and isinstance(now, Mapping)
+            and leaf in now
+            and leaf not in parent
+        ):
+            parent[leaf] = value
 
 
 def rename_overrides(overrides: Iterable[str]) -> list[str]:

@@ -32,7 +32,7 @@ from mde_pyg.errors import (
 from mde_pyg.pipeline.build import build_data, build_model, dataset_files
 from mde_pyg.pipeline.config import RUN_CONFIG, check_kwargs, local_path
 from mde_pyg.pipeline.curve import plot_training_curve, plotting_available
-from mde_pyg.pipeline.renamed_keys import rename_config_keys
+from mde_pyg.pipeline.renamed_keys import add_config_keys, rename_config_keys
 from mde_pyg.training import Callback, Trainer, TrainResult, seed_everything
 from mde_pyg.training.device import device_name, resolve_device
 from mde_pyg.training.distributed import (
@@ -110,13 +110,17 @@ def trainer_settings(cfg: DictConfig) -> dict[str, Any]:
 
 class RenamedKeysInCheckpoint(Callback):
     """Lets a run resume a checkpoint written before a config key was
-    renamed: the model section of its fingerprint gets the new names
-    (:func:`~mde_pyg.pipeline.renamed_keys.rename_config_keys`)."""
+    renamed or added: the model section of its fingerprint gets the new
+    names (:func:`~mde_pyg.pipeline.renamed_keys.rename_config_keys`) and
+    the added keys at their earlier behaviour
+    (:func:`~mde_pyg.pipeline.renamed_keys.add_config_keys`)."""
 
     def on_resume(self, trainer: Trainer, state: dict[str, Any]) -> None:
         fingerprint = state.get("fingerprint") or {}
         if isinstance(fingerprint.get("config.model"), dict):
-            rename_config_keys({"model": fingerprint["config.model"]})
+            stored = {"model": fingerprint["config.model"]}
+            rename_config_keys(stored)
+            add_config_keys(stored, {"model": trainer.fingerprint()["config.model"]})
 
 
 def start_run(cfg: DictConfig) -> Path:
