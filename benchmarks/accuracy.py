@@ -212,6 +212,7 @@ def summary_rows(runs: list[dict[str, Any]], args) -> list[dict[str, Any]]:
                 "model": model,
                 "setting": tag(best),
                 "seeds": [r["seed"] for r in mine],
+                "complete": [r["seed"] for r in mine] == seeds_of(args, dataset),
                 "val": summarize([{MONITOR: r["val"][MONITOR]} for r in mine])[MONITOR],
                 "test": summarize([{m: r["test"][m] for m in METRICS} for r in mine]),
                 "test_runs": {m: [r["test"][m] for r in mine] for m in METRICS},
@@ -226,10 +227,13 @@ def summary_rows(runs: list[dict[str, Any]], args) -> list[dict[str, Any]]:
 def comparison(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each of :data:`OURS` against the baseline with the best mean
     validation Recall@20 of each dataset: relative test improvement and
-    Welch's p-value over seeds."""
+    Welch's p-value over seeds. Only rows with all their seeds take part: a
+    row still running its seeds is neither compared nor a baseline."""
     out = []
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
-        mine = {r["model"]: r for r in rows if r["dataset"] == dataset}
+        mine = {
+            r["model"]: r for r in rows if r["dataset"] == dataset and r["complete"]
+        }
         baselines = [mine[b] for b in BASELINES if b in mine]
         if not baselines:
             continue
@@ -316,8 +320,9 @@ def write_report(args, out: Path) -> None:
             "",
             "MDE (`mde`, and the full design `mde_paper`) against the best "
             "baseline of each dataset (the baseline with the best mean "
-            "validation Recall@20): relative difference of the test means, and "
-            "the two-sided p-value of Welch's t-test over seeds.",
+            "validation Recall@20 among the rows with all their seeds; a row "
+            "still running its seeds takes no part): relative difference of the "
+            "test means, and the two-sided p-value of Welch's t-test over seeds.",
             "",
             "| dataset | model | best baseline | R@20 gain | p | N@20 gain | p |",
             "|---|---|---|---:|---:|---:|---:|",
