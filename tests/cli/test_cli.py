@@ -160,9 +160,14 @@ def test_info_counts_the_items_without_a_modality(tmp_path, capsys):
     np.save(folder / "text_feat.npy", data["item"].x_text.numpy())
     np.save(folder / "text_mask.npy", np.arange(30) % 3 != 0)
     overrides = ["dataset=mmrec", f"dataset.folder={folder}"]
-    main(["info", *overrides, "dataset.missing_features=zeros"])
+    main(["info", *overrides, "model=lightgcn", "dataset.missing_features=zeros"])
     out = capsys.readouterr().out
     assert "modality text: (30, 32), 10 items without it (filled: zeros)" in out
+    main(["info", *overrides, "model=mgcn", "model.graphs.skip_missing=false"])
+    out = capsys.readouterr().out
+    assert "10 items without it (filled: mean; item graphs: link)" in out
+    main(["info", *overrides, "model=lattice"])
+    assert "(filled: mean; item graphs: skip)" in capsys.readouterr().out
 
 
 def copy_run(run, tmp_path):

@@ -32,9 +32,12 @@ def main(argv: list[str]) -> None:
     features = item_features(data)
     masks = feature_masks(data)
     fill = cfg.dataset.get("missing_features", "mean")
+    skip = (cfg.model.get("graphs") or {}).get("skip_missing")
+    graphs = "" if skip is None else "; item graphs: " + ("skip" if skip else "link")
     for modality, x in features.items():
         missing = int((~masks[modality]).sum())
-        rows = f", {missing} items without it (filled: {fill})" if missing else ""
+        rows = f", {missing} items without it (filled: {fill}{graphs})"
+        rows = rows if missing else ""
         print(f"  modality {modality}: {tuple(x.shape)}{rows}")
     if not features:
         print(
