@@ -47,7 +47,6 @@ import tempfile
 import time
 import traceback
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +54,7 @@ import torch
 
 from common import RESULTS, machine
 from mde_pyg import load_run
-from mde_pyg.pipeline import compose_config, train_one
+from mde_pyg.pipeline import compose_config, config_names, train_one
 from mde_pyg.training import device_name, resolve_device
 
 BENCHMARKS = Path(__file__).resolve().parent
@@ -74,11 +73,6 @@ SMOKE_FIELDS = [
     "cpu_resume",
     "note",
 ]
-
-
-def model_configs() -> list[str]:
-    folder = resources.files("mde_pyg.conf") / "model"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
 def smoke(name: str, device: str, epochs: int, work: Path) -> dict[str, Any]:
@@ -221,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
 
     rows = []
     with tempfile.TemporaryDirectory() as work:
-        for name in model_configs():
+        for name in config_names("model"):
             rows.append(smoke(name, args.device, args.epochs, Path(work) / name))
             print(f"smoke {name}: {rows[-1]['status']}", flush=True)
 

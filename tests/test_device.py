@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ import torch
 import mde_pyg
 from mde_pyg.data import make_synthetic
 from mde_pyg.evaluation import evaluate_scores
-from mde_pyg.pipeline import add_graphs, build_model, compose_config
+from mde_pyg.pipeline import add_graphs, build_model, compose_config, config_names
 from mde_pyg.training import Trainer, seed_everything
 
 SRC = Path(mde_pyg.__file__).resolve().parent
@@ -124,14 +123,7 @@ def data():
     return make_synthetic(num_users=120, num_items=60, seed=0)
 
 
-def model_configs() -> list[str]:
-    folder = resources.files("mde_pyg.conf") / "model"
-    return sorted(
-        p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml")
-    )
-
-
-@pytest.mark.parametrize("name", model_configs())
+@pytest.mark.parametrize("name", config_names("model"))
 def test_every_model_trains_and_evaluates_with_a_foreign_default_device(data, name):
     seed_everything(0)
     cfg = compose_config([f"model={name}"])

@@ -6,7 +6,7 @@ from omegaconf import OmegaConf
 
 from mde_pyg.errors import ConfigError
 from mde_pyg.models import FREEDOM, MDE, MGCN, LightGCN
-from mde_pyg.pipeline import compose_config
+from mde_pyg.pipeline import compose_config, config_names
 from mde_pyg.pipeline.config import check_kwargs, signature_of
 from mde_pyg.pipeline.renamed_keys import (
     ADDED_KEYS,
@@ -224,3 +224,11 @@ def test_add_config_keys_gives_an_older_config_the_earlier_behaviour():
     add_config_keys(kept, current)
     assert kept["model"]["graphs"]["skip_missing"] is False
     assert set(ADDED_KEYS) >= {"model.graphs.skip_missing", "model.skip_missing"}
+
+
+def test_config_names_lists_the_package_configs_of_a_group():
+    models = config_names("model")
+    assert models == sorted(models)
+    assert {"lightgcn", "mde", "mde_paper", "smore"} <= set(models)
+    assert "mmrec" in config_names("dataset") and "mmrec" not in models
+    assert not [name for name in models if name.endswith(".yaml")]

@@ -3,7 +3,6 @@ an epoch resumes to the uninterrupted run's result, and its folder loads,
 evaluates, recommends and exports as any other."""
 
 import signal
-from importlib import resources
 
 import numpy as np
 import pytest
@@ -14,15 +13,10 @@ from mde_pyg.cli import main
 from mde_pyg.data.hetero import split_edge_index
 from mde_pyg.errors import RunInterrupted
 from mde_pyg.evaluation import evaluate_embeddings
-from mde_pyg.pipeline import compose_config, load_run, train_one
+from mde_pyg.pipeline import compose_config, config_names, load_run, train_one
 from mde_pyg.training import Callback
 
 EPOCHS = 3
-
-
-def model_configs() -> list[str]:
-    folder = resources.files("mde_pyg.conf") / "model"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
 class EpochsRun(Callback):
@@ -60,7 +54,7 @@ def config(name, out, *extra):
     )
 
 
-@pytest.mark.parametrize("name", model_configs())
+@pytest.mark.parametrize("name", config_names("model"))
 def test_every_model_resumes_loads_recommends_and_exports(name, tmp_path, capsys):
     expected = train_one(config(name, tmp_path / "full"), 0, tmp_path / "full")
 

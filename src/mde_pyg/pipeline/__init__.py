@@ -19,6 +19,7 @@ from mde_pyg.pipeline.config import (
     check_kwargs,
     check_overrides,
     compose_config,
+    config_names,
     load_run_config,
 )
 from mde_pyg.pipeline.lock import RunLock, hold_run_folder
@@ -48,6 +49,7 @@ __all__ = [
     "check_kwargs",
     "check_overrides",
     "compose_config",
+    "config_names",
     "dataset_files",
     "export_embeddings",
     "format_recommendations",

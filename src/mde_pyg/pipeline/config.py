@@ -257,6 +257,15 @@ def _config_targets(node: Any, where: str = "") -> Iterator[tuple[str, Any]]:
             yield from _config_targets(value, f"{where}[{i}]")
 
 
+def config_names(group: str) -> list[str]:
+    """The names of the package's configs in ``group`` (``model``,
+    ``dataset``, ...): the files ``conf/<group>/<name>.yaml``, sorted."""
+    folder = resources.files(CONFIG_MODULE) / group
+    return sorted(
+        p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
+
+
 def allowed_targets() -> set[str]:
     """The ``_target_`` values a run folder's config may name: those of the
     package's own ``conf/dataset`` and ``conf/model`` files."""

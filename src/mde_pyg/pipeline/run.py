@@ -113,14 +113,18 @@ class RenamedKeysInCheckpoint(Callback):
     renamed or added: the model section of its fingerprint gets the new
     names (:func:`~mde_pyg.pipeline.renamed_keys.rename_config_keys`) and
     the added keys at their earlier behaviour
-    (:func:`~mde_pyg.pipeline.renamed_keys.add_config_keys`)."""
+    (:func:`~mde_pyg.pipeline.renamed_keys.add_config_keys`) where the
+    resuming run's model section ``model`` has them."""
+
+    def __init__(self, model: dict[str, Any]) -> None:
+        self.model = model
 
     def on_resume(self, trainer: Trainer, state: dict[str, Any]) -> None:
         fingerprint = state.get("fingerprint") or {}
         if isinstance(fingerprint.get("config.model"), dict):
             stored = {"model": fingerprint["config.model"]}
             rename_config_keys(stored)
-            add_config_keys(stored, {"model": trainer.fingerprint()["config.model"]})
+            add_config_keys(stored, {"model": self.model})
 
 
 def start_run(cfg: DictConfig) -> Path:
@@ -170,7 +174,7 @@ def train_one(
         checkpoint_dir=output_dir / "checkpoints" if cfg.checkpoint else None,
         resume=cfg.resume,
         fingerprint=run_fingerprint(config, data_files),
-        callbacks=[RenamedKeysInCheckpoint(), *callbacks],
+        callbacks=[RenamedKeysInCheckpoint(config["model"]), *callbacks],
         **settings,
     )
     try:
