@@ -208,6 +208,16 @@ def test_a_model_config_may_link_items_through_filled_in_rows(folder, model):
         assert build_model(cfg, linked).skip_missing is False
 
 
+def test_skip_missing_must_be_a_bool(folder):
+    maybe = "model.graphs.skip_missing=maybe"
+    cfg = compose_config([*overrides(folder, "mgcn"), maybe])
+    with pytest.raises(
+        ConfigError,
+        match=r"'model.graphs.skip_missing' must be of type bool .*got 'maybe'",
+    ):
+        build_data(cfg)
+
+
 @pytest.mark.parametrize(
     "model, rule", [("mgcn", "zeros"), ("freedom", "propagate"), ("mde", "propagate")]
 )
