@@ -50,6 +50,18 @@ def test_unknown_names_and_keys_are_one_line(override, expected, tmp_path, capsy
     assert status == 2 and expected in one_line(captured)
 
 
+def test_a_key_another_model_has_lists_this_models_keys(capsys):
+    # LightGCN builds no item graphs: the valid keys are LightGCN's own.
+    status, captured = exit_status(
+        ["info", "model=lightgcn", "model.graphs.skip_missing=false"], capsys
+    )
+    assert status == 2
+    assert one_line(captured) == (
+        "error: unknown key 'model.graphs' (valid keys of 'model': "
+        "embedding_dim, num_layers, reg_weight)"
+    )
+
+
 def test_unknown_key_in_a_sweep_is_one_line(capsys):
     status, captured = exit_status(
         ["train", "-m", "trainer.lr=1e-3,1e-2", "trainer.max_epoch=2"], capsys

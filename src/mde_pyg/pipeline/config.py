@@ -190,12 +190,14 @@ def _bad_override(error: Exception, overrides: list[str]) -> ConfigError:
     if key and "not in struct" in str(cause):
         parent, _, leaf = key.rpartition(".")
         prefix = f"{parent}." if parent else ""
-        valid = _config_keys([o for o in overrides if _override_key(o) != key])
-        siblings = sorted(
-            k[len(prefix) :]
-            for k in valid
-            if k.startswith(prefix) and "." not in k[len(prefix) :]
+        # Without every override under the unknown key, the config composes
+        # and lists its valid keys.
+        valid = _config_keys(
+            [o for o in overrides if not _is_under(_override_key(o), key)]
         )
+        children = (k[len(prefix) :] for k in valid if k.startswith(prefix))
+        # Hydra's own keys (``_target_``) are not settings to suggest.
+        siblings = sorted(k for k in children if "." not in k and not k.startswith("_"))
         close = difflib.get_close_matches(leaf, siblings, n=1, cutoff=0.6)
         if close:
             return ConfigError(
@@ -213,6 +215,10 @@ def _bad_override(error: Exception, overrides: list[str]) -> ConfigError:
 
 def _override_key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
+
+
+def _is_under(key: str, node: str) -> bool:
+    return key == node or key.startswith(f"{node}.")
 
 
 def _config_keys(overrides: list[str]) -> list[str]:
