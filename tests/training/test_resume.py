@@ -83,6 +83,7 @@ def test_resume_without_a_checkpoint_is_an_error_unless_auto(data, tmp_path):
         ({"batch_size": 128}, "trainer.batch_size"),
         ({"other_data": True}, "data.train"),
         ({"fingerprint": {"config.model": {"k": 2}}}, "config.model"),
+        ({"flush_denormal": True}, "trainer.flush_denormal"),
     ],
 )
 def test_resume_refuses_a_checkpoint_of_another_run(data, tmp_path, change, difference):

@@ -32,6 +32,7 @@ from mde_pyg.training.checkpoint import (
     recover_checkpoint,
     save_checkpoint,
 )
+from mde_pyg.training.denormals import flush_denormals
 from mde_pyg.training.device import resolve_device
 from mde_pyg.training.distributed import (
     BatchLoss,
@@ -140,6 +141,13 @@ class Trainer:
             a number, or :obj:`"auto"` (the cores that other processes leave
             free, re-measured every epoch); :obj:`None` leaves torch's
             setting alone. (default: :obj:`None`)
+        flush_denormal (bool, optional): Flush subnormal floats to zero on
+            the CPU during :meth:`fit`
+            (:func:`~mde_pyg.training.denormals.flush_denormals`): faster
+            where features hold values near :math:`10^{-38}` (DRAGON,
+            VBPR and MMGCN on MiniLM text: 1.1-1.2x), a different arithmetic
+            below them.
+            (default: :obj:`False`)
     """
 
     def __init__(
@@ -164,6 +172,7 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         distributed: bool | str = "auto",
         threads: int | str | None = None,
+        flush_denormal: bool = False,
     ) -> None:
         _check_run_options(monitor, k, resume, checkpoint_dir)
         self.device = setup_distributed(distributed, resolve_device(device))
@@ -223,12 +232,21 @@ class Trainer:
             "weight_decay": weight_decay,
             "seed": seed,
         }
+        # Only when set: checkpoints from before the option existed ran
+        # without it and resume as they are.
+        if flush_denormal:
+            self._settings["flush_denormal"] = True
+        self.flush_denormal = flush_denormal
         self._extra_fingerprint = dict(fingerprint or {})
 
     # ------------------------------------------------------------------ API
     def fit(self) -> TrainResult:
         """Trains until early stopping or ``max_epochs`` and returns the
         validation and test metrics of the best validation epoch."""
+        with flush_denormals(self.flush_denormal):
+            return self._fit()
+
+    def _fit(self) -> TrainResult:
         if self.resume:
             self._resume()
         for callback in self.callbacks:
