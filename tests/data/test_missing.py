@@ -196,7 +196,7 @@ def test_an_unknown_rule_in_the_config_is_a_config_error(folder):
 @pytest.mark.parametrize("model", ["mgcn", "lattice", "mde"])
 def test_a_model_config_may_link_items_through_filled_in_rows(folder, model):
     base = overrides(folder, model)
-    skipped = build_data(compose_config(base))
+    skipped = build_data(compose_config([*base, "model.graphs.skip_missing=true"]))
     linked = build_data(compose_config([*base, "model.graphs.skip_missing=false"]))
     missing = ~linked[ITEM][mask_key("text")]
     for data, neighbours in ((skipped, 1), (linked, 4)):

@@ -385,8 +385,9 @@ def load_mmrec(
             package's feature builders fill them), ``"zeros"`` (zeros: the
             mask tells the models) or ``"propagate"`` (the mean of the real
             rows of the items co-interacted with it in training; the mean
-            where there are none). No item-item k-NN graph links items
-            through such a row, whatever the rule. (default: :obj:`"mean"`)
+            where there are none). Whether the item-item k-NN graphs link
+            items through such a row is the graph transform's
+            ``skip_missing``. (default: :obj:`"mean"`)
 
     Raises:
         ConfigError: for an unknown :obj:`missing_features`, listing the
