@@ -82,10 +82,15 @@ def tag(setting: tuple[str, ...]) -> str:
 
 @dataclass(frozen=True)
 class Run:
+    """One training run: ``setting`` names its record (:meth:`path`);
+    ``pinned`` holds overrides it runs with that its name leaves out (a
+    package default it was measured under, which has changed since)."""
+
     dataset: str
     model: str
     setting: tuple[str, ...]
     seed: int
+    pinned: tuple[str, ...] = ()
 
     def path(self, out: Path) -> Path:
         return (
@@ -112,6 +117,7 @@ def overrides_of(run: Run, args) -> list[str]:
         *(benchmark_datasets.quick_overrides(run.dataset) if args.quick else ()),
         *model,
         *setting,
+        *run.pinned,
         f"trainer.max_epochs={args.caps[run.dataset]}",
         f"trainer.device={args.device}",
         "trainer.verbose=false",

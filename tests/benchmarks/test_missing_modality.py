@@ -175,13 +175,24 @@ def test_an_unfinished_model_proposes_nothing(study, tmp_path):
     assert study.chosen_defaults(rows, args) == {}
 
 
-def test_the_linked_rules_search_the_filled_in_rows_of_every_model(study, tmp_path):
+def test_the_linked_rules_search_the_filled_in_rows_of_every_model(
+    study, bench, tmp_path
+):
     folder = ["dataset=mmrec", f"dataset.folder={tmp_path}"]
     for rule, fill in (("mean_linked", "mean"), ("propagate_linked", "propagate")):
         for model in study.MODELS:
             cfg = compose_config([*folder, f"model={model}", *study.setting(rule)])
             assert cfg.dataset.missing_features == fill
             assert cfg.model.graphs.skip_missing is False
+    # The other rules skip the rows, whatever the models' defaults are now,
+    # and their records keep their names.
+    runner = bench("runner")
+    args = SimpleNamespace(caps={"baby_text": 1}, device="cpu", quick=False)
     for rule in ("mean", "zeros", "propagate"):
-        cfg = compose_config([*folder, "model=mgcn", *study.setting(rule)])
-        assert cfg.model.graphs.skip_missing is True
+        for model in study.MODELS:
+            run = study.study_run("baby_text", model, rule, 0)
+            overrides = runner.overrides_of(run, args)
+            assert "model.graphs.skip_missing=true" in overrides
+            cfg = compose_config([*folder, f"model={model}", *run.setting, *run.pinned])
+            assert cfg.model.graphs.skip_missing is True
+            assert run.path(tmp_path).name == f"missing_features-{rule}_seed0.json"
