@@ -222,7 +222,10 @@ def test_skip_missing_must_be_a_bool(folder):
     "model, rule", [("mgcn", "zeros"), ("freedom", "propagate"), ("mde", "propagate")]
 )
 def test_models_train_on_missing_rows(folder, tmp_path, model, rule):
-    cfg = compose_config(overrides(folder, model, rule))
+    # With skipping graphs: MGCN, FREEDOM and MDE link the rows by default
+    # (test_a_model_config_may_link_items_through_filled_in_rows).
+    skipped = "model.graphs.skip_missing=true"
+    cfg = compose_config([*overrides(folder, model, rule), skipped])
     data = build_data(cfg)
     mask = data[ITEM][mask_key("text")]
     assert mask.tolist() == [i % 3 != 0 for i in range(NUM_ITEMS)]
