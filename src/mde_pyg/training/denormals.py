@@ -25,7 +25,7 @@ def flushing_denormals() -> bool:
     """Whether the CPU flushes subnormal float32 values to zero now (torch
     has no getter for :func:`torch.set_flush_denormal`)."""
     # Read as zero when the CPU treats subnormal inputs as zero.
-    subnormal = torch.tensor([1e-39], dtype=torch.float32)
+    subnormal = torch.tensor([1e-39], dtype=torch.float32, device="cpu")
     return bool((subnormal * 1.0).item() == 0.0)
 
 
