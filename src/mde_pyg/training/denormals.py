@@ -11,6 +11,12 @@ Baby-text, flushing them speeds the CPU step of DRAGON up 1.19x, VBPR's
 only where a value below :math:`10^{-38}` would have mattered, but it is a
 change of the arithmetic, so it is asked for (``trainer.flush_denormal``),
 never assumed.
+
+The setting belongs to a CPU thread, and torch can set it only on the
+thread that asks: its other intra-op threads keep the one they started
+with. With more than one torch thread the flushing covers the calling
+thread's share of each operation only, so its full effect (and the figures
+above) needs one thread (``trainer.threads=1``).
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ import torch
 
 
 def flushing_denormals() -> bool:
-    """Whether the CPU flushes subnormal float32 values to zero now (torch
-    has no getter for :func:`torch.set_flush_denormal`)."""
+    """Whether this thread flushes subnormal float32 values to zero now
+    (torch has no getter for :func:`torch.set_flush_denormal`)."""
     # Read as zero when the CPU treats subnormal inputs as zero.
     subnormal = torch.tensor([1e-39], dtype=torch.float32, device="cpu")
     return bool((subnormal * 1.0).item() == 0.0)
@@ -31,9 +37,10 @@ def flushing_denormals() -> bool:
 
 @contextmanager
 def flush_denormals(enabled: bool = True) -> Iterator[bool]:
-    """Flushes subnormal floats to zero on the CPU inside the block (where
-    ``enabled`` and the CPU supports it) and restores the setting it found,
-    whatever ends the block.
+    """Flushes subnormal floats to zero on this CPU thread inside the block
+    (where ``enabled`` and the CPU supports it) and restores the setting it
+    found, whatever ends the block. Torch's other intra-op threads keep
+    theirs (see the module's note).
 
     Args:
         enabled (bool, optional): :obj:`False` leaves the setting alone.

@@ -145,8 +145,9 @@ class Trainer:
             the CPU during :meth:`fit`
             (:func:`~mde_pyg.training.denormals.flush_denormals`): faster
             where features hold values near :math:`10^{-38}` (DRAGON,
-            VBPR and MMGCN on MiniLM text: 1.1-1.2x), a different arithmetic
-            below them.
+            VBPR and MMGCN on MiniLM text: 1.1-1.2x on one thread), a
+            different arithmetic below them. Only the thread that calls
+            :meth:`fit` flushes: with ``threads=1`` that is all of it.
             (default: :obj:`False`)
     """
 
