@@ -86,6 +86,19 @@ def timed(fn: Callable[..., Any], *args: Any) -> float:
     return time.perf_counter() - start
 
 
+def step_time(
+    data: Any, batches: Sequence[Any], optimizer: Any, loss_fn: Callable[..., Any]
+) -> float:
+    r"""Seconds per training step over ``batches``, as the trainer runs a
+    step: ``loss_fn(data, batch)``, backward, ``optimizer.step()``."""
+    start = time.perf_counter()
+    for batch in batches:
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(data, batch).backward()
+        optimizer.step()
+    return (time.perf_counter() - start) / len(batches)
+
+
 # -------------------------------------------------------------- machine
 def cpu_model() -> str:
     r"""The CPU model name of :obj:`/proc/cpuinfo` (else

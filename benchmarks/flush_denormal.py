@@ -25,14 +25,13 @@ import argparse
 import shlex
 import statistics
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
 
 import benchmark_datasets
-from common import RESULTS, machine, save_row, scratch, train_as_the_cli
+from common import RESULTS, machine, save_row, scratch, step_time, train_as_the_cli
 from mde_pyg.data.hetero import item_features
 from mde_pyg.pipeline import build_data, build_model, compose_config, config_names
 from mde_pyg.training import Trainer
@@ -54,17 +53,6 @@ def near_subnormal(data) -> int:
     """Nonzero feature values below :data:`NEAR_SUBNORMAL` in magnitude."""
     features = item_features(data).values()
     return sum(int(((x != 0) & (x.abs() < NEAR_SUBNORMAL)).sum()) for x in features)
-
-
-def step_time(trainer: Trainer, batches: list, flush: bool) -> float:
-    """Seconds per step over ``batches``: loss, backward, Adam."""
-    with flush_denormals(flush):
-        start = time.perf_counter()
-        for batch in batches:
-            trainer.optimizer.zero_grad(set_to_none=True)
-            trainer.batch_loss(trainer.data, batch).backward()
-            trainer.optimizer.step()
-        return (time.perf_counter() - start) / len(batches)
 
 
 def measure(dataset: str, model: str, batches: int, repeats: int) -> dict:
@@ -92,7 +80,10 @@ def measure(dataset: str, model: str, batches: int, repeats: int) -> dict:
     times: dict[bool, list[float]] = {False: [], True: []}
     for _ in range(repeats + 1):  # the first round warms up
         for flush in (False, True):
-            times[flush].append(step_time(trainer, full, flush))
+            with flush_denormals(flush):
+                times[flush].append(
+                    step_time(trainer.data, full, trainer.optimizer, trainer.batch_loss)
+                )
     kept, flushed = (statistics.median(times[f][1:]) for f in (False, True))
     return {
         "dataset": dataset,

@@ -52,20 +52,16 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
-from common import RESULTS, machine, scratch, train_as_the_cli  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS,
+    machine,
+    scratch,
+    step_time,
+    train_as_the_cli,
+)
 from mde_pyg.models.losses import info_nce  # noqa: E402
 from mde_pyg.pipeline import build_data, build_model, compose_config  # noqa: E402
 from mde_pyg.training import Trainer, keep_freed_memory  # noqa: E402
-
-
-def step_time(data, batches, optimizer, loss_fn) -> float:
-    """Seconds per step over ``batches``: loss, backward, Adam."""
-    start = time.perf_counter()
-    for batch in batches:
-        optimizer.zero_grad(set_to_none=True)
-        loss_fn(data, batch).backward()
-        optimizer.step()
-    return (time.perf_counter() - start) / len(batches)
 
 
 def contrast_time(batch_size: int, dim: int, repeats: int) -> float:
