@@ -5,7 +5,10 @@ import pytest
 import torch
 
 from mde_pyg.data import make_synthetic
+from mde_pyg.errors import ConfigError
 from mde_pyg.models import LightGCN
+from mde_pyg.pipeline import compose_config
+from mde_pyg.pipeline.run import trainer_settings
 from mde_pyg.training import Callback, Trainer, seed_everything
 from mde_pyg.training.denormals import flush_denormals, flushing_denormals
 
@@ -78,3 +81,13 @@ def test_the_trainer_flushes_during_fit_when_asked(flush):
     # ran without it and still resume.
     fingerprint = trainer.fingerprint()
     assert fingerprint.get("trainer.flush_denormal", False) is flush
+
+
+def test_a_flush_denormal_that_is_not_a_bool_is_one_config_error():
+    cfg = compose_config(["trainer.flush_denormal=maybe"])
+    with pytest.raises(
+        ConfigError,
+        match=r"^'trainer\.flush_denormal' must be of type bool \(like its "
+        r"default False\), got 'maybe' \(str\)$",
+    ):
+        trainer_settings(cfg)
