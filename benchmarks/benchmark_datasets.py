@@ -56,10 +56,11 @@ DESCRIPTIONS = {
     "clothing": "Amazon Clothing, MMRec's published folder (image 4096-d, text 384-d)",
     "baby_text": "Amazon Baby interactions (real, published split) with the text "
     "modality only (MiniLM on titles + descriptions, 3,416 of 7,050 items "
-    "have text; the others get what the model config asks for, the mean "
-    "vector or, for MDE, zeros, unless dataset.missing_features says "
-    "otherwise); the original image features "
-    "are not available, so no image modality",
+    "have text; the others get the mean vector unless dataset.missing_features "
+    "says otherwise, and the item k-NN graphs link them (MGCN, FREEDOM, MDE) or "
+    "skip them (LATTICE, DRAGON, SMORE, mde_paper), as each model config "
+    "says); the original image features are not available, so no image "
+    "modality",
     "sports_interactions": "Amazon Sports interactions (real, MMRec split rule), "
     "no features",
     "baby_placeholder": "the real Baby interaction graph with RANDOM "
