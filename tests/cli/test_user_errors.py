@@ -50,6 +50,54 @@ def test_unknown_names_and_keys_are_one_line(override, expected, tmp_path, capsy
     assert status == 2 and expected in one_line(captured)
 
 
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            ["model=mmgcn", "model.combine=sum"],
+            "error: model: Unknown combine 'sum' (expected one of ('concat', 'add'))",
+        ),
+        (
+            ["model=bm3", "model.dropout=1.5"],
+            "error: model: 'dropout' must be in [0, 1) (got 1.5)",
+        ),
+        (
+            ["model=lgmrec", "model.keep_rate=2"],
+            "error: model: 'keep_rate' must be in (0, 1] (got 2)",
+        ),
+        (["model=smore", "model.tau=0"], "error: model: 'tau' must be > 0 (got 0)"),
+        (["model=mgcn", "model.tau=-1"], "error: model: 'tau' must be > 0 (got -1)"),
+        (
+            ["model=vbpr", "model.embedding_dim=0"],
+            "error: model: 'embedding_dim' must be > 0 (got 0)",
+        ),
+        (
+            ["model=lightgcn", "model.embedding_dim=0"],
+            "error: model: 'embedding_dim' must be > 0 (got 0)",
+        ),
+        (
+            ["model=dragon", "model.graphs.k=0"],
+            "error: model.graphs: 'k' must be >= 1 (got 0)",
+        ),
+        (
+            ["dataset.interactions_per_user=4"],
+            "error: dataset: 'interactions_per_user' must be >= 5 (got 4)",
+        ),
+        (["trainer.batch_size=0"], "error: trainer: 'batch_size' must be >= 1 (got 0)"),
+        (["trainer.lr=-1"], "error: trainer: Invalid learning rate: -1"),
+    ],
+)
+def test_a_value_the_code_rejects_is_one_line_naming_section_field_and_value(
+    overrides, expected, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    status, captured = exit_status(["train", *SMALL, *overrides], capsys)
+    assert status == 2
+    assert one_line(captured) == expected
+    # The run failed before training: it leaves no folder.
+    assert not (tmp_path / "outputs").exists()
+
+
 def test_a_key_another_model_has_lists_this_models_keys(capsys):
     # LightGCN builds no item graphs: the valid keys are LightGCN's own.
     status, captured = exit_status(

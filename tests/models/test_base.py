@@ -3,7 +3,20 @@ import torch
 
 from mde_pyg.data import make_synthetic
 from mde_pyg.data.hetero import ITEM, USER
-from mde_pyg.models import FREEDOM, LATTICE, MDE, MGCN, MultiModalRecommender
+from mde_pyg.models import (
+    BM3,
+    DRAGON,
+    FREEDOM,
+    LATTICE,
+    MDE,
+    MGCN,
+    MMGCN,
+    SMORE,
+    VBPR,
+    LGMRec,
+    LightGCN,
+    MultiModalRecommender,
+)
 
 MODELS = [LATTICE, FREEDOM, MGCN, MDE]
 
@@ -45,3 +58,26 @@ def test_bad_features_name_the_model_and_the_modality(cls):
         cls(5, 4, {})
     with pytest.raises(ValueError, match=r"'text' must have shape \[num_items=4"):
         cls(5, 4, {"image": torch.randn(4, 3), "text": torch.randn(3, 2)})
+
+
+@pytest.mark.parametrize("cls", [*MODELS, VBPR, MMGCN, BM3, DRAGON, LGMRec, SMORE])
+@pytest.mark.parametrize("size", [0, -4])
+def test_an_embedding_size_below_one_is_refused(cls, size, data):
+    with pytest.raises(
+        ValueError, match=rf"'embedding_dim' must be > 0 \(got {size}\)"
+    ):
+        cls.from_data(data, embedding_dim=size)
+
+
+def test_lightgcn_refuses_an_embedding_size_below_one():
+    with pytest.raises(ValueError, match=r"'embedding_dim' must be > 0 \(got 0\)"):
+        LightGCN(5, 4, embedding_dim=0)
+
+
+@pytest.mark.parametrize("cls", [MGCN, MDE, LGMRec, SMORE])
+@pytest.mark.parametrize("tau", [0.0, -0.2, float("nan")])
+def test_a_temperature_that_is_not_positive_is_refused(cls, tau, data):
+    # A zero temperature divides by zero at the first step, a negative one
+    # inverts the contrast, and NaN compares false with everything.
+    with pytest.raises(ValueError, match=r"'tau' must be > 0"):
+        cls.from_data(data, tau=tau)

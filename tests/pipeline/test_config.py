@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 from mde_pyg.errors import ConfigError
 from mde_pyg.models import FREEDOM, MDE, MGCN, LightGCN
 from mde_pyg.pipeline import compose_config, config_names
-from mde_pyg.pipeline.config import check_kwargs, signature_of
+from mde_pyg.pipeline.config import check_kwargs, rejected_values, signature_of
 from mde_pyg.pipeline.renamed_keys import (
     ADDED_KEYS,
     RENAMED_KEYS,
@@ -232,3 +232,32 @@ def test_config_names_lists_the_package_configs_of_a_group():
     assert {"lightgcn", "mde", "mde_paper", "smore"} <= set(models)
     assert "mmrec" in config_names("dataset") and "mmrec" not in models
     assert not [name for name in models if name.endswith(".yaml")]
+
+
+def _instantiated(error):
+    """``error`` as Hydra's ``instantiate`` raises it: wrapped."""
+    from hydra.errors import InstantiationException
+
+    wrapper = InstantiationException("Error in call to target 'x'")
+    wrapper.__cause__ = error
+    return wrapper
+
+
+@pytest.mark.parametrize("wrap", [False, True])
+def test_a_rejected_value_is_a_config_error_naming_the_section(wrap):
+    rejection = ValueError("'dropout' must be in [0, 1) (got 1.5)")
+    with pytest.raises(ConfigError) as raised, rejected_values("model"):
+        raise _instantiated(rejection) if wrap else rejection
+    assert str(raised.value) == "model: 'dropout' must be in [0, 1) (got 1.5)"
+    assert raised.value.__cause__ is rejection
+
+
+@pytest.mark.parametrize("wrap", [False, True])
+def test_other_errors_pass_rejected_values_unchanged(wrap):
+    # A user error already says what it means; anything else is a bug and
+    # keeps its traceback.
+    for error in (ConfigError("dataset: no such folder"), TypeError("a bug")):
+        raised_error = _instantiated(error) if wrap else error
+        with pytest.raises(type(raised_error)) as raised, rejected_values("model"):
+            raise raised_error
+        assert raised.value is raised_error

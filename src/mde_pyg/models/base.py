@@ -29,6 +29,13 @@ def bpr_loss(pos_score: Tensor, neg_score: Tensor) -> Tensor:
     return -torch.nn.functional.logsigmoid(pos_score - neg_score).mean()
 
 
+def check_positive(name: str, value: float) -> None:
+    """Raises :class:`ValueError` naming the argument ``name`` unless
+    ``value`` is above zero (a size, or a temperature that divides)."""
+    if not value > 0:
+        raise ValueError(f"'{name}' must be > 0 (got {value})")
+
+
 def check_item_features(
     model: str, features: dict[str, Tensor], num_items: int
 ) -> None:
@@ -350,6 +357,7 @@ class MultiModalRecommender(Recommender):
         freeze_features: bool = False,
     ) -> None:
         super().__init__(num_users, num_items)
+        check_positive("embedding_dim", embedding_dim)
         check_item_features(type(self).__name__, features, num_items)
         self.modalities = list(features)
         self.embedding_dim = embedding_dim

@@ -21,7 +21,12 @@ from mde_pyg.data.hetero import (
     REV_INTERACTS_SUM,
 )
 from mde_pyg.data.transforms import AddUserItemAdjacency
-from mde_pyg.models.base import BPRBatch, MultiModalRecommender, bpr_loss
+from mde_pyg.models.base import (
+    BPRBatch,
+    MultiModalRecommender,
+    bpr_loss,
+    check_positive,
+)
 from mde_pyg.models.losses import all_node_info_nce
 from mde_pyg.nn import (
     BipartiteLGConv,
@@ -201,6 +206,7 @@ class LGMRec(MultiModalRecommender):
             raise ValueError(f"'keep_rate' must be in (0, 1] (got {keep_rate})")
         if num_hyperedges < 1:
             raise ValueError(f"'num_hyperedges' must be >= 1 (got {num_hyperedges})")
+        check_positive("tau", tau)
         super().__init__(num_users, num_items, features, embedding_dim, freeze_features)
         self.num_hyperedges = num_hyperedges
         self.keep_rate = keep_rate

@@ -12,7 +12,7 @@ from torch_geometric.typing import EdgeType
 
 from mde_pyg.data.hetero import INTERACTS, ITEM, REV_INTERACTS, USER
 from mde_pyg.data.transforms import AddUserItemAdjacency
-from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss
+from mde_pyg.models.base import BPRBatch, Recommender, bpr_loss, check_positive
 from mde_pyg.nn import UserItemPropagation, graphs_of
 
 
@@ -66,6 +66,7 @@ class LightGCN(Recommender):
         edge_type: EdgeType = INTERACTS,
         rev_edge_type: EdgeType = REV_INTERACTS,
     ) -> None:
+        check_positive("embedding_dim", embedding_dim)
         super().__init__(num_users, num_items)
         self.embedding_dim = embedding_dim
         self.reg_weight = reg_weight

@@ -24,7 +24,12 @@ from mde_pyg.data.hetero import (
 )
 from mde_pyg.data.transforms import AddModalityGraphs, AddUserItemAdjacency
 from mde_pyg.deprecation import renamed_arguments
-from mde_pyg.models.base import BPRBatch, MultiModalRecommender, bpr_loss
+from mde_pyg.models.base import (
+    BPRBatch,
+    MultiModalRecommender,
+    bpr_loss,
+    check_positive,
+)
 from mde_pyg.models.losses import (
     embedding_l2,
     info_nce,
@@ -242,6 +247,7 @@ class MDE(MultiModalRecommender):
             raise ValueError(
                 f"Unknown diff_loss '{diff_loss}' (expected one of {DIFF_LOSSES})"
             )
+        check_positive("tau", tau)
         super().__init__(num_users, num_items, features, embedding_dim, freeze_features)
         self.align_pairs = align_pairs
         self.lambda_modal = lambda_modal

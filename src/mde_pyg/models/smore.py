@@ -19,7 +19,12 @@ from mde_pyg.data.transforms import (
     AddModalityGraphs,
     AddUserItemAdjacency,
 )
-from mde_pyg.models.base import BPRBatch, MultiModalRecommender, bpr_loss
+from mde_pyg.models.base import (
+    BPRBatch,
+    MultiModalRecommender,
+    bpr_loss,
+    check_positive,
+)
 from mde_pyg.models.losses import embedding_l2, info_nce
 from mde_pyg.nn import BipartiteLGConv, SpectralFusion, UserItemPropagation, graphs_of
 
@@ -178,6 +183,7 @@ class SMORE(MultiModalRecommender):
             raise ValueError(f"'dropout' must be in [0, 1) (got {dropout})")
         if num_item_layers < 0:
             raise ValueError(f"'num_item_layers' must be >= 0 (got {num_item_layers})")
+        check_positive("tau", tau)
         super().__init__(num_users, num_items, features, embedding_dim, freeze_features)
         num_views = len(self.modalities) + 1
         self.num_item_layers = num_item_layers

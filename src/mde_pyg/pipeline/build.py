@@ -16,7 +16,7 @@ from mde_pyg.data.layout import FEATURE_SUFFIX, MASK_SUFFIX
 from mde_pyg.data.missing import check_missing_features
 from mde_pyg.errors import ConfigError, DatasetError
 from mde_pyg.models.base import MultiModalRecommender, Recommender
-from mde_pyg.pipeline.config import check_kwargs, local_path
+from mde_pyg.pipeline.config import check_kwargs, local_path, rejected_values
 
 
 def build_dataset(cfg: DictConfig) -> HeteroData:
@@ -31,7 +31,8 @@ def build_dataset(cfg: DictConfig) -> HeteroData:
         check_missing_features(section["missing_features"], "dataset.missing_features")
     if section.get("folder") is not None:
         section["folder"] = local_path(section["folder"])
-    return instantiate(section)
+    with rejected_values("dataset"):
+        return instantiate(section)
 
 
 def model_section(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -76,7 +77,8 @@ def add_graphs(cfg: DictConfig, data: HeteroData) -> HeteroData:
     _check_modalities(cfg, model_cls, data)
     if options.get("cache_dir") is not None:
         options["cache_dir"] = local_path(options["cache_dir"])
-    return model_cls.graph_transform(**options)(data)
+    with rejected_values("model.graphs"):
+        return model_cls.graph_transform(**options)(data)
 
 
 def build_data(cfg: DictConfig) -> HeteroData:
@@ -93,7 +95,8 @@ def build_model(cfg: DictConfig, data: HeteroData) -> Recommender:
         "model", section, target, provided=("num_users", "num_items", "features")
     )
     _check_modalities(cfg, getattr(target, "__self__", None), data)
-    return instantiate(section, data=data, _convert_="all")
+    with rejected_values("model"):
+        return instantiate(section, data=data, _convert_="all")
 
 
 def _check_modalities(cfg: DictConfig, model_cls: Any, data: HeteroData) -> None:

@@ -14,14 +14,16 @@ import inspect
 import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from hydra.errors import InstantiationException
 from hydra.utils import get_method, to_absolute_path
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from mde_pyg.errors import ConfigError
+from mde_pyg.errors import ConfigError, UserError
 from mde_pyg.pipeline.renamed_keys import (
     RenamedKeyWarning,
     rename_config_keys,
@@ -108,6 +110,23 @@ def check_kwargs(
                 f"(like its default {default!r}), got {value!r} "
                 f"({type(value).__name__})"
             )
+
+
+@contextmanager
+def rejected_values(section: str) -> Iterator[None]:
+    """Reports a value of the config section ``section`` that what it builds
+    (a dataset, graph transform, model or trainer) rejects with a
+    :class:`ValueError`, the way every argument check of the package and of
+    torch does, as a :class:`ConfigError` that names the section, with
+    Hydra's ``InstantiationException`` unwrapped: one line for the CLI
+    instead of a traceback. Other errors pass unchanged."""
+    try:
+        yield
+    except (InstantiationException, ValueError) as error:
+        cause = error.__cause__ if isinstance(error, InstantiationException) else error
+        if isinstance(cause, ValueError) and not isinstance(cause, UserError):
+            raise ConfigError(f"{section}: {cause}") from cause
+        raise
 
 
 #: The package holding the ``conf/`` tree.

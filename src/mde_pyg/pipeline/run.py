@@ -30,7 +30,12 @@ from mde_pyg.errors import (
     machine_fault,
 )
 from mde_pyg.pipeline.build import build_data, build_model, dataset_files
-from mde_pyg.pipeline.config import RUN_CONFIG, check_kwargs, local_path
+from mde_pyg.pipeline.config import (
+    RUN_CONFIG,
+    check_kwargs,
+    local_path,
+    rejected_values,
+)
 from mde_pyg.pipeline.curve import plot_training_curve, plotting_available
 from mde_pyg.pipeline.renamed_keys import add_config_keys, rename_config_keys
 from mde_pyg.training import Callback, Trainer, TrainResult, seed_everything
@@ -167,16 +172,17 @@ def train_one(
         with writing(output_dir / RUN_CONFIG, output_dir):
             output_dir.mkdir(parents=True, exist_ok=True)
             OmegaConf.save(OmegaConf.create(config), output_dir / RUN_CONFIG)
-    trainer = Trainer(
-        model,
-        data,
-        seed=seed,
-        checkpoint_dir=output_dir / "checkpoints" if cfg.checkpoint else None,
-        resume=cfg.resume,
-        fingerprint=run_fingerprint(config, data_files),
-        callbacks=[RenamedKeysInCheckpoint(config["model"]), *callbacks],
-        **settings,
-    )
+    with rejected_values("trainer"):
+        trainer = Trainer(
+            model,
+            data,
+            seed=seed,
+            checkpoint_dir=output_dir / "checkpoints" if cfg.checkpoint else None,
+            resume=cfg.resume,
+            fingerprint=run_fingerprint(config, data_files),
+            callbacks=[RenamedKeysInCheckpoint(config["model"]), *callbacks],
+            **settings,
+        )
     try:
         result = trainer.fit()
     except (StorageError, DivergenceError, RunInterrupted) as error:
