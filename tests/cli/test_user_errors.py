@@ -85,6 +85,14 @@ def test_unknown_names_and_keys_are_one_line(override, expected, tmp_path, capsy
         ),
         (["trainer.batch_size=0"], "error: trainer: 'batch_size' must be >= 1 (got 0)"),
         (["trainer.lr=-1"], "error: trainer: Invalid learning rate: -1"),
+        (["trainer.max_epochs=0"], "error: trainer: 'max_epochs' must be >= 1 (got 0)"),
+        (["model=lattice", "model.k=0"], "error: model: 'k' must be >= 1 (got 0)"),
+        (["dataset.num_users=0"], "error: dataset: 'num_users' must be >= 1 (got 0)"),
+        (
+            ["seeds=[]"],
+            "error: seeds=[] lists no seed (list one or more, e.g. seeds=[0,1,2], "
+            "or leave seeds unset and set seed)",
+        ),
     ],
 )
 def test_a_value_the_code_rejects_is_one_line_naming_section_field_and_value(

@@ -91,6 +91,8 @@ def test_small_catalogue_and_arguments():
         make_synthetic(interactions_per_user=3)
     with pytest.raises(ValueError, match="num_items"):
         make_synthetic(num_items=4)
+    with pytest.raises(ValueError, match=r"'num_users' must be >= 1 \(got 0\)"):
+        make_synthetic(num_users=0)
 
 
 def recall_at(score, train, test, k=20):

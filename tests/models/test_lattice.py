@@ -304,6 +304,9 @@ def test_invalid_arguments():
         LATTICE(num_users, num_items, {"image": torch.randn(3, 4)})
     with pytest.raises(ValueError, match="lambda_coeff"):
         LATTICE(num_users, num_items, features, lambda_coeff=1.5)
+    # The learned graph's k is refused at construction, not at the first step.
+    with pytest.raises(ValueError, match=r"'k' must be >= 1 \(got 0\)"):
+        LATTICE(num_users, num_items, features, k=0)
 
 
 def test_training_beats_popularity_on_synthetic():

@@ -106,6 +106,11 @@ def test_bad_arguments(data):
         Trainer(model, data, monitor="recall@50")
     with pytest.raises(ValueError, match="checkpoint_dir"):
         Trainer(model, data, resume=True)
+    for max_epochs in (0, -1):
+        with pytest.raises(
+            ValueError, match=rf"'max_epochs' must be >= 1 \(got {max_epochs}\)"
+        ):
+            Trainer(model, data, max_epochs=max_epochs)
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             Trainer(model, data, device="cuda")

@@ -100,9 +100,9 @@ def run_train(cfg: DictConfig) -> float:
     output_dir = start_run(cfg)
     main = is_main_process()
     callbacks = [ProgressPrinter()] if cfg.trainer.verbose and main else []
-    runs = seed_folders(cfg, output_dir)
     results = []
     with hold_run_folder(output_dir, created=_created_root(output_dir)):
+        runs = seed_folders(cfg, output_dir)
         try:
             for i, (seed, folder) in enumerate(runs):
                 if main and cfg.seeds is not None:

@@ -117,7 +117,9 @@ def make_synthetic(
     modalities = dict(
         modalities if modalities is not None else {"image": 64, "text": 32}
     )
-    _check_arguments(num_items, interactions_per_user, conflict_dim, temperature)
+    _check_arguments(
+        num_users, num_items, interactions_per_user, conflict_dim, temperature
+    )
     generator = torch.Generator().manual_seed(seed)
 
     def normal(*size: int) -> Tensor:
@@ -143,11 +145,14 @@ def make_synthetic(
 
 
 def _check_arguments(
+    num_users: int,
     num_items: int,
     interactions_per_user: float,
     conflict_dim: int,
     temperature: float,
 ) -> None:
+    if num_users < 1:
+        raise ValueError(f"'num_users' must be >= 1 (got {num_users})")
     if num_items < 5:
         raise ValueError(f"'num_items' must be >= 5 (got {num_items})")
     if interactions_per_user < 5:

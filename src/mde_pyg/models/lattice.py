@@ -163,6 +163,8 @@ class LATTICE(MultiModalRecommender):
             raise ValueError(f"'lambda_coeff' must be in [0, 1] (got {lambda_coeff})")
         if num_item_layers < 0:
             raise ValueError(f"'num_item_layers' must be >= 0 (got {num_item_layers})")
+        if k < 1:
+            raise ValueError(f"'k' must be >= 1 (got {k})")
         super().__init__(num_users, num_items, features, embedding_dim, freeze_features)
         self.feat_embed_dim = feat_embed_dim
         self.k = k

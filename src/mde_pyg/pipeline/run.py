@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import mde_pyg
 from mde_pyg.errors import (
+    ConfigError,
     DivergenceError,
     RunInterrupted,
     StorageError,
@@ -146,6 +147,11 @@ def seed_folders(cfg: DictConfig, output_dir: Path) -> list[tuple[int, Path]]:
     ``output_dir``, or each of ``cfg.seeds`` in ``output_dir/seed_<k>``."""
     if cfg.seeds is None:
         return [(int(cfg.seed), output_dir)]
+    if len(cfg.seeds) == 0:
+        raise ConfigError(
+            "seeds=[] lists no seed (list one or more, e.g. seeds=[0,1,2], or "
+            "leave seeds unset and set seed)"
+        )
     return [(int(seed), output_dir / f"seed_{seed}") for seed in cfg.seeds]
 
 

@@ -175,7 +175,7 @@ class Trainer:
         threads: int | str | None = None,
         flush_denormal: bool = False,
     ) -> None:
-        _check_run_options(monitor, k, resume, checkpoint_dir)
+        _check_run_options(monitor, k, resume, checkpoint_dir, max_epochs)
         self.device = setup_distributed(distributed, resolve_device(device))
         self.rank, self.world_size = get_rank(), get_world_size()
         self.model = model.to(self.device)
@@ -500,7 +500,10 @@ def _check_run_options(
     k: Sequence[int],
     resume: bool | str,
     checkpoint_dir: str | Path | None,
+    max_epochs: int,
 ) -> None:
+    if max_epochs < 1:
+        raise ValueError(f"'max_epochs' must be >= 1 (got {max_epochs})")
     if monitor.split("@")[-1] not in {str(v) for v in k}:
         raise ValueError(f"'monitor' is '{monitor}' but its cut-off is not in k={k}")
     if resume not in (True, False, "auto"):
