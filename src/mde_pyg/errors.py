@@ -76,6 +76,7 @@ _MACHINE_FAULTS = {
     "ENOENT": ("no such file or directory", f"{_PATH}; remake a folder removed"),
     "ENOTDIR": ("a part of the path is not a folder", _PATH),
     "EISDIR": ("is a folder, not a file", _PATH),
+    "EEXIST": ("exists and is not a folder", _PATH),
     "EIO": ("input/output error", "check the disk or network file system, then rerun"),
     "ESTALE": ("stale file handle (the file system went away)", _REMOUNT),
     "ENOTCONN": ("file system disconnected", _REMOUNT),

@@ -234,6 +234,19 @@ def test_export_into_a_location_that_cannot_be_made(finished_run, tmp_path, caps
     assert str(blocker) in one_line(captured)
 
 
+def test_export_into_a_file_that_exists(finished_run, tmp_path, capsys):
+    # --out names a folder: a file already there is in its way.
+    existing = tmp_path / "embeddings.npy"
+    existing.write_text("")
+    status, captured = exit_status(
+        ["export", str(finished_run), "--out", str(existing)], capsys
+    )
+    assert status == 2
+    assert one_line(captured) == (
+        f"error: {existing}: exists and is not a folder (check the path)"
+    )
+
+
 def test_select_that_cannot_write_best_json(tmp_path, capsys, monkeypatch):
     import json
 
