@@ -87,6 +87,10 @@ def test_unknown_names_and_keys_are_one_line(override, expected, tmp_path, capsy
         (["trainer.lr=-1"], "error: trainer: Invalid learning rate: -1"),
         (["trainer.max_epochs=0"], "error: trainer: 'max_epochs' must be >= 1 (got 0)"),
         (["model=lattice", "model.k=0"], "error: model: 'k' must be >= 1 (got 0)"),
+        (
+            ["model=smore", "model.graphs.text_k=0"],
+            "error: model.graphs: 'text_k' must be >= 1 (got 0)",
+        ),
         (["dataset.num_users=0"], "error: dataset: 'num_users' must be >= 1 (got 0)"),
         (
             ["seeds=[]"],

@@ -249,6 +249,9 @@ class SMORE(MultiModalRecommender):
                 rows the dataset filled in as if they were real.
                 (default: :obj:`True`)
         """
+        for name, k in (("image_k", image_k), ("text_k", text_k)):
+            if k < 1:
+                raise ValueError(f"'{name}' must be >= 1 (got {k})")
         return Compose(
             [
                 AddUserItemAdjacency(),
