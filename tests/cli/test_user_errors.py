@@ -86,6 +86,15 @@ def test_unknown_names_and_keys_are_one_line(override, expected, tmp_path, capsy
         (["trainer.batch_size=0"], "error: trainer: 'batch_size' must be >= 1 (got 0)"),
         (["trainer.lr=-1"], "error: trainer: Invalid learning rate: -1"),
         (["trainer.max_epochs=0"], "error: trainer: 'max_epochs' must be >= 1 (got 0)"),
+        (
+            ["trainer.device=gpu"],
+            "error: trainer: device='gpu' is not a device (expected auto, cpu, cuda "
+            "or cuda:<index>)",
+        ),
+        (
+            ["trainer.distributed=maybe"],
+            "error: trainer: 'distributed' must be true, false or 'auto' (got 'maybe')",
+        ),
         (["model=lattice", "model.k=0"], "error: model: 'k' must be >= 1 (got 0)"),
         (
             ["model=smore", "model.graphs.text_k=0"],

@@ -114,3 +114,5 @@ def test_bad_arguments(data):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             Trainer(model, data, device="cuda")
+    with pytest.raises(ValueError, match="device='gpu' is not a device"):
+        Trainer(model, data, device="gpu")

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from mde_pyg.cli.select import print_selection
 from mde_pyg.cli.user_errors import exit_on_user_error
 from mde_pyg.errors import DivergenceError, RunInterrupted, StorageError
-from mde_pyg.pipeline import seed_folders, start_run, train_one
+from mde_pyg.pipeline import check_run_settings, seed_folders, start_run, train_one
 from mde_pyg.pipeline.config import check_overrides, local_path
 from mde_pyg.pipeline.lock import hold_run_folder
 from mde_pyg.pipeline.renamed_keys import rename_overrides
@@ -212,6 +212,7 @@ def hydra_argv(argv: list[str]) -> list[str]:
         return argv
     overrides = [a for a in argv if not a.startswith("-")]
     composed = check_overrides(overrides, multirun)
+    check_run_settings(composed)
     _NEW_RUN_DIRS.clear()
     if multirun:
         return argv

@@ -29,6 +29,7 @@ from mde_pyg.pipeline.recommendations import (
     write_recommendations,
 )
 from mde_pyg.pipeline.run import (
+    check_run_settings,
     resolved_config,
     seed_folders,
     start_run,
@@ -48,6 +49,7 @@ __all__ = [
     "build_model",
     "check_kwargs",
     "check_overrides",
+    "check_run_settings",
     "compose_config",
     "config_names",
     "dataset_files",

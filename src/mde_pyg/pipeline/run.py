@@ -47,6 +47,7 @@ from mde_pyg.training.distributed import (
     is_main_process,
     main_process_first,
     setup_distributed,
+    wants_distributed,
 )
 
 
@@ -133,10 +134,21 @@ class RenamedKeysInCheckpoint(Callback):
             add_config_keys(stored, {"model": self.model})
 
 
+def check_run_settings(cfg: DictConfig) -> None:
+    """Raises a :class:`~mde_pyg.errors.ConfigError` (or
+    :class:`~mde_pyg.errors.DistributedError`) for a ``trainer.device`` or
+    ``trainer.distributed`` that no run could start with, so that a command
+    line can be refused before its run folder is made."""
+    with rejected_values("trainer"):
+        resolve_device(cfg.trainer.device)
+        wants_distributed(cfg.trainer.distributed)
+
+
 def start_run(cfg: DictConfig) -> Path:
     """Joins the processes of a distributed run (where ``trainer.distributed``
     asks for it) and returns the run folder, the same on every process."""
-    setup_distributed(cfg.trainer.distributed, resolve_device(cfg.trainer.device))
+    with rejected_values("trainer"):
+        setup_distributed(cfg.trainer.distributed, resolve_device(cfg.trainer.device))
     # Every process writes (rank 0) or reads (resume) rank 0's run folder,
     # whose name Hydra stamps with each process's own clock.
     return Path(broadcast_object(local_path(cfg.output_dir)))

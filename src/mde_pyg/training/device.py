@@ -10,7 +10,13 @@ def resolve_device(device: str) -> torch.device:
     is an error rather than a silent fallback to the CPU."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ValueError(
+            f"device='{device}' is not a device (expected auto, cpu, cuda or "
+            "cuda:<index>)"
+        ) from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device='{device}' but CUDA is not available; use device=cpu or auto"
