@@ -184,6 +184,19 @@ def test_evaluate_reads_a_run_folder_set_by_output_dir(finished_run, capsys):
     assert f"recall@20={expected['test']['recall@20']:.4f}" in out
 
 
+def test_evaluate_takes_a_device(finished_run, capsys):
+    main(["evaluate", str(finished_run), "--device", "cpu"])
+    assert capsys.readouterr().out.startswith("val: recall@10=")
+    status, captured = exit_status(
+        ["evaluate", str(finished_run), "--device", "gpu"], capsys
+    )
+    assert status == 2
+    assert captured.err.strip() == (
+        "error: --device gpu: device='gpu' is not a device (expected auto, cpu, "
+        "cuda or cuda:<index>)"
+    )
+
+
 def test_evaluate_refuses_a_malicious_checkpoint(finished_run, tmp_path, capsys):
     run = copy_run(finished_run, tmp_path)
     marker = tmp_path / "pwned"

@@ -3,15 +3,25 @@ checkpoint."""
 
 from __future__ import annotations
 
-from mde_pyg.errors import ConfigError
+import argparse
+
+from mde_pyg.cli.options import device_option
 from mde_pyg.pipeline import load_run
 from mde_pyg.training import Trainer
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) != 1 or argv[0].startswith("-"):
-        raise ConfigError("usage: mde-pyg evaluate RUN_DIR")
-    model, data, cfg = load_run(argv[0], device="auto")
+    parser = argparse.ArgumentParser(
+        prog="mde-pyg evaluate",
+        description="Print the validation and test metrics of a finished run's "
+        "best checkpoint (full ranking, the run's cut-offs).",
+    )
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a `mde-pyg train` run")
+    parser.add_argument(
+        "--device", default="auto", help="auto (default: CUDA if present), cpu, cuda"
+    )
+    args = parser.parse_args(argv)
+    model, data, cfg = load_run(args.run_dir, device=device_option(args.device))
     trainer = Trainer(
         model,
         data,

@@ -9,7 +9,7 @@ from mde_pyg.training import resolve_device
 
 
 def device_option(name: str) -> torch.device:
-    """The ``--device`` of ``recommend`` and ``export``."""
+    """The ``--device`` of ``evaluate``, ``recommend`` and ``export``."""
     try:
         return resolve_device(name)
     except (RuntimeError, ValueError) as error:

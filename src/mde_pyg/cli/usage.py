@@ -20,6 +20,7 @@ USAGE = f"""usage: mde-pyg {{{",".join(COMMANDS)}}} ...
                                        model=lightgcn dataset=baby seed=1;
                                        `train --help` lists every key)
   mde-pyg evaluate RUN_DIR             metrics of a finished run's best checkpoint
+                                       (--device cpu|cuda|auto)
   mde-pyg select SWEEP_DIR             the best setting of a `train -m` sweep,
                                        chosen on validation (--monitor METRIC)
   mde-pyg recommend RUN_DIR --users 0,5,7 [--out recs.csv]
