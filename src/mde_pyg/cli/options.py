@@ -12,7 +12,7 @@ def device_option(name: str) -> torch.device:
     """The ``--device`` of ``evaluate``, ``recommend`` and ``export``."""
     try:
         return resolve_device(name)
-    except (RuntimeError, ValueError) as error:
+    except ValueError as error:
         raise ConfigError(f"--device {name}: {error}") from None
 
 
