@@ -166,18 +166,26 @@ def test_idle_worker_waits_for_the_seeds_a_running_grid_unlocks(
     assert not list(tmp_path.rglob("*.lock"))
 
 
-def test_comparison_against_the_best_validation_baseline(accuracy):
+def summary(accuracy, table):
     rows = []
-    for model, val, tests in (
-        ("lightgcn", 0.30, [0.10, 0.11, 0.12]),
-        ("lattice", 0.20, [0.50, 0.50, 0.51]),  # best test, worse validation
-        ("mde", 0.31, [0.13, 0.14, 0.15]),
-        ("mde_paper", 0.29, [0.11, 0.11, 0.11]),
-    ):
-        runs = [record(model, (), s, val, t) for s, t in enumerate(tests)]
+    for model, vals, tests in table:
+        runs = [record(model, (), s, v, t) for s, (v, t) in enumerate(zip(vals, tests))]
         args = SimpleNamespace(datasets=["d"], models=[model], seeds=[0, 1, 2])
         args.no_grid = True
         rows += accuracy.summary_rows(runs, args)
+    return rows
+
+
+def test_comparison_against_the_best_validation_baseline(accuracy):
+    rows = summary(
+        accuracy,
+        (
+            ("lightgcn", [0.30] * 3, [0.10, 0.11, 0.12]),
+            ("lattice", [0.20] * 3, [0.50, 0.50, 0.51]),  # best test, worse val
+            ("mde", [0.31] * 3, [0.13, 0.14, 0.15]),
+            ("mde_paper", [0.29] * 3, [0.11, 0.11, 0.11]),
+        ),
+    )
     # A baseline still running its seeds (here one of three) is no baseline.
     running = [record("lgmrec", (), 0, 0.40, 0.60)]
     args = SimpleNamespace(datasets=["d"], models=["lgmrec"], seeds=[0, 1, 2])
@@ -189,6 +197,27 @@ def test_comparison_against_the_best_validation_baseline(accuracy):
     assert paper["recall@20 gain %"] == pytest.approx(0.0)
     assert gain["recall@20 gain %"] == pytest.approx(100 * (0.14 - 0.11) / 0.11)
     assert 0 < gain["recall@20 p"] < 0.05
+    assert gain["val gain %"] == pytest.approx(100 * (0.31 - 0.30) / 0.30)
+    assert gain["best_on_val"] and paper["best_on_val"]
+
+
+def test_mde_is_also_compared_with_the_baseline_it_extends(accuracy):
+    rows = summary(
+        accuracy,
+        (
+            ("lgmrec", [0.40, 0.41, 0.42], [0.20, 0.21, 0.22]),
+            ("mgcn", [0.30, 0.31, 0.32], [0.30, 0.30, 0.30]),
+            ("mde", [0.33, 0.34, 0.35], [0.10, 0.11, 0.12]),
+        ),
+    )
+    best, extended = accuracy.comparison(rows)
+    assert (best["baseline"], best["best_on_val"]) == ("lgmrec", True)
+    assert (extended["baseline"], extended["best_on_val"]) == (accuracy.EXTENDS, False)
+    assert extended["val gain %"] == pytest.approx(100 * (0.34 - 0.31) / 0.31)
+    assert extended["recall@20 gain %"] == pytest.approx(100 * (0.11 - 0.30) / 0.30)
+    # Where the extended baseline is also the best one, it is compared once.
+    only = accuracy.comparison([r for r in rows if r["model"] != "lgmrec"])
+    assert [(g["baseline"], g["best_on_val"]) for g in only] == [("mgcn", True)]
 
 
 @pytest.mark.parametrize(
@@ -278,4 +307,4 @@ def test_a_report_covers_every_run_in_the_folder_not_only_this_jobs(
     # Datasets and models in the suite's order.
     assert shown == [("ml100k", "vbpr"), ("ml100k", "mde"), ("baby_text", "vbpr")]
     report = (tmp_path / "accuracy.md").read_text()
-    assert "epoch cap 150" in report and "| ml100k | mde | vbpr |" in report
+    assert "epoch cap 150" in report and "| ml100k | mde | vbpr * |" in report
