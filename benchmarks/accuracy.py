@@ -333,8 +333,8 @@ def write_report(args, out: Path) -> None:
             "",
             "MDE (`mde`, and the full design `mde_paper`) against the best "
             "baseline of each dataset (the baseline with the best mean "
-            f"validation Recall@20 among the rows with all their seeds, marked *; "
-            f"a row still running its seeds takes no part) and against "
+            "validation Recall@20 among the rows with all their seeds, marked *; "
+            "a row still running its seeds takes no part) and against "
             f"`{EXTENDS}`, the baseline MDE's default extends: relative "
             "difference of the means, and the two-sided p-value of Welch's "
             "t-test over seeds.",
